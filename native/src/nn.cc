@@ -1,0 +1,232 @@
+// Neural-network ops, attention, fused sampling and optimizer steps.
+// Compositions live here (not in JS) when they would otherwise cost many JS->C++ crossings
+// on hot paths: RMSNorm, RoPE, attention on libtorch < 2.0, per-token log-probs, sampling.
+#include "common.h"
+#include <c10/core/GradMode.h>
+#include <cmath>
+
+namespace prime {
+
+static Napi::Value softmax(const Napi::CallbackInfo& info) { return Wrap(info.Env(), at::softmax(T(info, 0), I(info, 1))); }
+static Napi::Value logSoftmax(const Napi::CallbackInfo& info) { return Wrap(info.Env(), at::log_softmax(T(info, 0), I(info, 1))); }
+// embedding(weight, ids, paddingIdx?)
+static Napi::Value embedding(const Napi::CallbackInfo& info) {
+  return Wrap(info.Env(), at::embedding(T(info, 0), T(info, 1), IsNull(info, 2) ? -1 : I(info, 2)));
+}
+static int64_t Reduction(const std::string& r) {
+  if (r == "none") return at::Reduction::None;
+  if (r == "mean") return at::Reduction::Mean;
+  if (r == "sum") return at::Reduction::Sum;
+  throw std::invalid_argument("reduction must be 'none', 'mean' or 'sum', got '" + r + "'");
+}
+// crossEntropy(logits (N,C[,...]), target (N[,...]) int, weight?, reduction, ignoreIndex, labelSmoothing)
+static Napi::Value crossEntropy(const Napi::CallbackInfo& info) {
+  at::Tensor target = T(info, 1);
+  if (target.scalar_type() != at::kLong && at::isIntegralType(target.scalar_type(), false)) target = target.to(at::kLong);
+  return Wrap(info.Env(), at::cross_entropy_loss(T(info, 0), target, OptT(info, 2), Reduction(Str(info, 3)), I(info, 4), D(info, 5)));
+}
+static Napi::Value nllLoss(const Napi::CallbackInfo& info) {
+  at::Tensor target = T(info, 1);
+  if (target.scalar_type() != at::kLong) target = target.to(at::kLong);
+  return Wrap(info.Env(), at::nll_loss_nd(T(info, 0), target, OptT(info, 2), Reduction(Str(info, 3)), I(info, 4)));
+}
+// layerNorm(x, normalizedShape, weight?, bias?, eps)
+static Napi::Value layerNorm(const Napi::CallbackInfo& info) {
+  return Wrap(info.Env(), at::layer_norm(T(info, 0), Ints(info, 1), OptT(info, 2), OptT(info, 3), D(info, 4)));
+}
+// rmsNorm(x, weight?, eps): weight * x / sqrt(mean(x^2, -1) + eps), statistics in float32 for
+// half inputs (the Hugging Face Qwen2/Llama convention: normalize in fp32, cast back, scale).
+static Napi::Value rmsNorm(const Napi::CallbackInfo& info) {
+  at::Tensor x = T(info, 0);
+  auto w = OptT(info, 1);
+  double eps = D(info, 2);
+  at::ScalarType dt = x.scalar_type();
+  bool up = dt == at::kHalf || dt == at::kBFloat16;
+  at::Tensor xf = up ? x.to(at::kFloat) : x;
+  at::Tensor y = xf * at::rsqrt(xf.square().mean(-1, true) + eps);
+  if (up) y = y.to(dt);
+  return Wrap(info.Env(), w ? y * *w : y);
+}
+// dropout(x, p, train)
+static Napi::Value dropout(const Napi::CallbackInfo& info) { return Wrap(info.Env(), at::dropout(T(info, 0), D(info, 1), B(info, 2))); }
+
+// rope(x (..., T, Dh), cos (T, Dh) or broadcastable, sin): x*cos + rotate_half(x)*sin, with
+// rotate_half(x) = cat(-x[..., Dh/2:], x[..., :Dh/2]) (the Hugging Face convention).
+static Napi::Value rope(const Napi::CallbackInfo& info) {
+  at::Tensor& x = T(info, 0);
+  int64_t h = x.size(-1) / 2;
+  at::Tensor rot = at::cat({-x.narrow(-1, h, h), x.narrow(-1, 0, h)}, -1);
+  return Wrap(info.Env(), x * T(info, 1) + rot * T(info, 2));
+}
+
+// sdpa(q (B,H,Tq,D), k (B,Hkv,Tk,D), v (B,Hkv,Tk,D), mask?, dropoutP, isCausal, scale?)
+// mask: bool, true = may attend, broadcastable to (B,H,Tq,Tk); or float, added to the scores.
+// Causal masking is bottom-right aligned: query i sits at absolute position Tk - Tq + i, which
+// is what decoding with a KV cache needs. Grouped-query attention: Hkv divides H.
+// Masked scores get the dtype's lowest finite value rather than -inf, so a fully masked row
+// (a padding query) yields a uniform distribution instead of NaN.
+static Napi::Value sdpa(const Napi::CallbackInfo& info) {
+  at::Tensor q = T(info, 0), k = T(info, 1), v = T(info, 2);
+  auto mask = OptT(info, 3);
+  double p = D(info, 4);
+  bool causal = B(info, 5);
+  int64_t H = q.size(1), Hkv = k.size(1), Tq = q.size(2), Tk = k.size(2);
+  if (H != Hkv) {
+    if (H % Hkv != 0) throw std::invalid_argument("sdpa: query heads (" + std::to_string(H) + ") must be a multiple of key/value heads (" + std::to_string(Hkv) + ")");
+    k = k.repeat_interleave(H / Hkv, 1);
+    v = v.repeat_interleave(H / Hkv, 1);
+  }
+  double scale = IsNull(info, 6) ? 1.0 / std::sqrt(static_cast<double>(q.size(-1))) : D(info, 6);
+  at::Tensor allowed;  // bool (…,Tq,Tk), true = attend
+  if (causal) allowed = at::ones({Tq, Tk}, q.options().dtype(at::kBool)).tril(Tk - Tq);
+  at::Tensor addMask;
+  if (mask) {
+    if (mask->scalar_type() == at::kBool) allowed = allowed.defined() ? at::logical_and(allowed, *mask) : *mask;
+    else addMask = *mask;
+  }
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;  // (B,H,Tq,Tk)
+  if (addMask.defined()) scores = scores + addMask;
+  if (allowed.defined()) {
+    double lowest = scores.scalar_type() == at::kDouble ? std::numeric_limits<double>::lowest()
+                  : scores.scalar_type() == at::kFloat ? std::numeric_limits<float>::lowest() : -65504.0;
+    scores = scores.masked_fill(at::logical_not(allowed), lowest);
+  }
+  at::Tensor attn = at::softmax(scores, -1);
+  if (p > 0) attn = at::dropout(attn, p, true);
+  return Wrap(info.Env(), at::matmul(attn, v));
+}
+
+// tokenLogprobs(logits (...,V), targets (...) int) -> (...): log softmax(logits)[target]
+// computed as logits[target] - logsumexp(logits), in float32 at least, without keeping a
+// full log-softmax tensor alive.
+static Napi::Value tokenLogprobs(const Napi::CallbackInfo& info) {
+  at::Tensor logits = T(info, 0);
+  if (logits.scalar_type() == at::kHalf || logits.scalar_type() == at::kBFloat16) logits = logits.to(at::kFloat);
+  at::Tensor tgt = T(info, 1).to(at::kLong).unsqueeze(-1);
+  at::Tensor picked = logits.gather(-1, tgt).squeeze(-1);
+  return Wrap(info.Env(), picked - at::logsumexp(logits, {-1}, false));
+}
+// entropyFromLogits(logits (...,V)) -> (...): H = logsumexp(z) - sum softmax(z) * z
+static Napi::Value entropyFromLogits(const Napi::CallbackInfo& info) {
+  at::Tensor logits = T(info, 0);
+  if (logits.scalar_type() == at::kHalf || logits.scalar_type() == at::kBFloat16) logits = logits.to(at::kFloat);
+  at::Tensor p = at::softmax(logits, -1);
+  return Wrap(info.Env(), at::logsumexp(logits, {-1}, false) - (p * logits).sum(-1));
+}
+
+// sampleNext(logits (B,V), temperature, topP, topK, greedy) -> [tokens (B) int64, logp (B) float32]
+// logp is the log-probability of the chosen token under softmax(logits / temperature) over the
+// whole vocabulary (top-p / top-k only restrict which tokens can be drawn); this is the
+// quantity a PPO learner recomputes with the same temperature. Greedy: argmax, logp under T=1.
+static Napi::Value sampleNext(const Napi::CallbackInfo& info) {
+  c10::NoGradGuard ng;
+  at::Tensor logits = T(info, 0).to(at::kFloat);
+  double temp = D(info, 1), topP = D(info, 2);
+  int64_t topK = I(info, 3);
+  bool greedy = B(info, 4);
+  at::Tensor tokens;
+  if (greedy || temp <= 0) {
+    tokens = logits.argmax(-1);
+    at::Tensor logp = at::log_softmax(logits, -1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
+    return WrapList(info.Env(), {tokens, logp});
+  }
+  at::Tensor scaled = logits / temp;
+  at::Tensor logprobs = at::log_softmax(scaled, -1);
+  at::Tensor filtered = scaled;
+  int64_t V = logits.size(-1);
+  if (topK > 0 && topK < V) {
+    at::Tensor kth = std::get<0>(at::topk(scaled, topK, -1)).narrow(-1, topK - 1, 1);
+    filtered = filtered.masked_fill(filtered < kth, -std::numeric_limits<float>::infinity());
+  }
+  if (topP < 1.0) {
+    auto sorted = at::sort(filtered, -1, true);
+    at::Tensor sv = std::get<0>(sorted), si = std::get<1>(sorted);
+    at::Tensor cum = at::softmax(sv, -1).cumsum(-1);
+    // drop a token when the mass before it already reaches topP (the first token always stays)
+    at::Tensor drop = (cum - at::softmax(sv, -1)) >= topP;
+    at::Tensor dropOrig = at::zeros_like(drop).scatter(-1, si, drop);
+    filtered = filtered.masked_fill(dropOrig, -std::numeric_limits<float>::infinity());
+  }
+  tokens = at::multinomial(at::softmax(filtered, -1), 1, false).squeeze(-1);
+  at::Tensor logp = logprobs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
+  return WrapList(info.Env(), {tokens, logp});
+}
+
+// ---------------------------------------------------------------- optimizers
+// adamwStep(params, expAvg, expAvgSq, step, lr, beta1, beta2, eps, weightDecay)
+// Decoupled weight decay (Loshchilov & Hutter): p <- p - lr*wd*p, then the Adam update
+// m <- b1 m + (1-b1) g ; v <- b2 v + (1-b2) g^2 ;
+// p <- p - lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). Parameters without grad are skipped.
+static Napi::Value adamwStep(const Napi::CallbackInfo& info) {
+  c10::NoGradGuard ng;
+  auto ps = Tensors(info, 0), ms = Tensors(info, 1), vs = Tensors(info, 2);
+  double step = D(info, 3), lr = D(info, 4), b1 = D(info, 5), b2 = D(info, 6), eps = D(info, 7), wd = D(info, 8);
+  double bc1 = 1 - std::pow(b1, step), bc2 = 1 - std::pow(b2, step);
+  for (size_t i = 0; i < ps.size(); i++) {
+    at::Tensor& p = ps[i];
+    const at::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    if (wd != 0) p.mul_(1 - lr * wd);
+    ms[i].lerp_(g, 1 - b1);
+    vs[i].mul_(b2).addcmul_(g, g, 1 - b2);
+    at::Tensor denom = (vs[i] / bc2).sqrt_().add_(eps);
+    p.addcdiv_(ms[i], denom, -lr / bc1);
+  }
+  return info.Env().Undefined();
+}
+// sgdStep(params, momentumBufs|null, lr, momentum, weightDecay, nesterov)
+static Napi::Value sgdStep(const Napi::CallbackInfo& info) {
+  c10::NoGradGuard ng;
+  auto ps = Tensors(info, 0);
+  std::vector<at::Tensor> bufs;
+  if (!IsNull(info, 1)) bufs = Tensors(info, 1);
+  double lr = D(info, 2), mom = D(info, 3), wd = D(info, 4);
+  bool nesterov = B(info, 5);
+  for (size_t i = 0; i < ps.size(); i++) {
+    at::Tensor& p = ps[i];
+    if (!p.grad().defined()) continue;
+    at::Tensor d = p.grad();
+    if (wd != 0) d = d + wd * p;
+    if (mom != 0 && !bufs.empty()) {
+      bufs[i].mul_(mom).add_(d);
+      d = nesterov ? d + mom * bufs[i] : bufs[i];
+    }
+    p.add_(d, -lr);
+  }
+  return info.Env().Undefined();
+}
+// gradNorm(params) -> total L2 norm of all grads (NaN/Inf propagate).
+static double TotalNorm(const std::vector<at::Tensor>& ps) {
+  std::vector<at::Tensor> norms;
+  for (auto& p : ps)
+    if (p.grad().defined()) norms.push_back(p.grad().detach().to(at::kFloat).norm(2));
+  if (norms.empty()) return 0.0;
+  return at::stack(norms).norm(2).item<double>();
+}
+static Napi::Value gradNorm(const Napi::CallbackInfo& info) {
+  c10::NoGradGuard ng;
+  return Napi::Number::New(info.Env(), TotalNorm(Tensors(info, 0)));
+}
+// clipGradNorm(params, maxNorm) -> total norm before clipping; scales grads by
+// min(1, maxNorm / (norm + 1e-6)). A non-finite norm leaves the grads untouched.
+static Napi::Value clipGradNorm(const Napi::CallbackInfo& info) {
+  c10::NoGradGuard ng;
+  auto ps = Tensors(info, 0);
+  double maxNorm = D(info, 1);
+  double total = TotalNorm(ps);
+  double coef = maxNorm / (total + 1e-6);
+  if (std::isfinite(total) && coef < 1)
+    for (auto& p : ps)
+      if (p.grad().defined()) p.mutable_grad().mul_(coef);
+  return Napi::Number::New(info.Env(), total);
+}
+
+void InitNN(Napi::Env env, Napi::Object exports) {
+#define E(name) Export<name>(env, exports, #name);
+  E(softmax) E(logSoftmax) E(embedding) E(crossEntropy) E(nllLoss) E(layerNorm) E(rmsNorm)
+  E(dropout) E(rope) E(sdpa) E(tokenLogprobs) E(entropyFromLogits) E(sampleNext)
+  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm)
+#undef E
+}
+
+}  // namespace prime
