@@ -1,0 +1,54 @@
+# prime-ts — `make demo` and `make test` each do all set-up on a fresh Debian/Ubuntu machine:
+# system packages (libtorch-dev, bubblewrap) via apt when missing, npm ci, the native addon and
+# the TypeScript build. Set LIBTORCH=/path to use an official libtorch instead of Debian's.
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+NATIVE := native/build/Release/prime_native.node
+NATIVE_SRC := $(wildcard native/src/*.cc native/src/*.h) native/binding.gyp native/libtorch.cjs
+TS_SRC := $(shell find src test bench demo -name '*.ts' 2>/dev/null) tsconfig.json
+# node-gyp must build against the installed Node's own headers (no download from the network).
+NODEDIR := $(shell d=$$(node -p "require('path').resolve(process.execPath, '../..')"); [ -f $$d/include/node/node_api.h ] && echo --nodedir=$$d)
+APT_NEED := $(if $(LIBTORCH),,libtorch-dev) bubblewrap
+
+.PHONY: all setup system build test demo bench bench-torch clean
+
+all: build
+
+# Installs missing Debian packages (once; dpkg says what is there).
+system:
+	@missing=""; for p in $(APT_NEED); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(NATIVE): $(NATIVE_SRC) node_modules/.installed
+	cd native && { [ build/Makefile -nt binding.gyp ] || ../node_modules/.bin/node-gyp configure $(NODEDIR); } \
+	  && ../node_modules/.bin/node-gyp build -j 2 $(NODEDIR)
+
+dist/.built: $(TS_SRC) node_modules/.installed
+	node_modules/.bin/tsc -p tsconfig.json
+	@touch $@
+
+setup: system build
+build: node_modules/.installed $(NATIVE) dist/.built
+
+test: setup
+	node --test --test-concurrency=1 dist/test/
+
+demo: setup
+	node dist/demo/charlm.js
+
+# Benchmarks compare against PyTorch in the same run: Debian's python3-torch (same libtorch).
+bench-deps: setup
+	@dpkg -s python3-torch >/dev/null 2>&1 || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q python3-torch; }
+
+bench-torch: bench-deps
+	node dist/bench/torch-step.js
+
+clean:
+	rm -rf dist native/build
