@@ -1,0 +1,65 @@
+/**
+ * The implicit process reward model (Yuan et al., "Free Process Rewards without Process Labels";
+ * Cui et al., "Process Reinforcement through Implicit Rewards", PRIME §3).
+ *
+ * Shapes: N = B·K responses, T response tokens. Log-probs are of each response token under the
+ * PRM π_φ and the frozen reference π_ref; `mask` (N, T) marks valid response tokens.
+ */
+import { Tensor, tidy } from '../torch/index.js';
+import { maskedSum } from './masked.js';
+
+export type RewardGranularity = 'token' | 'whole';
+
+/**
+ * Token-level process rewards r_t = β · (log π_φ(y_t | x, y_<t) − log π_ref(y_t | x, y_<t)),
+ * zero at masked positions. Granularity `whole` puts Σ_t r_t on each response's last valid token.
+ * Returns (N, T).
+ */
+export function implicitProcessReward(prmLogp: Tensor, refLogp: Tensor, mask: Tensor, beta: number, granularity: RewardGranularity = 'token'): Tensor {
+  return tidy(() => {
+    const valid = mask.bool();
+    const r = prmLogp.sub(refLogp).mul(beta).where(valid, 0);
+    if (granularity === 'token') return r;
+    if (granularity !== 'whole') throw new Error(`implicitProcessReward: unknown granularity '${granularity as string}' (token | whole)`);
+    const total = r.sum(1, true); // (N, 1)
+    // index of the last valid token per row: T−1 − argmax over the flipped mask
+    const T = mask.size(1);
+    const last = mask.to('int64').flip(1).argmax(1, true).neg().add(T - 1); // (N, 1)
+    return r.mul(0).scatter(1, last, total).where(valid, 0);
+  });
+}
+
+/**
+ * The implicit PRM's outcome score s = β · Σ_t (log π_φ − log π_ref) over valid tokens: the
+ * logit of "this response is correct". Returns (N).
+ */
+export function implicitOutcomeLogit(prmLogp: Tensor, refLogp: Tensor, mask: Tensor, beta: number): Tensor {
+  return tidy(() => maskedSum(prmLogp.sub(refLogp), mask, 1).mul(beta));
+}
+
+export interface PrmLossResult {
+  /** Mean binary cross-entropy over the N responses (differentiable w.r.t. prmLogp). */
+  loss: Tensor;
+  /** The outcome logits s (N), detached. */
+  logits: Tensor;
+  /** Fraction of responses where sign(s) agrees with the label (s > 0 ⇔ o > 0.5). */
+  accuracy: number;
+}
+
+/**
+ * Cross-entropy of the implicit PRM against outcome labels o ∈ [0, 1] (N), in the stable
+ * with-logits form:
+ *   L = −[o·log σ(s) + (1−o)·log(1−σ(s))] = max(s, 0) − s·o + log(1 + exp(−|s|)),
+ * since log σ(s) = −log(1+e^{−s}) and log(1−σ(s)) = −s − log(1+e^{−s}); splitting on the sign
+ * of s keeps every exponent ≤ 0.
+ */
+export function prmCrossEntropyLoss(prmLogp: Tensor, refLogp: Tensor, mask: Tensor, outcome: Tensor, beta: number): PrmLossResult {
+  return tidy(() => {
+    const s = implicitOutcomeLogit(prmLogp, refLogp, mask, beta);
+    const o = outcome.to(s.dtype);
+    const loss = s.clamp(0, null).sub(s.mul(o)).add(s.abs().neg().exp().log1p()).mean();
+    const sd = s.detach();
+    const accuracy = sd.gt(0).eq(o.gt(0.5)).to('float32').mean().item();
+    return { loss, logits: sd, accuracy };
+  });
+}
