@@ -1,0 +1,115 @@
+/**
+ * The embedded default task: multi-step arithmetic written out step by step, generated from a
+ * seed. A problem is a chain of +, − (and optionally ×) over small integers; its worked solution
+ * evaluates it one operation per step and ends in `\boxed{answer}`, so the math verifier grades
+ * it and the implicit PRM has intermediate steps to credit.
+ *
+ *   question: "Compute 23+45-17+8."
+ *   solution: "23+45=68\n68-17=51\n51+8=59\n\boxed{59}"
+ *
+ * Difficulty knobs: the number of operands, the operand range, and whether × appears
+ * (× binds tighter than ±, so its steps come first).
+ */
+import type { PromptRow } from '../data.js';
+
+export interface ArithmeticOptions {
+  /** Fewest and most operands per problem (steps = operands − 1). */
+  minOperands: number;
+  maxOperands: number;
+  /** Operands are drawn from [1, maxOperand]. */
+  maxOperand: number;
+  /** Include × (operands of a product are kept ≤ 12). */
+  multiply: boolean;
+}
+export const DEFAULT_ARITHMETIC: ArithmeticOptions = { minOperands: 3, maxOperands: 4, maxOperand: 50, multiply: false };
+
+export interface ArithmeticProblem {
+  question: string;
+  steps: string[];
+  answer: number;
+  /** The worked solution, ending in \boxed{answer}. */
+  solution: string;
+}
+
+/** splitmix32: a small, well-mixed seeded PRNG (uniform in [0, 1)). */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x9e3779b9) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32;
+  };
+}
+
+const randInt = (rand: () => number, lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+
+export function generateProblem(rand: () => number, o: ArithmeticOptions = DEFAULT_ARITHMETIC): ArithmeticProblem {
+  const n = randInt(rand, o.minOperands, o.maxOperands);
+  const ops: string[] = [];
+  for (let i = 0; i < n - 1; i++) ops.push(o.multiply && rand() < 0.3 ? '*' : rand() < 0.5 ? '+' : '-');
+  const nums: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const inProduct = ops[i - 1] === '*' || ops[i] === '*';
+    nums.push(randInt(rand, 1, inProduct ? Math.min(12, o.maxOperand) : o.maxOperand));
+  }
+  const question = `Compute ${nums.map((x, i) => (i ? ops[i - 1] : '') + x).join('')}.`;
+  // Evaluate: products first (left to right), then sums and differences left to right.
+  const steps: string[] = [];
+  let vals = nums.slice(), os = ops.slice();
+  for (let i = 0; i < os.length; ) {
+    if (os[i] === '*') {
+      const r = vals[i]! * vals[i + 1]!;
+      steps.push(`${vals[i]}*${vals[i + 1]}=${r}`);
+      vals.splice(i, 2, r);
+      os.splice(i, 1);
+    } else i++;
+  }
+  let acc = vals[0]!;
+  for (let i = 0; i < os.length; i++) {
+    const r = os[i] === '+' ? acc + vals[i + 1]! : acc - vals[i + 1]!;
+    steps.push(`${acc}${os[i]}${vals[i + 1]}=${r}`);
+    acc = r;
+  }
+  return { question, steps, answer: acc, solution: `${steps.join('\n')}\n\\boxed{${acc}}` };
+}
+
+export const USER_SUFFIX = ' Put the final answer in \\boxed{}.';
+
+/** A problem as an Eurus-2-RL-Data row (chat prompt, math ability, rule ground truth). */
+export function problemToRow(p: ArithmeticProblem, index: number, split: string): PromptRow {
+  return {
+    dataSource: 'synthetic_arithmetic',
+    messages: [{ role: 'user', content: p.question + USER_SUFFIX }],
+    ability: 'math',
+    groundTruth: String(p.answer),
+    extraInfo: { split, index, solution: p.solution },
+    row: index,
+    file: '<generated>',
+  };
+}
+
+/**
+ * Generates `nTrain` + `nTest` distinct problems from `seed`; a question never appears in both
+ * splits (duplicates are redrawn).
+ */
+export function generateSplits(seed: number, nTrain: number, nTest: number, o: ArithmeticOptions = DEFAULT_ARITHMETIC): { train: ArithmeticProblem[]; test: ArithmeticProblem[] } {
+  const rand = seededRandom(seed);
+  const seen = new Set<string>();
+  const draw = (n: number) => {
+    const out: ArithmeticProblem[] = [];
+    let attempts = 0;
+    while (out.length < n) {
+      if (++attempts > n * 50) throw new Error(`generateSplits: cannot find ${n} distinct problems with these options; widen the ranges`);
+      const p = generateProblem(rand, o);
+      if (seen.has(p.question)) continue;
+      seen.add(p.question);
+      out.push(p);
+    }
+    return out;
+  };
+  const test = draw(nTest);
+  const train = draw(nTrain);
+  return { train, test };
+}

@@ -1,0 +1,56 @@
+/**
+ * Run metrics: one JSON object per step appended to `metrics.jsonl`, and a one-line progress
+ * report with ETA on the console.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type Metrics = Record<string, number>;
+
+export class MetricsLog {
+  readonly file: string;
+  #t0 = Date.now();
+  #firstStep: number | null = null;
+  constructor(dir: string, opts: { resumeFromStep?: number } = {}) {
+    fs.mkdirSync(dir, { recursive: true });
+    this.file = path.join(dir, 'metrics.jsonl');
+    // On resume, drop records of steps after the checkpoint: they will be redone.
+    if (opts.resumeFromStep !== undefined && fs.existsSync(this.file)) {
+      const kept = fs.readFileSync(this.file, 'utf8').split('\n').filter((l) => {
+        if (!l.trim()) return false;
+        try {
+          return (JSON.parse(l) as Metrics).step! <= opts.resumeFromStep!;
+        } catch {
+          return false;
+        }
+      });
+      fs.writeFileSync(this.file, kept.map((l) => l + '\n').join(''));
+    }
+  }
+  write(step: number, m: Metrics): void {
+    fs.appendFileSync(this.file, JSON.stringify({ step, ...m }) + '\n');
+  }
+  /** "step 12/100 | acc 0.53 | … | 4.1 s/step | ETA 6m02s" */
+  progress(step: number, total: number, m: Metrics, keys: [string, string][]): string {
+    if (this.#firstStep === null) {
+      this.#firstStep = step - 1;
+      this.#t0 = Date.now() - (m['time/step'] ?? 0) * 1000;
+    }
+    const done = step - this.#firstStep;
+    const perStep = (Date.now() - this.#t0) / 1000 / Math.max(1, done);
+    const parts = keys.filter(([k]) => k in m).map(([k, label]) => `${label} ${fmt(m[k]!)}`);
+    return `step ${step}/${total} | ${parts.join(' | ')} | ${perStep.toFixed(1)} s/step | ETA ${eta(perStep * (total - step))}`;
+  }
+}
+
+export function readMetrics(file: string): (Metrics & { step: number })[] {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
+const fmt = (v: number) => (Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v * 100) / 100) : v.toFixed(3));
+function eta(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+}
