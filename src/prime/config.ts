@@ -1,0 +1,661 @@
+/**
+ * PRIME run configuration: one schema, declared once as data (key, type, default, meaning and where
+ * the default comes from), read from YAML with dotted `key=value` overrides from the command line,
+ * validated up front with errors that name the key.
+ *
+ * Precedence: schema defaults < YAML file < overrides (later overrides win over earlier ones).
+ * Sources of defaults: "paper" = PRIME (Cui et al. 2025, arXiv 2502.01456); "reference" = its
+ * reference code / 7B recipe (DESIGN.md §3); "chosen" = picked here (often for small CPU runs).
+ */
+import { readFileSync } from 'node:fs';
+import { Document, isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument } from 'yaml';
+import type { Node as YamlNode, YAMLMap } from 'yaml';
+
+// ---------------------------------------------------------------------------------------------
+// The typed configuration (field names are the YAML keys)
+
+export type Dtype = 'float32' | 'bfloat16' | 'float16';
+export type AdvantageName = 'prime' | 'rloo' | 'grpo';
+
+export interface PrimeConfig {
+  model: {
+    path: string;
+    prm_path: string;
+    ref_path: string;
+    dtype: Dtype;
+  };
+  data: {
+    train_files: string[];
+    val_files: string[];
+    max_prompt_length: number;
+    max_response_length: number;
+    seed: number;
+  };
+  rollout: {
+    n: number;
+    temperature: number;
+    top_p: number;
+    top_k: number;
+    batch_prompts: number;
+    oversample: number;
+    max_rounds: number;
+    stop: string[];
+    micro_batch: number;
+  };
+  filter: {
+    enable: boolean;
+    low: number;
+    high: number;
+    drop_truncated: boolean;
+  };
+  verify: {
+    code_reward: 'all' | 'fraction';
+    code_timeout: number;
+  };
+  algorithm: {
+    advantage: AdvantageName;
+    beta: number;
+    granularity: 'token' | 'whole';
+    prm_update: 'after' | 'before' | 'none';
+    outcome_coef: number;
+    process_coef: number;
+    gamma: number;
+    whiten: boolean;
+    kl_coef: number;
+    kl_estimator: 'k1' | 'k3';
+    kl_mode: 'loss' | 'reward';
+    entropy_coef: number;
+  };
+  actor: {
+    lr: number;
+    weight_decay: number;
+    grad_clip: number;
+    ppo_epochs: number;
+    mini_batch: number;
+    micro_batch: number;
+    clip_eps: number;
+    warmup_steps: number;
+  };
+  prm: {
+    lr: number;
+    weight_decay: number;
+    grad_clip: number;
+    micro_batch: number;
+  };
+  trainer: {
+    total_steps: number;
+    save_every: number;
+    eval_every: number;
+    output_dir: string;
+    seed: number;
+    log_every: number;
+    resume: boolean;
+    threads: number;
+  };
+  eval: {
+    greedy: boolean;
+    samples: number;
+  };
+}
+
+type Section = keyof PrimeConfig & string;
+/** Every dotted key of PrimeConfig, e.g. 'algorithm.beta'. */
+export type ConfigKey = { [S in Section]: `${S}.${keyof PrimeConfig[S] & string}` }[Section];
+/** The TypeScript type of the option at a dotted key. */
+export type ConfigValue<K extends ConfigKey> = K extends `${infer S extends Section}.${infer F}`
+  ? F extends keyof PrimeConfig[S]
+    ? PrimeConfig[S][F]
+    : never
+  : never;
+
+export type OptionType = 'number' | 'integer' | 'string' | 'boolean' | 'enum' | 'string[]';
+
+export interface OptionSpec<K extends ConfigKey = ConfigKey> {
+  key: K;
+  type: OptionType;
+  /** Allowed values of an enum. */
+  values?: readonly string[];
+  default: ConfigValue<K>;
+  /** Must be set (non-empty) by the user. */
+  required?: boolean;
+  /** Inclusive bounds for numbers; `gt` is an exclusive lower bound. */
+  min?: number;
+  max?: number;
+  gt?: number;
+  /** Meaning, and where the default comes from. */
+  help: string;
+}
+
+const opt = <K extends ConfigKey>(spec: OptionSpec<K>): OptionSpec<K> => spec;
+
+// ---------------------------------------------------------------------------------------------
+// The schema
+
+export const CONFIG_SCHEMA = [
+  // model
+  opt({ key: 'model.path', type: 'string', default: '', required: true, help: 'HF checkpoint dir of the SFT model; the policy starts here (and the PRM and reference unless set) (paper: all three from one SFT checkpoint)' }),
+  opt({ key: 'model.prm_path', type: 'string', default: '', help: "checkpoint the implicit PRM π_φ starts from; '' = model.path (paper)" }),
+  opt({ key: 'model.ref_path', type: 'string', default: '', help: "checkpoint of the frozen reference π_ref; '' = model.path (paper)" }),
+  opt({ key: 'model.dtype', type: 'enum', values: ['float32', 'bfloat16', 'float16'], default: 'float32', help: 'parameter / compute dtype (chosen for CPU: float32)' }),
+
+  // data
+  opt({ key: 'data.train_files', type: 'string[]', default: [], required: true, help: 'training prompt files (.parquet, .jsonl or .json) in the Eurus-2-RL-Data schema' }),
+  opt({ key: 'data.val_files', type: 'string[]', default: [], help: 'validation prompt files; [] = no validation' }),
+  opt({ key: 'data.max_prompt_length', type: 'integer', default: 1024, min: 1, help: 'prompt token limit after the chat template; longer prompts are dropped and counted (reference: 1024)' }),
+  opt({ key: 'data.max_response_length', type: 'integer', default: 3072, min: 1, help: 'response token limit; longer responses are truncated (reference: 3072)' }),
+  opt({ key: 'data.seed', type: 'integer', default: 1, help: 'seed of the per-epoch prompt shuffle (chosen)' }),
+
+  // rollout
+  opt({ key: 'rollout.n', type: 'integer', default: 4, min: 1, help: 'K, responses sampled per prompt; leave-one-out baselines need K ≥ 2 (paper: 4)' }),
+  opt({ key: 'rollout.temperature', type: 'number', default: 1.0, gt: 0, help: 'sampling temperature (reference: 1.0)' }),
+  opt({ key: 'rollout.top_p', type: 'number', default: 1.0, gt: 0, max: 1, help: 'nucleus sampling mass; 1 = off (reference: 1.0)' }),
+  opt({ key: 'rollout.top_k', type: 'integer', default: 0, min: 0, help: 'sample among the k most likely tokens; 0 = off (reference: off)' }),
+  opt({ key: 'rollout.batch_prompts', type: 'integer', default: 256, min: 1, help: 'prompt groups per training step, counted after filtering (reference: 256)' }),
+  opt({ key: 'rollout.oversample', type: 'number', default: 2.0, min: 1, help: 'prompts drawn per rollout round = oversample × those still needed, since the filter drops some (chosen)' }),
+  opt({ key: 'rollout.max_rounds', type: 'integer', default: 8, min: 1, help: 'rollout rounds per step before giving up on filling the batch and training on what was kept (chosen)' }),
+  opt({ key: 'rollout.stop', type: 'string[]', default: [], help: 'extra stop strings besides EOS (chosen: none)' }),
+  opt({ key: 'rollout.micro_batch', type: 'integer', default: 8, min: 1, help: 'sequences per generation micro-batch; bounds memory (chosen for CPU)' }),
+
+  // filter
+  opt({ key: 'filter.enable', type: 'boolean', default: true, help: 'online prompt filtering: keep a group only if its mean accuracy is in [low, high] (paper §3.4)' }),
+  opt({ key: 'filter.low', type: 'number', default: 0.2, min: 0, max: 1, help: 'lower bound of the kept accuracy band (paper: 0.2)' }),
+  opt({ key: 'filter.high', type: 'number', default: 0.8, min: 0, max: 1, help: 'upper bound of the kept accuracy band (paper: 0.8)' }),
+  opt({ key: 'filter.drop_truncated', type: 'boolean', default: false, help: 'also drop groups with a response cut at max_response_length (optional; chosen: off)' }),
+
+  // verify
+  opt({ key: 'verify.code_reward', type: 'enum', values: ['all', 'fraction'], default: 'all', help: "code outcome: 'all' = 1 only if every test passes, 'fraction' = share of tests passed (DESIGN §2.2: all; fraction is an option)" }),
+  opt({ key: 'verify.code_timeout', type: 'number', default: 5, gt: 0, help: 'seconds per code test case in the sandbox (chosen)' }),
+
+  // algorithm
+  opt({ key: 'algorithm.advantage', type: 'enum', values: ['prime', 'rloo', 'grpo'], default: 'prime', help: 'advantage estimator: prime = RLOO outcome + RLOO process returns; rloo = outcome only (paper baseline); grpo = group-normalized outcomes' }),
+  opt({ key: 'algorithm.beta', type: 'number', default: 0.05, gt: 0, help: 'β of the implicit PRM reward r_t = β·log(π_φ/π_ref) (PRIME paper §3; reference: 0.05)' }),
+  opt({ key: 'algorithm.granularity', type: 'enum', values: ['token', 'whole'], default: 'token', help: "process reward per token, or 'whole' = the sum placed on the last token (reference: token)" }),
+  opt({ key: 'algorithm.prm_update', type: 'enum', values: ['after', 'before', 'none'], default: 'after', help: "PRM update: 'after' = score with the pre-update PRM (one forward), 'before' = update then re-score, 'none' = frozen PRM (paper: after)" }),
+  opt({ key: 'algorithm.outcome_coef', type: 'number', default: 5, min: 0, help: 'c_o, weight of the outcome advantage in A = c_o·A_o + c_p·A_p (reference: 5)' }),
+  opt({ key: 'algorithm.process_coef', type: 'number', default: 5, min: 0, help: 'c_p, weight of the process advantage; ignored by rloo/grpo (reference: 5)' }),
+  opt({ key: 'algorithm.gamma', type: 'number', default: 1.0, min: 0, max: 1, help: 'discount γ of the process return Σ_{s≥t} γ^{s−t} r_s (paper: 1.0)' }),
+  opt({ key: 'algorithm.whiten', type: 'boolean', default: true, help: 'whiten advantages over all valid tokens of the batch (reference code whitens)' }),
+  opt({ key: 'algorithm.kl_coef', type: 'number', default: 0.0, min: 0, help: 'weight of the KL to π_ref; 0 = off (reference: 0)' }),
+  opt({ key: 'algorithm.kl_estimator', type: 'enum', values: ['k1', 'k3'], default: 'k3', help: 'KL estimator: k1 = log ratio, k3 = ratio − 1 − log ratio (unbiased, ≥ 0) (chosen: k3)' }),
+  opt({ key: 'algorithm.kl_mode', type: 'enum', values: ['loss', 'reward'], default: 'loss', help: 'apply the KL as a loss term or as a per-token reward penalty (chosen: loss)' }),
+  opt({ key: 'algorithm.entropy_coef', type: 'number', default: 0.0, min: 0, help: 'entropy bonus weight in the policy loss (reference: 0)' }),
+
+  // actor (policy)
+  opt({ key: 'actor.lr', type: 'number', default: 5e-7, gt: 0, help: 'policy AdamW learning rate, constant; small models want larger (reference 7B: 5e-7)' }),
+  opt({ key: 'actor.weight_decay', type: 'number', default: 0.01, min: 0, help: 'policy AdamW weight decay (reference: 0.01)' }),
+  opt({ key: 'actor.grad_clip', type: 'number', default: 1.0, gt: 0, help: 'policy gradient-norm clip (reference: 1.0)' }),
+  opt({ key: 'actor.ppo_epochs', type: 'integer', default: 1, min: 1, help: 'passes of PPO over each step’s batch (reference: 1)' }),
+  opt({ key: 'actor.mini_batch', type: 'integer', default: 256, min: 1, help: 'sequences per policy optimizer step; must divide batch_prompts × n (reference: 256)' }),
+  opt({ key: 'actor.micro_batch', type: 'integer', default: 4, min: 1, help: 'sequences per forward/backward (gradient accumulation); must divide mini_batch (chosen for CPU)' }),
+  opt({ key: 'actor.clip_eps', type: 'number', default: 0.2, gt: 0, help: 'PPO clip ε: ratio clipped to [1−ε, 1+ε] (reference: 0.2)' }),
+  opt({ key: 'actor.warmup_steps', type: 'integer', default: 0, min: 0, help: 'linear lr warmup steps; 0 = constant lr (reference: constant)' }),
+
+  // prm
+  opt({ key: 'prm.lr', type: 'number', default: 1e-6, gt: 0, help: 'implicit PRM AdamW learning rate (reference: 1e-6)' }),
+  opt({ key: 'prm.weight_decay', type: 'number', default: 0.0, min: 0, help: 'PRM AdamW weight decay (reference: 0)' }),
+  opt({ key: 'prm.grad_clip', type: 'number', default: 10.0, gt: 0, help: 'PRM gradient-norm clip (reference: 10)' }),
+  opt({ key: 'prm.micro_batch', type: 'integer', default: 4, min: 1, help: 'sequences per PRM / reference forward and PRM backward (chosen for CPU)' }),
+
+  // trainer
+  opt({ key: 'trainer.total_steps', type: 'integer', default: 100, min: 1, help: 'training steps to run (chosen)' }),
+  opt({ key: 'trainer.save_every', type: 'integer', default: 10, min: 0, help: 'checkpoint every N steps (and always at the end); 0 = only at the end (chosen)' }),
+  opt({ key: 'trainer.eval_every', type: 'integer', default: 0, min: 0, help: 'validate on data.val_files every N steps; 0 = never (chosen)' }),
+  opt({ key: 'trainer.output_dir', type: 'string', default: 'runs/prime', help: 'run directory: config.yaml, metrics.jsonl, checkpoints (chosen)' }),
+  opt({ key: 'trainer.seed', type: 'integer', default: 42, help: 'seed of sampling and initialization RNGs (chosen)' }),
+  opt({ key: 'trainer.log_every', type: 'integer', default: 1, min: 1, help: 'console progress line every N steps; metrics.jsonl gets every step (chosen)' }),
+  opt({ key: 'trainer.resume', type: 'boolean', default: false, help: 'continue from the latest checkpoint in output_dir (chosen: start fresh)' }),
+  opt({ key: 'trainer.threads', type: 'integer', default: 0, min: 0, help: 'intra-op CPU threads for libtorch; 0 = all cores' }),
+
+  // eval
+  opt({ key: 'eval.greedy', type: 'boolean', default: true, help: 'validate with greedy decoding (reference: greedy)' }),
+  opt({ key: 'eval.samples', type: 'integer', default: 1, min: 1, help: 'samples per validation prompt (avg@K, maj@K when > 1 and not greedy)' }),
+] as const;
+
+// Compile-time check that the schema and PrimeConfig list the same keys.
+type SchemaKey = (typeof CONFIG_SCHEMA)[number]['key'];
+const everyFieldHasAnOption: [Exclude<ConfigKey, SchemaKey>] extends [never] ? true : false = true;
+void everyFieldHasAnOption;
+
+const SPEC_BY_KEY = new Map<string, OptionSpec>(CONFIG_SCHEMA.map((s) => [s.key, s as OptionSpec]));
+const SECTIONS = [...new Set(CONFIG_SCHEMA.map((s) => s.key.split('.')[0]!))];
+
+/** The estimators whose baseline is the other samples of the same prompt, so they need K ≥ 2. */
+const GROUP_ESTIMATORS: ReadonlySet<string> = new Set(['prime', 'rloo', 'grpo']);
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** A configuration error; `problems` lists each problem found (all are reported at once). */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.length === 1 ? problems[0]! : `invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+function levenshtein(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The known key closest to an unknown one, or null when nothing is close. */
+export function closestKey(key: string): string | null {
+  const last = key.split('.').pop()!;
+  const sameLeaf = CONFIG_SCHEMA.filter((s) => s.key.split('.')[1] === last).map((s) => s.key as string);
+  if (sameLeaf.length > 0) return sameLeaf.sort((x, y) => levenshtein(key, x) - levenshtein(key, y))[0]!;
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const s of CONFIG_SCHEMA) {
+    const d = levenshtein(key, s.key);
+    if (d < bestD) [best, bestD] = [s.key, d];
+  }
+  return bestD <= Math.max(3, Math.floor(key.length / 3)) ? best : null;
+}
+
+function unknownKeyProblem(key: string): string {
+  const near = closestKey(key);
+  return `unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; see 'prime train --help'`;
+}
+
+function typeName(spec: OptionSpec): string {
+  if (spec.type === 'enum') return `one of ${spec.values!.join(' | ')}`;
+  if (spec.type === 'string[]') return 'a list of strings';
+  if (spec.type === 'integer') return 'an integer';
+  return `a ${spec.type}`;
+}
+
+function show(v: unknown): string {
+  return JSON.stringify(v) ?? String(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+type Flat = Map<string, unknown>;
+
+/** Checks a value already typed (from YAML or an object) against its option; returns a problem or null. */
+function checkValue(spec: OptionSpec, v: unknown): string | null {
+  const bad = `${spec.key}: expected ${typeName(spec)}, got ${show(v)}`;
+  switch (spec.type) {
+    case 'number':
+    case 'integer': {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return bad;
+      if (spec.type === 'integer' && !Number.isInteger(v)) return bad;
+      if (spec.min !== undefined && v < spec.min) return `${spec.key}: must be ≥ ${spec.min}, got ${v}`;
+      if (spec.gt !== undefined && !(v > spec.gt)) return `${spec.key}: must be > ${spec.gt}, got ${v}`;
+      if (spec.max !== undefined && v > spec.max) return `${spec.key}: must be ≤ ${spec.max}, got ${v}`;
+      return null;
+    }
+    case 'boolean':
+      return typeof v === 'boolean' ? null : bad;
+    case 'string':
+      return typeof v === 'string' ? null : bad;
+    case 'enum':
+      if (typeof v !== 'string' || !spec.values!.includes(v)) {
+        return `${spec.key}: expected one of ${spec.values!.map((x) => `'${x}'`).join(', ')}, got ${show(v)}`;
+      }
+      return null;
+    case 'string[]':
+      return Array.isArray(v) && v.every((x) => typeof x === 'string') ? null : bad;
+  }
+}
+
+/**
+ * Parses a command-line value by the option's type: numbers, true/false, comma-separated or YAML
+ * flow lists ("a,b" or "[a, b]"; "" or "[]" = empty). Returns the value or a problem.
+ */
+function parseOverrideValue(spec: OptionSpec, raw: string): { value: unknown } | { problem: string } {
+  const s = raw.trim();
+  const bad = { problem: `${spec.key}: expected ${typeName(spec)}, got ${JSON.stringify(raw)}` };
+  switch (spec.type) {
+    case 'number':
+    case 'integer': {
+      if (s === '') return bad;
+      const n = Number(s);
+      return Number.isNaN(n) ? bad : { value: n };
+    }
+    case 'boolean': {
+      const l = s.toLowerCase();
+      if (l === 'true') return { value: true };
+      if (l === 'false') return { value: false };
+      return bad;
+    }
+    case 'string':
+    case 'enum':
+      return { value: raw };
+    case 'string[]': {
+      if (s.startsWith('[')) {
+        let v: unknown;
+        try {
+          v = parseYaml(s);
+        } catch (e) {
+          return { problem: `${spec.key}: cannot parse list ${JSON.stringify(raw)}: ${(e as Error).message.split('\n')[0]}` };
+        }
+        if (!Array.isArray(v) || v.some((x) => x !== null && typeof x === 'object')) return bad;
+        return { value: v.map((x) => String(x)) };
+      }
+      return { value: s === '' ? [] : s.split(',').map((x) => x.trim()).filter((x) => x !== '') };
+    }
+  }
+}
+
+/** Turns the flat map of keys into the nested PrimeConfig. */
+function nest(flat: Flat): PrimeConfig {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const s of CONFIG_SCHEMA) {
+    const [sec, field] = s.key.split('.') as [string, string];
+    const v = flat.get(s.key);
+    (out[sec] ??= {})[field] = Array.isArray(v) ? v.slice() : v;
+  }
+  return out as unknown as PrimeConfig;
+}
+
+export function configDefaults(): PrimeConfig {
+  return nest(new Map(CONFIG_SCHEMA.map((s) => [s.key, s.default as unknown])));
+}
+
+/** Required options and the constraints between options; returns the problems found. */
+function crossFieldProblems(c: PrimeConfig): string[] {
+  const p: string[] = [];
+  for (const s of CONFIG_SCHEMA) {
+    if (!('required' in s) || !s.required) continue;
+    const v = (c as unknown as Record<string, Record<string, unknown>>)[s.key.split('.')[0]!]![s.key.split('.')[1]!];
+    if (v === '' || (Array.isArray(v) && v.length === 0)) p.push(`${s.key} is required (${s.help})`);
+  }
+  if (c.filter.low > c.filter.high) p.push(`filter.low (${c.filter.low}) must be ≤ filter.high (${c.filter.high})`);
+  if (GROUP_ESTIMATORS.has(c.algorithm.advantage) && c.rollout.n < 2) {
+    p.push(`rollout.n must be ≥ 2 for algorithm.advantage=${c.algorithm.advantage} (its baseline is the other samples of the prompt), got ${c.rollout.n}`);
+  }
+  if (c.filter.enable && c.rollout.n >= 1) {
+    const K = c.rollout.n;
+    let achievable = false;
+    for (let k = 0; k <= K; k++) if (k / K >= c.filter.low - 1e-9 && k / K <= c.filter.high + 1e-9) achievable = true;
+    if (!achievable) p.push(`filter band [${c.filter.low}, ${c.filter.high}] contains no accuracy k/${K} reachable with rollout.n=${K}; every group would be dropped`);
+  }
+  if (c.actor.mini_batch % c.actor.micro_batch !== 0) {
+    p.push(`actor.mini_batch (${c.actor.mini_batch}) must be divisible by actor.micro_batch (${c.actor.micro_batch})`);
+  }
+  const seqs = c.rollout.batch_prompts * c.rollout.n;
+  if (seqs % c.actor.mini_batch !== 0) {
+    p.push(`actor.mini_batch (${c.actor.mini_batch}) must divide the sequences per step, rollout.batch_prompts × rollout.n = ${seqs}`);
+  }
+  if (c.trainer.eval_every > 0 && c.data.val_files.length === 0) {
+    p.push(`trainer.eval_every=${c.trainer.eval_every} needs data.val_files`);
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+interface Located {
+  value: unknown;
+  /** "file:line" where the value was set */
+  at: string;
+}
+
+/** Flattens the YAML mapping into dotted keys, keeping each value's line for messages. */
+function flattenYaml(file: string, src: string, problems: string[]): Map<string, Located> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(src, { lineCounter });
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const line = e.linePos?.[0]?.line;
+      const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      problems.push(`${file}${line ? `:${line}` : ''}: YAML error: ${msg}`);
+    }
+    return new Map();
+  }
+  const out = new Map<string, Located>();
+  const lineOf = (n: YamlNode | null | undefined): string => (n?.range ? `${file}:${lineCounter.linePos(n.range[0]).line}` : file);
+  const root = doc.contents;
+  if (root === null || (isScalar(root) && root.value === null)) return out; // empty file
+  if (!isMap(root)) {
+    problems.push(`${file}: expected a mapping of sections (model:, data:, …) at the top level`);
+    return out;
+  }
+  const walk = (map: YAMLMap, prefix: string) => {
+    for (const pair of map.items) {
+      if (!isPair(pair)) continue;
+      const keyNode = pair.key as YamlNode | null;
+      const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+      const key = prefix ? `${prefix}.${name}` : name;
+      const valNode = pair.value as YamlNode | null;
+      const at = lineOf(keyNode);
+      if (SPEC_BY_KEY.has(key)) {
+        out.set(key, { value: valNode === null ? null : valNode.toJS(doc), at });
+      } else if (isMap(valNode)) {
+        walk(valNode, key);
+      } else if (!prefix && SECTIONS.includes(key)) {
+        // `algorithm:` with nothing under it is an empty section.
+        if (!(valNode === null || (isScalar(valNode) && valNode.value === null))) {
+          problems.push(`${at}: '${key}' is a section; expected a mapping of its options, got ${show(valNode.toJS(doc))}`);
+        }
+      } else {
+        problems.push(`${at}: ${unknownKeyProblem(key)}`);
+      }
+    }
+  };
+  walk(root, '');
+  return out;
+}
+
+function applyOverrides(flat: Flat, overrides: readonly string[], problems: string[]): void {
+  for (const ov of overrides) {
+    const eq = ov.indexOf('=');
+    if (eq <= 0) {
+      problems.push(`override '${ov}': expected key=value`);
+      continue;
+    }
+    const key = ov.slice(0, eq).trim();
+    const spec = SPEC_BY_KEY.get(key);
+    if (!spec) {
+      problems.push(`override '${ov}': ${unknownKeyProblem(key)}`);
+      continue;
+    }
+    const r = parseOverrideValue(spec, ov.slice(eq + 1));
+    if ('problem' in r) {
+      problems.push(`override '${ov}': ${r.problem}`);
+      continue;
+    }
+    const p = checkValue(spec, r.value);
+    if (p) problems.push(`override '${ov}': ${p}`);
+    else flat.set(key, r.value);
+  }
+}
+
+function finish(flat: Flat, problems: string[], where: string): PrimeConfig {
+  if (problems.length > 0) throw new ConfigError(problems);
+  const cfg = nest(flat);
+  const cross = crossFieldProblems(cfg);
+  if (cross.length > 0) throw new ConfigError(cross.map((p) => `${where}: ${p}`));
+  return cfg;
+}
+
+/**
+ * Loads a run configuration: defaults, then the YAML file (nested mappings, or dotted keys), then
+ * the `key=value` overrides in order. Throws a ConfigError listing every problem, each naming the
+ * key (and the file and line, or the override).
+ */
+export function loadConfig(file: string | null, overrides: readonly string[] = []): PrimeConfig {
+  const flat: Flat = new Map(CONFIG_SCHEMA.map((s) => [s.key, s.default as unknown]));
+  const problems: string[] = [];
+  if (file !== null) {
+    let src: string;
+    try {
+      src = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError([`${file}: cannot read config: ${(e as Error).message}`]);
+    }
+    for (const [key, { value, at }] of flattenYaml(file, src, problems)) {
+      const spec = SPEC_BY_KEY.get(key)!;
+      // `val_files:` with nothing after it means the empty list
+      const v = value === null && spec.type === 'string[]' ? [] : value;
+      const p = checkValue(spec, v);
+      if (p) problems.push(`${at}: ${p}`);
+      else flat.set(key, v);
+    }
+  }
+  applyOverrides(flat, overrides, problems);
+  const where = file === null ? 'config (defaults + overrides)' : `${file} (with ${overrides.length} override${overrides.length === 1 ? '' : 's'})`;
+  return finish(flat, problems, where);
+}
+
+/**
+ * Builds a validated config from a (partial) nested object, as from TypeScript:
+ * `configFromObject({ model: { path: 'ckpt' }, data: { train_files: ['t.jsonl'] } })`.
+ */
+export function configFromObject(obj: DeepPartial<PrimeConfig> | Record<string, unknown>, overrides: readonly string[] = []): PrimeConfig {
+  const flat: Flat = new Map(CONFIG_SCHEMA.map((s) => [s.key, s.default as unknown]));
+  const problems: string[] = [];
+  for (const [sec, body] of Object.entries(obj)) {
+    if (body === undefined) continue;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      problems.push(SECTIONS.includes(sec) ? `'${sec}' must be an object of options` : unknownKeyProblem(sec));
+      continue;
+    }
+    for (const [field, v] of Object.entries(body)) {
+      if (v === undefined) continue;
+      const key = `${sec}.${field}`;
+      const spec = SPEC_BY_KEY.get(key);
+      if (!spec) {
+        problems.push(unknownKeyProblem(key));
+        continue;
+      }
+      const p = checkValue(spec, v);
+      if (p) problems.push(p);
+      else flat.set(key, Array.isArray(v) ? v.slice() : v);
+    }
+  }
+  applyOverrides(flat, overrides, problems);
+  return finish(flat, problems, 'config');
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+function showDefault(s: OptionSpec): string {
+  if ('required' in s && s.required) return 'required';
+  if (Array.isArray(s.default)) return s.default.length ? `[${s.default.join(', ')}]` : '[]';
+  if (s.default === '') return "''";
+  return String(s.default);
+}
+
+/** Every option with its type, default and meaning, grouped by section (`prime train --help`). */
+export function configHelp(): string {
+  const lines = [
+    'Options (set in the YAML config, nested by section, or override with key=value; later wins):',
+    '  sources of defaults: paper = PRIME (arXiv 2502.01456), reference = its 7B recipe, chosen = this project',
+  ];
+  const keyWidth = Math.max(...CONFIG_SCHEMA.map((s) => s.key.length));
+  for (const sec of SECTIONS) {
+    lines.push('', `${sec}:`);
+    for (const s of CONFIG_SCHEMA as readonly OptionSpec[]) {
+      if (!s.key.startsWith(`${sec}.`)) continue;
+      const type = s.type === 'enum' ? s.values!.join('|') : s.type;
+      lines.push(`  ${s.key.padEnd(keyWidth)}  ${type}  (default: ${showDefault(s)})`);
+      lines.push(`  ${' '.repeat(keyWidth)}  ${s.help}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The config as YAML, each option preceded by its help as a comment; loadConfig reads it back. */
+export function configToYaml(cfg: PrimeConfig): string {
+  const doc = new Document(cfg);
+  const root = doc.contents;
+  if (isMap(root)) {
+    for (const secPair of root.items) {
+      if (!isPair(secPair) || !isMap(secPair.value)) continue;
+      const sec = String(isScalar(secPair.key) ? secPair.key.value : secPair.key);
+      for (const pair of secPair.value.items) {
+        if (!isPair(pair) || !isScalar(pair.key)) continue;
+        const spec = SPEC_BY_KEY.get(`${sec}.${String(pair.key.value)}`);
+        if (spec) pair.key.commentBefore = ` ${spec.help}`;
+      }
+    }
+  }
+  return doc.toString({ lineWidth: 0 });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+export interface ParsedArgs {
+  /** The first positional argument (e.g. 'train'), or null. */
+  command: string | null;
+  /** The other positional arguments (e.g. the config file). */
+  positional: string[];
+  /** `--flag value`, `--flag=value`, `--bool` (true), `--no-bool` (false), `-h` (true). */
+  flags: Record<string, string | boolean>;
+  /** `key=value` arguments, in order. */
+  overrides: string[];
+}
+
+export interface ParseArgsOptions {
+  /** Flags that never take a value, so `--resume run.yaml` leaves run.yaml positional. Default: help, version, resume. */
+  booleans?: readonly string[];
+}
+
+/**
+ * Splits argv (without node and the script) into command, positionals, flags and overrides.
+ * A token with '=' that does not start with '-' is an override; after `--` every token is positional.
+ * `--flag` takes the next token as its value unless the flag is boolean or the next token starts
+ * with '-' or is an override.
+ */
+export function parseArgs(argv: readonly string[], opts: ParseArgsOptions = {}): ParsedArgs {
+  const booleans = new Set(opts.booleans ?? ['help', 'version', 'resume']);
+  const out: ParsedArgs = { command: null, positional: [], flags: {}, overrides: [] };
+  const positional: string[] = [];
+  let onlyPositional = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (onlyPositional) {
+      positional.push(a);
+    } else if (a === '--') {
+      onlyPositional = true;
+    } else if (a.startsWith('--') && a.length > 2) {
+      const body = a.slice(2);
+      const eq = body.indexOf('=');
+      if (eq >= 0) {
+        out.flags[body.slice(0, eq)] = body.slice(eq + 1);
+      } else if (body.startsWith('no-') && booleans.has(body.slice(3))) {
+        out.flags[body.slice(3)] = false;
+      } else if (booleans.has(body)) {
+        out.flags[body] = true;
+      } else {
+        const nxt = argv[i + 1];
+        if (nxt !== undefined && !nxt.startsWith('-') && !isOverride(nxt)) {
+          out.flags[body] = nxt;
+          i++;
+        } else {
+          out.flags[body] = true;
+        }
+      }
+    } else if (a.startsWith('-') && a.length > 1 && !/^-\d/.test(a)) {
+      for (const ch of a.slice(1)) out.flags[ch === 'h' ? 'help' : ch] = true;
+    } else if (isOverride(a)) {
+      out.overrides.push(a);
+    } else {
+      positional.push(a);
+    }
+  }
+  out.command = positional.shift() ?? null;
+  out.positional = positional;
+  return out;
+}
+
+function isOverride(a: string): boolean {
+  return /^[A-Za-z_][\w.-]*=/.test(a);
+}
