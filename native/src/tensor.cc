@@ -319,6 +319,11 @@ static Napi::Value randint(const Napi::CallbackInfo& info) {
   return Wrap(info.Env(), at::randint(I(info, 0), I(info, 1), Ints(info, 2), Options(info, 3, 4, at::kLong)));
 }
 
+// randperm(n, dtype?, device?): a random permutation of 0 … n−1
+static Napi::Value randperm(const Napi::CallbackInfo& info) {
+  return Wrap(info.Env(), at::randperm(I(info, 0), Options(info, 1, 2, at::kLong)));
+}
+
 // ---------------------------------------------------------------- conversion
 // to(t, dtype?, device?, copy?)
 static Napi::Value to(const Napi::CallbackInfo& info) {
@@ -420,6 +425,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<rand>(env, exports, "rand");
   Export<randn>(env, exports, "randn");
   Export<randint>(env, exports, "randint");
+  Export<randperm>(env, exports, "randperm");
   Export<to>(env, exports, "to");
   Export<setRequiresGrad>(env, exports, "setRequiresGrad");
   Export<backward>(env, exports, "backward");
@@ -437,6 +443,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitOps(env, exports);
   InitNN(env, exports);
   InitIO(env, exports);
+  InitDist(env, exports);
   return exports;
 }
 

@@ -23,10 +23,11 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 
-export interface ChatMessage {
+// A type alias (not an interface) so it is assignable to prime-ts/lm's open-ended ChatMessage.
+export type ChatMessage = {
   role: string;
   content: string;
-}
+};
 
 export interface PromptRow {
   dataSource: string;

@@ -60,7 +60,11 @@ export function tensor(data: NestedArray | TypedArray, opts: CreateOptions & { s
     if (allBool) base = wrap(N.fromBytes(Uint8Array.from(flat, (v) => (v ? 1 : 0)), shape, 'bool', null));
     else if (allInt && !(opts.dtype && opts.dtype.startsWith('float')) && flat.length > 0) {
       base = wrap(N.fromBytes(BigInt64Array.from(flat, (v) => BigInt(v as number)), shape, 'int64', null));
-    } else base = wrap(N.fromBytes(Float64Array.from(flat as number[]), shape, 'float64', null)).to(opts.dtype ?? 'float32');
+    } else {
+      const f64 = wrap(N.fromBytes(Float64Array.from(flat as number[]), shape, 'float64', null));
+      base = f64.to(opts.dtype ?? 'float32');
+      f64.dispose(); // (when no conversion was needed, `base` shares the storage and keeps it alive)
+    }
   }
   if ((opts.dtype && base.dtype !== opts.dtype) || (opts.device && opts.device !== 'cpu')) {
     const conv = wrap(N.to(base.handle, opts.dtype ?? null, opts.device ?? null, false));
@@ -94,6 +98,9 @@ export const randn = (shape: Shape, o: CreateOptions = {}) => finish(wrap(N.rand
 /** Integers uniform in [low, high). */
 export const randint = (low: number, high: number, shape: Shape, o: CreateOptions = {}) =>
   finish(wrap(N.randint(low, high, shape, o.dtype ?? null, o.device ?? null)), o);
+
+/** A random permutation of 0 … n−1 (int64). */
+export const randperm = (n: number, o: CreateOptions = {}) => finish(wrap(N.randperm(n, o.dtype ?? null, o.device ?? null)), o);
 
 /** Seeds libtorch's default generator (CPU, and CUDA where present). */
 export const manualSeed = (seed: number): void => N.manualSeed(seed);

@@ -75,7 +75,7 @@ export function generateProblem(rand: () => number, o: ArithmeticOptions = DEFAU
   return { question, steps, answer: acc, solution: `${steps.join('\n')}\n\\boxed{${acc}}` };
 }
 
-export const USER_SUFFIX = ' Put the final answer in \\boxed{}.';
+export const USER_SUFFIX = ' Answer in \\boxed{}.';
 
 /** A problem as an Eurus-2-RL-Data row (chat prompt, math ability, rule ground truth). */
 export function problemToRow(p: ArithmeticProblem, index: number, split: string): PromptRow {

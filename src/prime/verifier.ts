@@ -1,0 +1,26 @@
+/**
+ * The trainer's view of verification: a row and a response text in, an outcome score in [0, 1]
+ * out. The default routes through prime-ts/verify's registry by the row's ability/data_source;
+ * it is imported lazily, so a run with its own verifier never loads the symbolic math engine.
+ */
+import type { PrimeConfig } from './config.js';
+import type { PromptRow } from './data.js';
+
+export interface VerifierResult {
+  score: number;
+  /** The answer the grader extracted, when it has one (used for majority voting). */
+  extracted?: string | null;
+}
+export type Verifier = (row: PromptRow, response: string) => Promise<VerifierResult>;
+
+export function defaultVerifier(cfg: PrimeConfig): Verifier {
+  let mod: Promise<typeof import('../verify/index.js')> | null = null;
+  return async (row, response) => {
+    mod ??= import('../verify/index.js');
+    const { verify } = await mod;
+    const r = await verify({ ability: row.ability, data_source: row.dataSource, ground_truth: row.groundTruth }, response, {
+      codeReward: cfg.verify.code_reward, timeoutMs: cfg.verify.code_timeout * 1000,
+    });
+    return { score: r.score, extracted: r.extracted ?? null };
+  };
+}

@@ -1,0 +1,140 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as torch from '../../src/torch/index.js';
+import { loadPretrained } from '../../src/lm/index.js';
+import { PrimeTrainer } from '../../src/prime/trainer.js';
+import { configFromObject, type PrimeConfig } from '../../src/prime/config.js';
+import { writePromptRowsJsonl } from '../../src/prime/data.js';
+import { generateSplits, problemToRow } from '../../src/prime/demo/arithmetic.js';
+import { createRandomModel } from '../../src/prime/demo/model.js';
+import { readMetrics } from '../../src/prime/metrics.js';
+import { latestCheckpoint } from '../../src/prime/checkpoint.js';
+import type { Verifier } from '../../src/prime/verifier.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'prime-trainer-'));
+const modelDir = path.join(root, 'model');
+const dataFile = path.join(root, 'train.jsonl');
+createRandomModel(modelDir, { hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositionEmbeddings: 256 }, 0);
+await writePromptRowsJsonl(dataFile, generateSplits(1, 48, 0).train.map((p, i) => problemToRow(p, i, 'train')));
+
+/** A random tiny model never solves arithmetic; this label is learnable and near 50/50 for it. */
+const containsDigit: Verifier = async (_row, text) => ({ score: /[0-9]/.test(text) ? 1 : 0 });
+
+function config(out: string, over: Record<string, unknown> = {}): PrimeConfig {
+  return configFromObject({
+    model: { path: modelDir },
+    data: { train_files: [dataFile], max_prompt_length: 96, max_response_length: 10, seed: 3 },
+    rollout: { n: 4, batch_prompts: 4, micro_batch: 16, oversample: 2 },
+    algorithm: { beta: 0.5 },
+    actor: { lr: 2e-3, mini_batch: 8, micro_batch: 4 },
+    prm: { lr: 3e-3, micro_batch: 8 },
+    trainer: { total_steps: 4, save_every: 2, output_dir: out, seed: 11, log_every: 1 },
+    ...over,
+  } as never);
+}
+const quiet = () => {};
+const paramsOf = (m: { namedParameters(): [string, torch.Tensor][] }) => new Map(m.namedParameters().map(([n, p]) => [n, p.detach().clone()]));
+
+const REQUIRED_METRICS = [
+  'rollout/accuracy', 'filter/kept_fraction', 'reward/outcome_mean', 'reward/process_mean', 'prm/loss', 'prm/accuracy', 'prm/grad_norm',
+  'advantage/mean', 'advantage/std', 'actor/pg_loss', 'actor/clip_fraction', 'actor/approx_kl', 'actor/entropy', 'actor/grad_norm',
+  'response/length_mean', 'response/length_max', 'response/truncated_fraction', 'time/rollout', 'time/score_prm', 'time/policy_update',
+  'time/step', 'throughput/tokens_per_s',
+];
+
+test('end to end: every policy and PRM parameter changes, metrics are complete, the PRM learns the labels', async () => {
+  const out = path.join(root, 'run-a');
+  const t = await PrimeTrainer.create(config(out), { verifier: containsDigit, log: quiet });
+  const p0 = paramsOf(t.policy), r0 = paramsOf(t.prm);
+  // a fixed labelled set of rollouts, scored by the PRM before and after training
+  const probe = await t.rollout(t.dataset.next(6));
+  const probeLoss = () => prmProbeLoss(t, probe);
+  const before = probeLoss();
+  await t.train();
+  const after = probeLoss();
+  const changed = (a: Map<string, torch.Tensor>, b: [string, torch.Tensor][]) => b.filter(([n, p]) => torch.tidy(() => p.detach().sub(a.get(n)!).abs().max().item()) === 0).map(([n]) => n);
+  assert.deepEqual(changed(p0, t.policy.namedParameters()), [], 'policy parameters that did not change');
+  assert.deepEqual(changed(r0, t.prm.namedParameters()), [], 'PRM parameters that did not change');
+  const ms = readMetrics(path.join(out, 'metrics.jsonl'));
+  assert.deepEqual(ms.map((m) => m.step), [1, 2, 3, 4]);
+  for (const m of ms) for (const k of REQUIRED_METRICS) assert.ok(k in m && Number.isFinite(m[k]), `metric ${k} missing or not finite at step ${m.step}`);
+  console.log(`PRM BCE on a fixed probe set: before ${before.toFixed(4)} (log 2 = 0.6931: PRM = reference), after ${after.toFixed(4)}`);
+  console.log('prm/accuracy by step:', ms.map((m) => m['prm/accuracy']!.toFixed(2)).join(' '));
+  assert.ok(Math.abs(before - Math.LN2) < 1e-6, 'an untrained PRM equals the reference: s = 0, loss = log 2');
+  assert.ok(after < before - 0.01, `PRM loss on the probe set should fall: ${before} → ${after}`);
+  assert.ok(latestCheckpoint(path.join(out, 'checkpoints'))!.endsWith('step-000004'));
+  t.dispose();
+});
+
+/** Mean BCE of the trainer's PRM on given rollout groups (labels = their scores). */
+function prmProbeLoss(t: PrimeTrainer, groups: Awaited<ReturnType<PrimeTrainer['rollout']>>): number {
+  const prompts = groups.flatMap((g) => g.sample.responses.map(() => g.sample.promptIds));
+  const responses = groups.flatMap((g) => g.sample.responses.map((r) => r.ids));
+  return t.prmLossOn(prompts, responses, groups.flatMap((g) => g.scores));
+}
+
+test('resume from a checkpoint reproduces the uninterrupted run', async () => {
+  const full = path.join(root, 'run-full'), split = path.join(root, 'run-split');
+  const a = await PrimeTrainer.create(config(full), { verifier: containsDigit, log: quiet });
+  await a.train();
+  a.dispose();
+  const b1 = await PrimeTrainer.create(config(split, { trainer: { total_steps: 2, save_every: 2, output_dir: split, seed: 11 } }), { verifier: containsDigit, log: quiet });
+  await b1.train();
+  b1.dispose();
+  const b2 = await PrimeTrainer.create(config(split, { trainer: { total_steps: 4, save_every: 2, output_dir: split, seed: 11, resume: true } }), { verifier: containsDigit, log: quiet });
+  assert.equal(b2.step, 2);
+  await b2.train();
+  b2.dispose();
+  const ma = readMetrics(path.join(full, 'metrics.jsonl')), mb = readMetrics(path.join(split, 'metrics.jsonl'));
+  assert.deepEqual(mb.map((m) => m.step), [1, 2, 3, 4]);
+  let worst = 0;
+  for (const [i, m] of ma.entries())
+    for (const [k, v] of Object.entries(m)) {
+      if (k.startsWith('time/') || k.startsWith('throughput/')) continue;
+      const d = Math.abs(v - (mb[i]![k] as number));
+      worst = Math.max(worst, d);
+      assert.ok(d <= 1e-6, `step ${m.step} ${k}: uninterrupted ${v} vs resumed ${mb[i]![k]}`);
+    }
+  console.log(`resume vs uninterrupted: max metric difference ${worst}`);
+  const pa = loadPretrained(path.join(latestCheckpoint(path.join(full, 'checkpoints'))!, 'policy')).model;
+  const pb = loadPretrained(path.join(latestCheckpoint(path.join(split, 'checkpoints'))!, 'policy')).model;
+  const diff = Math.max(...pa.namedParameters().map(([n, p], i) => torch.tidy(() => p.sub(pb.namedParameters()[i]![1]).abs().max().item())));
+  console.log(`resume vs uninterrupted: max policy parameter difference ${diff}`);
+  assert.ok(diff <= 1e-6);
+  pa.dispose();
+  pb.dispose();
+});
+
+test('kill -9 during checkpoint writes leaves the previous checkpoint loadable', () => {
+  const out = path.join(root, 'run-kill');
+  const script = path.join(here, 'kill-during-save.js');
+  // the child trains 1 step, saves, then is SIGKILLed at a chosen point inside the second save
+  for (const when of ['policy', 'optimizer', 'state']) {
+    fs.rmSync(out, { recursive: true, force: true });
+    const r = spawnSync(process.execPath, [script, JSON.stringify({ modelDir, dataFile, out, when })], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.signal, 'SIGKILL', `child should die by SIGKILL (stderr: ${r.stderr})`);
+    const ck = latestCheckpoint(path.join(out, 'checkpoints'));
+    assert.ok(ck && ck.endsWith('step-000001'), `latest checkpoint after a kill during '${when}': ${ck}`);
+    const m = loadPretrained(path.join(ck, 'policy')).model;
+    assert.ok(m.numParameters() > 0);
+    m.dispose();
+  }
+});
+
+test('bad data and config errors name the file, row and key', async () => {
+  const bad = path.join(root, 'bad.jsonl');
+  fs.writeFileSync(bad, fs.readFileSync(dataFile, 'utf8').split('\n').slice(0, 2).join('\n') + '\n{"data_source":"x","prompt":[{"role":"user","content":"hi"}],"ability":"math"}\n');
+  await assert.rejects(PrimeTrainer.create(config(path.join(root, 'run-bad'), { data: { train_files: [bad] } }), { verifier: containsDigit, log: quiet }), (e: Error) => {
+    assert.match(e.message, /bad\.jsonl/);
+    assert.match(e.message, /row 2/);
+    assert.match(e.message, /reward_model/);
+    return true;
+  });
+  assert.throws(() => config(root, { algorithm: { betaa: 1 } }), /algorithm\.betaa.*algorithm\.beta/s);
+});
