@@ -1,7 +1,7 @@
 {
   "targets": [{
     "target_name": "prime_native",
-    "sources": ["src/tensor.cc", "src/ops.cc", "src/nn.cc", "src/io.cc"],
+    "sources": ["src/tensor.cc", "src/ops.cc", "src/nn.cc", "src/io.cc", "src/dist.cc"],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "<!@(node libtorch.cjs include)"],
     "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_EXPERIMENTAL", "NODE_ADDON_API_DISABLE_DEPRECATED", "<!@(node libtorch.cjs defines)"],
     "cflags!": ["-fno-exceptions", "-fno-rtti"],

@@ -88,5 +88,6 @@ void Export(Napi::Env env, Napi::Object exports, const char* name) {
 void InitOps(Napi::Env env, Napi::Object exports);
 void InitNN(Napi::Env env, Napi::Object exports);
 void InitIO(Napi::Env env, Napi::Object exports);
+void InitDist(Napi::Env env, Napi::Object exports);  // dist.cc: exports.dist
 
 }  // namespace prime
