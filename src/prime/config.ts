@@ -96,6 +96,16 @@ export interface PrimeConfig {
     greedy: boolean;
     samples: number;
   };
+  sft: {
+    lr: number;
+    epochs: number;
+    batch_size: number;
+    micro_batch: number;
+    warmup_steps: number;
+    weight_decay: number;
+    grad_clip: number;
+    output_dir: string;
+  };
 }
 
 type Section = keyof PrimeConfig & string;
@@ -209,6 +219,16 @@ export const CONFIG_SCHEMA = [
   // eval
   opt({ key: 'eval.greedy', type: 'boolean', default: true, help: 'validate with greedy decoding (reference: greedy)' }),
   opt({ key: 'eval.samples', type: 'integer', default: 1, min: 1, help: 'samples per validation prompt (avg@K, maj@K when > 1 and not greedy)' }),
+
+  // sft (`prime sft`: supervised fine-tuning on chat data, for warm starts)
+  opt({ key: 'sft.lr', type: 'number', default: 1e-5, gt: 0, help: 'peak learning rate, cosine-decayed to 0 after warmup (small models want ~1e-3)' }),
+  opt({ key: 'sft.epochs', type: 'number', default: 1, gt: 0, help: 'passes over the training data (fractions allowed)' }),
+  opt({ key: 'sft.batch_size', type: 'integer', default: 32, min: 1, help: 'sequences per optimizer step' }),
+  opt({ key: 'sft.micro_batch', type: 'integer', default: 8, min: 1, help: 'sequences per forward/backward (gradient accumulation)' }),
+  opt({ key: 'sft.warmup_steps', type: 'integer', default: 0, min: 0, help: 'linear warmup steps' }),
+  opt({ key: 'sft.weight_decay', type: 'number', default: 0.0, min: 0, help: 'AdamW decoupled weight decay' }),
+  opt({ key: 'sft.grad_clip', type: 'number', default: 1.0, gt: 0, help: 'max gradient L2 norm' }),
+  opt({ key: 'sft.output_dir', type: 'string', default: 'runs/sft', help: 'where the fine-tuned checkpoint is written (HF layout)' }),
 ] as const;
 
 // Compile-time check that the schema and PrimeConfig list the same keys.

@@ -10,7 +10,7 @@
  * Difficulty knobs: the number of operands, the operand range, and whether × appears
  * (× binds tighter than ±, so its steps come first).
  */
-import type { PromptRow } from '../data.js';
+import { mulberry32, type PromptRow } from '../data.js';
 
 export interface ArithmeticOptions {
   /** Fewest and most operands per problem (steps = operands − 1). */
@@ -29,18 +29,6 @@ export interface ArithmeticProblem {
   answer: number;
   /** The worked solution, ending in \boxed{answer}. */
   solution: string;
-}
-
-/** splitmix32: a small, well-mixed seeded PRNG (uniform in [0, 1)). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32;
-  };
 }
 
 const randInt = (rand: () => number, lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
@@ -95,7 +83,7 @@ export function problemToRow(p: ArithmeticProblem, index: number, split: string)
  * splits (duplicates are redrawn).
  */
 export function generateSplits(seed: number, nTrain: number, nTest: number, o: ArithmeticOptions = DEFAULT_ARITHMETIC): { train: ArithmeticProblem[]; test: ArithmeticProblem[] } {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const seen = new Set<string>();
   const draw = (n: number) => {
     const out: ArithmeticProblem[] = [];
