@@ -10,7 +10,8 @@ TS_SRC := $(shell find src test bench demo -name '*.ts' 2>/dev/null) tsconfig.js
 NODEDIR := $(shell d=$$(node -p "require('path').resolve(process.execPath, '../..')"); [ -f $$d/include/node/node_api.h ] && echo --nodedir=$$d)
 # libtorch-dev pulls the reference BLAS (libblas3): sgemm ran at 3.5 GFLOPS instead of ~80+.
 # OpenBLAS (its OpenMP build, like libtorch's threading) takes over libblas.so.3 via alternatives.
-APT_NEED := $(if $(LIBTORCH),,libtorch-dev libgloo-dev libopenblas0-openmp) bubblewrap
+# bubblewrap, python3 (Debian's, run inside the sandbox) and setpriv (util-linux): the code verifier.
+APT_NEED := $(if $(LIBTORCH),,libtorch-dev libgloo-dev libopenblas0-openmp) bubblewrap python3 util-linux
 
 .PHONY: all setup system build test demo bench bench-torch clean
 
