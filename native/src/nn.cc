@@ -106,18 +106,26 @@ static Napi::Value tokenLogprobs(const Napi::CallbackInfo& info) {
   at::Tensor picked = logits.gather(-1, tgt).squeeze(-1);
   return Wrap(info.Env(), picked - at::logsumexp(logits, {-1}, false));
 }
-// entropyFromLogits(logits (...,V)) -> (...): H = logsumexp(z) - sum softmax(z) * z
+// entropyFromLogits(logits (...,V)) -> (...): H = −Σ p·log p with log p = log_softmax(z).
+// Not logsumexp(z) − Σ p·z: that cancels catastrophically for large logits (3e-5 off at
+// z = ±1000 in float32). log p is clamped to the lowest finite value so a −inf logit (a masked
+// token, p = 0) adds 0·finite = 0 instead of 0·(−inf) = NaN, in the value and the gradient.
 static Napi::Value entropyFromLogits(const Napi::CallbackInfo& info) {
   at::Tensor logits = T(info, 0);
   if (logits.scalar_type() == at::kHalf || logits.scalar_type() == at::kBFloat16) logits = logits.to(at::kFloat);
-  at::Tensor p = at::softmax(logits, -1);
-  return Wrap(info.Env(), at::logsumexp(logits, {-1}, false) - (p * logits).sum(-1));
+  at::Tensor logp = at::log_softmax(logits, -1);
+  double lowest = logp.scalar_type() == at::kDouble ? std::numeric_limits<double>::lowest() : std::numeric_limits<float>::lowest();
+  return Wrap(info.Env(), -(logp.exp() * logp.clamp_min(lowest)).sum(-1));
 }
 
 // sampleNext(logits (B,V), temperature, topP, topK, greedy) -> [tokens (B) int64, logp (B) float32]
 // logp is the log-probability of the chosen token under softmax(logits / temperature) over the
 // whole vocabulary (top-p / top-k only restrict which tokens can be drawn); this is the
 // quantity a PPO learner recomputes with the same temperature. Greedy: argmax, logp under T=1.
+// One exp pass serves both: e = exp(z − max z) gives logZ = max z + log Σe for the log-prob, and,
+// with the tokens outside top-k / top-p zeroed, the weights of an inverse-CDF draw: the first
+// token whose cumulative weight (float64) exceeds u·Σw, u ~ U[0, 1). That costs one cumsum and a
+// binary search per row instead of at::multinomial, which was several times slower on CPU.
 static Napi::Value sampleNext(const Napi::CallbackInfo& info) {
   c10::NoGradGuard ng;
   at::Tensor logits = T(info, 0).to(at::kFloat);
@@ -130,25 +138,30 @@ static Napi::Value sampleNext(const Napi::CallbackInfo& info) {
     at::Tensor logp = at::log_softmax(logits, -1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
     return WrapList(info.Env(), {tokens, logp});
   }
-  at::Tensor scaled = logits / temp;
-  at::Tensor logprobs = at::log_softmax(scaled, -1);
-  at::Tensor filtered = scaled;
-  int64_t V = logits.size(-1);
+  int64_t Bn = logits.size(0), V = logits.size(-1);
+  at::Tensor scaled = temp == 1.0 ? logits : logits / temp;
+  at::Tensor mx = std::get<0>(scaled.max(-1, true));                          // (B,1)
+  at::Tensor e = (scaled - mx).exp_();                                         // (B,V)
+  at::Tensor logZ = e.sum(-1, true, at::kDouble).log_().to(at::kFloat) + mx;   // (B,1)
+  at::Tensor w = e;
   if (topK > 0 && topK < V) {
     at::Tensor kth = std::get<0>(at::topk(scaled, topK, -1)).narrow(-1, topK - 1, 1);
-    filtered = filtered.masked_fill(filtered < kth, -std::numeric_limits<float>::infinity());
+    w = w.masked_fill(scaled < kth, 0);
   }
   if (topP < 1.0) {
-    auto sorted = at::sort(filtered, -1, true);
+    auto sorted = at::sort(w, -1, true);
     at::Tensor sv = std::get<0>(sorted), si = std::get<1>(sorted);
-    at::Tensor cum = at::softmax(sv, -1).cumsum(-1);
+    at::Tensor p = sv / sv.sum(-1, true);
     // drop a token when the mass before it already reaches topP (the first token always stays)
-    at::Tensor drop = (cum - at::softmax(sv, -1)) >= topP;
-    at::Tensor dropOrig = at::zeros_like(drop).scatter(-1, si, drop);
-    filtered = filtered.masked_fill(dropOrig, -std::numeric_limits<float>::infinity());
+    at::Tensor drop = (p.cumsum(-1) - p) >= topP;
+    w = w.masked_fill(at::zeros_like(drop).scatter(-1, si, drop), 0);
   }
-  tokens = at::multinomial(at::softmax(filtered, -1), 1, false).squeeze(-1);
-  at::Tensor logp = logprobs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
+  at::Tensor cdf = w.cumsum(-1, at::kDouble);                                  // (B,V)
+  at::Tensor total = cdf.narrow(-1, V - 1, 1);                                 // (B,1)
+  // u·Σw < Σw also after rounding, so the draw never lands past the last token of nonzero weight
+  at::Tensor u = at::minimum(at::rand({Bn, 1}, cdf.options()) * total, at::nextafter(total, at::zeros_like(total)));
+  tokens = at::searchsorted(cdf, u, false, true).squeeze(-1);
+  at::Tensor logp = scaled.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - logZ.squeeze(-1);
   return WrapList(info.Env(), {tokens, logp});
 }
 
@@ -221,11 +234,103 @@ static Napi::Value clipGradNorm(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), total);
 }
 
+// ---------------------------------------------------------------- decoder layer (prime-ts/lm)
+// One Qwen2/Llama decoder layer as a single call: ~25 ATen ops that, issued one by one from JS,
+// cost more in crossings than in work on small decoding batches. Autograd records every op.
+static at::Tensor LmRmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
+  at::ScalarType dt = x.scalar_type();
+  bool up = dt == at::kHalf || dt == at::kBFloat16;
+  at::Tensor xf = up ? x.to(at::kFloat) : x;
+  at::Tensor y = xf * at::rsqrt(xf.square().mean(-1, true) + eps);
+  return (up ? y.to(dt) : y) * w;
+}
+// x·cos + rotate_half(x)·sin, rotate_half(x) = cat(−x₂, x₁)
+static at::Tensor LmRope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  int64_t h = x.size(-1) / 2;
+  return x * cos + at::cat({-x.narrow(-1, h, h), x.narrow(-1, 0, h)}, -1) * sin;
+}
+// Grouped-query attention without copying keys/values once per query head: the G = H/Hkv query
+// heads that share a key/value head (query head j reads kv head j / G, HF's repeat_kv order)
+// are stacked along the query axis, so one batched matmul serves them all.
+// q (B,H,Tq,Dh); k, v (B,Hkv,Tk,Dh); keyMask (B,Tk) bool, true = a real token; causal masking
+// is bottom-right aligned (query i sits at key position Tk − Tq + i). Masked scores get the
+// dtype's lowest finite value, so a padding query (every key masked) yields a finite row.
+static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& keyMask) {
+  int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), Dh = q.size(3), Hkv = k.size(1), Tk = k.size(2), G = H / Hkv;
+  at::Tensor qg = (q * (1.0 / std::sqrt(static_cast<double>(Dh)))).reshape({B, Hkv, G * Tq, Dh});
+  at::Tensor scores = at::matmul(qg, k.transpose(-2, -1)).view({B, Hkv, G, Tq, Tk});
+  at::Tensor allowed;
+  if (Tq > 1) allowed = at::ones({Tq, Tk}, q.options().dtype(at::kBool)).tril(Tk - Tq);
+  if (keyMask) {
+    at::Tensor km = keyMask->view({B, 1, 1, 1, Tk});
+    allowed = allowed.defined() ? at::logical_and(allowed, km) : km;
+  }
+  if (allowed.defined()) {
+    at::ScalarType st = scores.scalar_type();
+    double lowest = st == at::kDouble ? std::numeric_limits<double>::lowest()
+                  : st == at::kFloat ? std::numeric_limits<float>::lowest()
+                  : st == at::kBFloat16 ? static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest())
+                  : static_cast<double>(std::numeric_limits<c10::Half>::lowest());
+    scores = scores.masked_fill(at::logical_not(allowed), lowest);
+  }
+  bool half = scores.scalar_type() == at::kHalf || scores.scalar_type() == at::kBFloat16;
+  at::Tensor p = half ? at::softmax(scores, -1, at::kFloat).to(scores.scalar_type()) : at::softmax(scores, -1);
+  return at::matmul(p.view({B, Hkv, G * Tq, Tk}), v).view({B, H, Tq, Dh});
+}
+// decoderLayer(x (B,T,D), weights[16], cos (B,T,Dh), sin (B,T,Dh), keyMask (B,Tk) bool | null,
+//              kCache | null, vCache | null, cacheStart, H, Hkv, eps) -> (B,T,D)
+// weights: [input_layernorm, q.w, q.b, k.w, k.b, v.w, v.b, o.w, o.b, post_attention_layernorm,
+//           gate.w, gate.b, up.w, up.b, down.w, down.b], null for an absent bias.
+// With caches (B,Hkv,Tmax,Dh), the new keys/values are written at cacheStart and attention
+// spans positions [0, cacheStart + T); Tk = cacheStart + T.
+//   h = x + o_proj(attn(rope(q), rope(k), v)) on rmsnorm(x);  y = h + down(silu(gate(n)) · up(n)), n = rmsnorm(h)
+static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
+  at::Tensor x = T(info, 0);
+  if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != 16)
+    throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 16 tensors or nulls");
+  Napi::Array wa = info[1].As<Napi::Array>();
+  std::vector<c10::optional<at::Tensor>> w(16);
+  for (uint32_t k = 0; k < 16; k++) {
+    Napi::Value e = wa.Get(k);
+    if (e.IsNull() || e.IsUndefined()) continue;
+    if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(NTensor::constructor->Value()))
+      throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 16 tensors or nulls");
+    NTensor* h = NTensor::Unwrap(e.As<Napi::Object>());
+    if (h->released) throw Napi::Error::New(info.Env(), "tensor used after dispose()");
+    w[k] = h->tensor;
+  }
+  for (int k : {0, 1, 3, 5, 7, 9, 10, 12, 14})
+    if (!w[k]) throw Napi::TypeError::New(info.Env(), "decoderLayer: weight " + std::to_string(k) + " is required");
+  at::Tensor cos = T(info, 2).unsqueeze(1), sin = T(info, 3).unsqueeze(1);  // (B,1,T,Dh)
+  auto keyMask = OptT(info, 4);
+  auto kCache = OptT(info, 5), vCache = OptT(info, 6);
+  int64_t start = I(info, 7), H = I(info, 8), Hkv = I(info, 9);
+  double eps = D(info, 10);
+  int64_t B = x.size(0), Tn = x.size(1);
+  if (H % Hkv != 0) throw std::invalid_argument("decoderLayer: H must be a multiple of Hkv");
+
+  at::Tensor n1 = LmRmsNorm(x, *w[0], eps);
+  at::Tensor q = LmRope(at::linear(n1, *w[1], w[2]).view({B, Tn, H, -1}).transpose(1, 2), cos, sin);    // (B,H,T,Dh)
+  at::Tensor k = LmRope(at::linear(n1, *w[3], w[4]).view({B, Tn, Hkv, -1}).transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
+  at::Tensor v = at::linear(n1, *w[5], w[6]).view({B, Tn, Hkv, -1}).transpose(1, 2);                    // (B,Hkv,T,Dh)
+  if (kCache && vCache) {
+    kCache->narrow(2, start, Tn).copy_(k);
+    vCache->narrow(2, start, Tn).copy_(v);
+    k = kCache->narrow(2, 0, start + Tn);
+    v = vCache->narrow(2, 0, start + Tn);
+  }
+  at::Tensor o = LmAttention(q, k, v, keyMask);                                    // (B,H,T,Dh)
+  at::Tensor h = x + at::linear(o.transpose(1, 2).reshape({B, Tn, -1}), *w[7], w[8]);  // (B,T,D)
+  at::Tensor n2 = LmRmsNorm(h, *w[9], eps);
+  at::Tensor m = at::silu(at::linear(n2, *w[10], w[11])) * at::linear(n2, *w[12], w[13]);  // (B,T,I)
+  return Wrap(info.Env(), h + at::linear(m, *w[14], w[15]));
+}
+
 void InitNN(Napi::Env env, Napi::Object exports) {
 #define E(name) Export<name>(env, exports, #name);
   E(softmax) E(logSoftmax) E(embedding) E(crossEntropy) E(nllLoss) E(layerNorm) E(rmsNorm)
   E(dropout) E(rope) E(sdpa) E(tokenLogprobs) E(entropyFromLogits) E(sampleNext)
-  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm)
+  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm) E(decoderLayer)
 #undef E
 }
 

@@ -248,8 +248,15 @@ static c10::List<c10::optional<at::Tensor>> IndexList(const Napi::CallbackInfo& 
 }
 static Napi::Value index(const Napi::CallbackInfo& info) { return Wrap(info.Env(), at::index(T(info, 0), IndexList(info, 1))); }
 // indexPut(t, indices, values, accumulate) (out of place)
+// A JS scalar value is cast to the destination's dtype (index_put wants equal dtypes), as
+// PyTorch's `t[idx] = 9` does.
+static at::Tensor PutValues(const Napi::CallbackInfo& info, size_t i, const at::Tensor& dst) {
+  at::Tensor v = TorS(info, i);
+  return info[i].IsObject() ? v : v.to(dst.scalar_type());
+}
 static Napi::Value indexPut(const Napi::CallbackInfo& info) {
-  return Wrap(info.Env(), at::index_put(T(info, 0), IndexList(info, 1), TorS(info, 2), B(info, 3)));
+  at::Tensor& t = T(info, 0);
+  return Wrap(info.Env(), at::index_put(t, IndexList(info, 1), PutValues(info, 2, t), B(info, 3)));
 }
 static Napi::Value nonzero(const Napi::CallbackInfo& info) { return Wrap(info.Env(), at::nonzero(T(info, 0))); }
 
@@ -278,7 +285,8 @@ static Napi::Value normalInPlace(const Napi::CallbackInfo& info) { T(info, 0).no
 static Napi::Value maskedFillInPlace(const Napi::CallbackInfo& info) { T(info, 0).masked_fill_(T(info, 1), S(info, 2)); return info[0]; }
 // indexPutInPlace(t, indices, values, accumulate)
 static Napi::Value indexPutInPlace(const Napi::CallbackInfo& info) {
-  T(info, 0).index_put_(IndexList(info, 1), TorS(info, 2), B(info, 3));
+  at::Tensor& t = T(info, 0);
+  t.index_put_(IndexList(info, 1), PutValues(info, 2, t), B(info, 3));
   return info[0];
 }
 // sliceCopyInPlace(dst, dim, start, src): dst.narrow(dim, start, src.size(dim)).copy_(src)

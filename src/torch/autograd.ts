@@ -56,9 +56,9 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opt
   let ok = true;
   inputs.forEach((x, i) => {
     const numeric: number[] = [];
-    const base = x.detach().toFlatArray();
+    const base = tidy(() => x.detach().toFlatArray());
     // A detached view shares x's storage, so writing one element of it perturbs x in place.
-    const flat = x.detach().reshape(-1);
+    const flat = tidy(() => x.detach().reshape(-1));
     const set = (k: number, v: number) => tidy(() => void flat.narrow(0, k, 1).fill_(v));
     for (let k = 0; k < base.length; k++) {
       set(k, base[k]! + eps);

@@ -118,6 +118,16 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: At
 export const tokenLogprobs = (logits: Tensor, targets: Tensor): Tensor => wrap(N.tokenLogprobs(logits.handle, targets.handle));
 /** Entropy of softmax(logits) along the last dim. */
 export const entropyFromLogits = (logits: Tensor): Tensor => wrap(N.entropyFromLogits(logits.handle));
+/**
+ * Draws one token per row of logits (B, V) → [tokens (B) int64, logp (B) float32]. Temperature
+ * scales the logits; top-k (0 = off) and top-p (1 = off) restrict the candidates; `greedy` takes
+ * the argmax. logp is the chosen token's log-prob under softmax(logits / temperature) over the
+ * whole vocabulary (under T = 1 when greedy), as a PPO learner recomputes it.
+ */
+export function sampleNext(logits: Tensor, o: { temperature?: number; topP?: number; topK?: number; greedy?: boolean } = {}): [Tensor, Tensor] {
+  const [a, b] = N.sampleNext(logits.handle, o.temperature ?? 1, o.topP ?? 1, o.topK ?? 0, o.greedy ?? false);
+  return [wrap(a), wrap(b)];
+}
 
 /** Cast a JS scalar into a 0-dim tensor like `like` (dtype, device). */
 export const scalarLike = (v: Scalar, like: Tensor): Tensor => tensor(v, { dtype: like.dtype });

@@ -1,0 +1,93 @@
+/**
+ * The key/value cache of incremental decoding.
+ *
+ * Rows are left-padded sequences that share one time axis: position `length` is the next slot
+ * for every row. Two layouts, chosen by `mode`:
+ * - 'prealloc' (default): per layer one (B, Hkv, Tmax, Dh) buffer for keys and one for values,
+ *   written in place (`narrowCopy_`); attention reads the (B, Hkv, length, Dh) prefix view.
+ *   Each step copies only the new keys.
+ * - 'cat': the cache grows by concatenation each step (what eager PyTorch loops do); each step
+ *   copies the whole cache. Kept for measurement (bench/lm.ts).
+ * Tensors here are owned by the cache (kept out of tidy scopes); `dispose()` frees them.
+ */
+import * as torch from '../torch/index.js';
+import { type DType, type Tensor, keep } from '../torch/index.js';
+import type { LMConfig } from './config.js';
+
+export type KVCacheMode = 'prealloc' | 'cat';
+
+export class KVCache {
+  /** Per layer: keys and values, (B, Hkv, Tmax, Dh) in 'prealloc' mode, (B, Hkv, length, Dh) in 'cat'. */
+  readonly keys: (Tensor | null)[];
+  readonly values: (Tensor | null)[];
+  /** Filled time steps (the same for every row). */
+  length = 0;
+  #rows: number;
+
+  constructor(readonly config: LMConfig, rows: number, readonly maxLength: number, readonly dtype: DType, readonly mode: KVCacheMode = 'prealloc') {
+    const shape = [rows, config.numKvHeads, maxLength, config.headDim];
+    this.#rows = rows;
+    this.keys = Array.from({ length: config.numLayers }, () => (mode === 'prealloc' ? keep(torch.empty(shape, { dtype })) : null));
+    this.values = Array.from({ length: config.numLayers }, () => (mode === 'prealloc' ? keep(torch.empty(shape, { dtype })) : null));
+  }
+
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /**
+   * Stores layer `layer`'s new keys/values k, v (B, Hkv, T, Dh) at time `length` and returns the
+   * full (B, Hkv, length + T, Dh) keys and values to attend over. `length` is advanced by the
+   * model once every layer has written (`advance`).
+   */
+  append(layer: number, k: Tensor, v: Tensor): [Tensor, Tensor] {
+    const T = k.size(2);
+    if (this.length + T > this.maxLength) throw new RangeError(`KVCache: ${this.length} + ${T} steps exceed the capacity ${this.maxLength}`);
+    if (this.mode === 'prealloc') {
+      this.keys[layer]!.narrowCopy_(2, this.length, k);
+      this.values[layer]!.narrowCopy_(2, this.length, v);
+      return [this.keys[layer]!.narrow(2, 0, this.length + T), this.values[layer]!.narrow(2, 0, this.length + T)];
+    }
+    const [pk, pv] = [this.keys[layer], this.values[layer]];
+    const nk = keep(pk ? torch.cat([pk, k], 2) : k.contiguous());
+    const nv = keep(pv ? torch.cat([pv, v], 2) : v.contiguous());
+    pk?.dispose();
+    pv?.dispose();
+    this.keys[layer] = nk;
+    this.values[layer] = nv;
+    return [nk, nv];
+  }
+
+  advance(steps: number): void {
+    this.length += steps;
+  }
+
+  /** Keeps only the given rows (int64 indices, in the new order): finished sequences leave the batch. */
+  selectRows(rows: Tensor): void {
+    for (const list of [this.keys, this.values]) {
+      for (let l = 0; l < list.length; l++) {
+        const old = list[l];
+        if (!old) continue;
+        // only the filled prefix is copied; the capacity stays
+        const sel = this.mode === 'prealloc'
+          ? keep(torch.tidy(() => {
+              const buf = torch.empty([rows.size(0), ...old.shape.slice(1)], { dtype: this.dtype });
+              return buf.narrowCopy_(2, 0, old.narrow(2, 0, this.length).indexSelect(0, rows));
+            }))
+          : keep(old.indexSelect(0, rows));
+        old.dispose();
+        list[l] = sel;
+      }
+    }
+    this.#rows = rows.size(0);
+  }
+
+  dispose(): void {
+    for (const t of [...this.keys, ...this.values]) t?.dispose();
+    this.keys.fill(null);
+    this.values.fill(null);
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

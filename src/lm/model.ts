@@ -1,0 +1,288 @@
+/**
+ * A Qwen2/Llama-family decoder-only transformer (pre-norm, RMSNorm, rotary attention with
+ * grouped-query heads, SiLU-gated MLP), with parameters named exactly as Hugging Face names them:
+ *
+ *   model.embed_tokens.weight                          (V, D)
+ *   model.layers.N.input_layernorm.weight              (D)
+ *   model.layers.N.self_attn.q_proj.{weight,bias}      (H·Dh, D), (H·Dh)      bias: Qwen2 / attention_bias
+ *   model.layers.N.self_attn.k_proj.{weight,bias}      (Hkv·Dh, D), (Hkv·Dh)
+ *   model.layers.N.self_attn.v_proj.{weight,bias}      (Hkv·Dh, D), (Hkv·Dh)
+ *   model.layers.N.self_attn.o_proj.{weight,bias}      (D, H·Dh), (D)         bias: Llama attention_bias only
+ *   model.layers.N.post_attention_layernorm.weight     (D)
+ *   model.layers.N.mlp.{gate,up,down}_proj.weight      (I, D), (I, D), (D, I)
+ *   model.norm.weight                                  (D)
+ *   lm_head.weight                                     (V, D)                 absent when tied
+ *
+ * One layer:  h = x + o_proj(attn(rope(q_proj(n₁)), rope(k_proj(n₁)), v_proj(n₁))),  n₁ = rmsnorm₁(x)
+ *             y = h + down_proj(silu(gate_proj(n₂)) ⊙ up_proj(n₂)),                  n₂ = rmsnorm₂(h)
+ * attention is causal, restricted to non-padding keys, scaled by 1/√Dh, query head j reading
+ * key/value head ⌊j / (H/Hkv)⌋.
+ *
+ * The layer runs as one native call (`decoderLayer` in native/src/nn.cc, which records autograd
+ * like any op) — a layer is ~25 ops, and crossing from JS for each costs more than the op on
+ * small decoding batches. `fused = false` runs the same math op by op from TypeScript
+ * (`layerReference`), which tests compare against.
+ */
+import * as torch from '../torch/index.js';
+import { Module, type DType, type Tensor, noGrad } from '../torch/index.js';
+import { N } from '../torch/native.js';
+import { wrap } from '../torch/tensor.js';
+import type { LMConfig } from './config.js';
+import type { KVCache } from './kvcache.js';
+import { RopeTable } from './rope.js';
+
+/** How a fresh model's parameters are filled. */
+export type Init = { kind: 'empty' } | { kind: 'random'; std?: number };
+
+/** A linear map y = x Wᵀ (+ b), W: (out, in), under HF's names `weight` / `bias`. */
+export class Projection extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(inF: number, outF: number, bias: boolean, dtype: DType, init: Init) {
+    super();
+    this.weight = this.param('weight', fresh([outF, inF], dtype, init));
+    this.bias = bias ? this.param('bias', fresh([outF], dtype, init)) : null;
+  }
+  protected override onTensorReplaced(name: string, t: Tensor): void {
+    if (name === 'weight') this.weight = t;
+    else if (name === 'bias') this.bias = t;
+  }
+  forward(x: Tensor): Tensor {
+    return torch.linear(x, this.weight, this.bias);
+  }
+}
+
+/** RMSNorm with HF's parameter name `weight` (initialised near 1). */
+export class Norm extends Module {
+  weight: Tensor;
+  constructor(dim: number, readonly eps: number, dtype: DType, init: Init) {
+    super();
+    this.weight = this.param('weight', init.kind === 'random' ? noGrad(() => fresh([dim], dtype, init).add_(1)) : torch.empty([dim], { dtype }));
+  }
+  protected override onTensorReplaced(name: string, t: Tensor): void {
+    if (name === 'weight') this.weight = t;
+  }
+  forward(x: Tensor): Tensor {
+    return torch.rmsNorm(x, this.weight, this.eps);
+  }
+}
+
+export class Attention extends Module {
+  readonly q_proj: Projection;
+  readonly k_proj: Projection;
+  readonly v_proj: Projection;
+  readonly o_proj: Projection;
+  constructor(c: LMConfig, dtype: DType, init: Init) {
+    super();
+    const D = c.hiddenSize, Dh = c.headDim;
+    this.q_proj = this.child('q_proj', new Projection(D, c.numHeads * Dh, c.qkvBias, dtype, init));
+    this.k_proj = this.child('k_proj', new Projection(D, c.numKvHeads * Dh, c.qkvBias, dtype, init));
+    this.v_proj = this.child('v_proj', new Projection(D, c.numKvHeads * Dh, c.qkvBias, dtype, init));
+    this.o_proj = this.child('o_proj', new Projection(c.numHeads * Dh, D, c.oBias, dtype, init));
+  }
+}
+
+export class MLP extends Module {
+  readonly gate_proj: Projection;
+  readonly up_proj: Projection;
+  readonly down_proj: Projection;
+  constructor(c: LMConfig, dtype: DType, init: Init) {
+    super();
+    this.gate_proj = this.child('gate_proj', new Projection(c.hiddenSize, c.intermediateSize, c.mlpBias, dtype, init));
+    this.up_proj = this.child('up_proj', new Projection(c.hiddenSize, c.intermediateSize, c.mlpBias, dtype, init));
+    this.down_proj = this.child('down_proj', new Projection(c.intermediateSize, c.hiddenSize, c.mlpBias, dtype, init));
+  }
+}
+
+export class DecoderLayer extends Module {
+  readonly self_attn: Attention;
+  readonly mlp: MLP;
+  readonly input_layernorm: Norm;
+  readonly post_attention_layernorm: Norm;
+  constructor(readonly config: LMConfig, dtype: DType, init: Init) {
+    super();
+    this.self_attn = this.child('self_attn', new Attention(config, dtype, init));
+    this.mlp = this.child('mlp', new MLP(config, dtype, init));
+    this.input_layernorm = this.child('input_layernorm', new Norm(config.hiddenSize, config.rmsNormEps, dtype, init));
+    this.post_attention_layernorm = this.child('post_attention_layernorm', new Norm(config.hiddenSize, config.rmsNormEps, dtype, init));
+  }
+
+  /** The tensors of the fused native layer, in its argument order (null for absent biases). */
+  nativeWeights(): (Tensor | null)[] {
+    const a = this.self_attn, m = this.mlp;
+    return [
+      this.input_layernorm.weight, a.q_proj.weight, a.q_proj.bias, a.k_proj.weight, a.k_proj.bias, a.v_proj.weight, a.v_proj.bias,
+      a.o_proj.weight, a.o_proj.bias, this.post_attention_layernorm.weight,
+      m.gate_proj.weight, m.gate_proj.bias, m.up_proj.weight, m.up_proj.bias, m.down_proj.weight, m.down_proj.bias,
+    ];
+  }
+}
+
+class LayerList extends Module {
+  readonly items: DecoderLayer[] = [];
+  add(l: DecoderLayer): void {
+    this.child(String(this.items.length), l);
+    this.items.push(l);
+  }
+}
+
+class EmbeddingTable extends Module {
+  weight: Tensor;
+  constructor(V: number, D: number, dtype: DType, init: Init) {
+    super();
+    this.weight = this.param('weight', fresh([V, D], dtype, init));
+  }
+  protected override onTensorReplaced(name: string, t: Tensor): void {
+    if (name === 'weight') this.weight = t;
+  }
+}
+
+/** `model.*` of the HF layout: embeddings, layers, final norm. */
+export class DecoderBody extends Module {
+  readonly embed_tokens: EmbeddingTable;
+  readonly layers: LayerList;
+  readonly norm: Norm;
+  constructor(c: LMConfig, dtype: DType, init: Init) {
+    super();
+    this.embed_tokens = this.child('embed_tokens', new EmbeddingTable(c.vocabSize, c.hiddenSize, dtype, init));
+    this.layers = this.child('layers', new LayerList());
+    for (let i = 0; i < c.numLayers; i++) this.layers.add(new DecoderLayer(c, dtype, init));
+    this.norm = this.child('norm', new Norm(c.hiddenSize, c.rmsNormEps, dtype, init));
+  }
+}
+
+export interface ForwardOptions {
+  /** (B, T) int64 positions; default `cache.length + t` (no padding). With left padding use `positionIdsFromMask`. */
+  positionIds?: Tensor;
+  /** Largest value in positionIds, when the caller knows it (saves a device sync). */
+  maxPosition?: number;
+  /** (B, Tk) keys that are real tokens (1/true) vs padding (0/false); Tk = cache.length + T. Default: all real. */
+  attentionMask?: Tensor | null;
+  /** Decoding cache: the T new keys/values are stored at cache.length, attention spans the cache too. */
+  cache?: KVCache;
+}
+
+export interface CausalLMOptions {
+  /** Compute and parameter dtype. Default float32. */
+  dtype?: DType;
+  /** Default: random (std 0.02), as a newly initialised model. */
+  init?: Init;
+}
+
+/**
+ * The causal LM: `model` (DecoderBody) and `lm_head` (absent when tied to the embeddings).
+ * `forward` returns the final-norm hidden states; `logits` applies lm_head, so callers can apply
+ * it only where they need it (last positions when sampling, response chunks when scoring).
+ */
+export class CausalLM extends Module {
+  readonly model: DecoderBody;
+  readonly lm_head: Projection | null;
+  readonly dtype: DType;
+  /** Run each layer as one native call (default) or op by op from TypeScript. */
+  fused = true;
+  #rope: RopeTable;
+
+  constructor(readonly config: LMConfig, opts: CausalLMOptions = {}) {
+    super();
+    this.dtype = opts.dtype ?? 'float32';
+    if (!['float32', 'float64', 'bfloat16'].includes(this.dtype))
+      throw new Error(`CausalLM: compute dtype ${this.dtype} is not supported (float32, bfloat16 or float64; libtorch 1.13 has no float16 matmul on CPU — load float16 weights with dtype float32)`);
+    const init = opts.init ?? { kind: 'random' };
+    this.model = this.child('model', new DecoderBody(config, this.dtype, init));
+    this.lm_head = config.tieWordEmbeddings ? null : this.child('lm_head', new Projection(config.hiddenSize, config.vocabSize, false, this.dtype, init));
+    this.#rope = new RopeTable(config, this.dtype);
+  }
+
+  /** The (V, D) output projection: lm_head.weight, or the embedding table when tied. */
+  get lmHeadWeight(): Tensor {
+    return this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight;
+  }
+
+  /**
+   * Final hidden states (B, T, D) of token ids (B, T). Differentiable when grad mode is on
+   * (and no cache is used).
+   */
+  forward(inputIds: Tensor, opts: ForwardOptions = {}): Tensor {
+    const [B, T] = inputIds.shape as [number, number];
+    const cache = opts.cache;
+    const start = cache?.length ?? 0;
+    if (cache && cache.rows !== B) throw new Error(`forward: batch has ${B} rows but the cache has ${cache.rows}`);
+    const c = this.config;
+    return torch.tidy(() => {
+      let pos = opts.positionIds, maxPos = opts.maxPosition;
+      if (!pos) {
+        pos = torch.arange(start, start + T).unsqueeze(0).expand(B, T);
+        maxPos = start + T - 1;
+      } else if (maxPos === undefined) maxPos = pos.max().item();
+      const [cos, sin] = this.#rope.lookup(pos, maxPos!); // (B, T, Dh)
+      let keyMask: Tensor | null = null;
+      if (opts.attentionMask) {
+        keyMask = opts.attentionMask.dtype === 'bool' ? opts.attentionMask : opts.attentionMask.ne(0);
+        if (keyMask.size(1) !== start + T) throw new Error(`forward: attentionMask covers ${keyMask.size(1)} keys, expected cache ${start} + ${T}`);
+      }
+      let x = torch.embedding(this.model.embed_tokens.weight, inputIds); // (B, T, D)
+      for (const [l, layer] of this.model.layers.items.entries()) {
+        // the 'cat' cache layout exists for measurement only and runs op by op
+        if (!this.fused || cache?.mode === 'cat') {
+          x = layerReference(layer, x, cos, sin, keyMask, cache, l);
+          continue;
+        }
+        x = wrap(N.decoderLayer(
+          x.handle, layer.nativeWeights().map((w) => (w ? w.handle : null)), cos.handle, sin.handle,
+          keyMask ? keyMask.handle : null, cache ? cache.keys[l]!.handle : null, cache ? cache.values[l]!.handle : null,
+          start, c.numHeads, c.numKvHeads, c.rmsNormEps,
+        ));
+      }
+      cache?.advance(T);
+      return this.model.norm.forward(x);
+    });
+  }
+
+  /** Logits (…, V) of hidden states (…, D). */
+  logits(hidden: Tensor): Tensor {
+    return torch.linear(hidden, this.lmHeadWeight);
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.#rope.dispose();
+  }
+}
+
+/**
+ * One decoder layer, op by op (the reference for the fused native call).
+ * x: (B, T, D); cos/sin: (B, T, Dh); keyMask: (B, Tk) bool or null.
+ */
+export function layerReference(layer: DecoderLayer, x: Tensor, cos: Tensor, sin: Tensor, keyMask: Tensor | null, cache: KVCache | undefined, l: number): Tensor {
+  const c = layer.config;
+  const [B, T] = x.shape as [number, number];
+  const a = layer.self_attn;
+  const n1 = layer.input_layernorm.forward(x);
+  const cs = cos.unsqueeze(1), sn = sin.unsqueeze(1); // (B, 1, T, Dh)
+  const q = torch.applyRope(a.q_proj.forward(n1).view(B, T, c.numHeads, c.headDim).transpose(1, 2), cs, sn); // (B, H, T, Dh)
+  let k = torch.applyRope(a.k_proj.forward(n1).view(B, T, c.numKvHeads, c.headDim).transpose(1, 2), cs, sn); // (B, Hkv, T, Dh)
+  let v = a.v_proj.forward(n1).view(B, T, c.numKvHeads, c.headDim).transpose(1, 2); // (B, Hkv, T, Dh)
+  if (cache) [k, v] = cache.append(l, k, v); // (B, Hkv, Tk, Dh)
+  const mask = keyMask ? keyMask.view(B, 1, 1, keyMask.size(1)) : null;
+  const o = torch.scaledDotProductAttention(q, k, v, { mask, isCausal: T > 1 }); // (B, H, T, Dh)
+  const h = x.add(a.o_proj.forward(o.transpose(1, 2).reshape(B, T, c.numHeads * c.headDim)));
+  const n2 = layer.post_attention_layernorm.forward(h);
+  const m = layer.mlp;
+  return h.add(m.down_proj.forward(m.gate_proj.forward(n2).silu().mul(m.up_proj.forward(n2))));
+}
+
+function fresh(shape: number[], dtype: DType, init: Init): Tensor {
+  if (init.kind === 'empty') return torch.empty(shape, { dtype });
+  const std = init.std ?? 0.02;
+  return noGrad(() => torch.empty(shape, { dtype }).normal_(0, std));
+}
+
+/**
+ * Position ids of left-padded rows: the number of real tokens before each one,
+ * cumsum(mask) − 1 clamped at 0 (padding gets position 0; it is never attended to).
+ * attentionMask: (B, T) of 0/1 or bool → (B, T) int64.
+ */
+export function positionIdsFromMask(attentionMask: Tensor): Tensor {
+  return torch.tidy(() => attentionMask.to('int64').cumsum(1).sub(1).clamp(0, null));
+}
+
