@@ -5,7 +5,7 @@
  * T response tokens; mask (N, T) marks valid tokens.
  */
 import { Tensor, tidy, arange, tensor } from '../torch/index.js';
-import { maskedMean, maskedWhiten } from './masked.js';
+import { globalMaskedMean, maskedMean, maskedMoments, maskedWhiten, type AllReduceSum } from './masked.js';
 
 export interface AdvantageInput {
   /** Outcome scores o_i ∈ [0, 1] (N). */
@@ -26,6 +26,12 @@ export interface AdvantageConfig {
   gamma: number;
   /** Whiten the final advantages over all valid tokens of the batch (PRIME's code does). */
   whiten: boolean;
+  /**
+   * Data-parallel training: sums numbers over all ranks, so that whitening and the advantage
+   * mean/std metrics use every valid token of the global batch, not only this rank's share.
+   * Default: none (statistics of this batch).
+   */
+  allReduceSum?: AllReduceSum;
 }
 export const DEFAULT_ADVANTAGE_CONFIG: AdvantageConfig = { outcomeCoef: 5, processCoef: 5, gamma: 1, whiten: true };
 
@@ -97,16 +103,22 @@ export function rlooProcessAdvantage(tokenRewards: Tensor, mask: Tensor, K: numb
 
 function finish(a: Tensor, mask: Tensor, cfg: AdvantageConfig, extra: Record<string, number>): AdvantageResult {
   return tidy(() => {
-    const advantages = cfg.whiten ? maskedWhiten(a, mask) : a.where(mask.bool(), 0);
+    const advantages = cfg.whiten ? maskedWhiten(a, mask, 1e-8, cfg.allReduceSum) : a.where(mask.bool(), 0);
     const valid = advantages.maskedSelect(mask.bool());
     const n = valid.numel;
     const metrics: Record<string, number> = {
       ...extra,
       'advantage/mean': n ? valid.mean().item() : 0,
       'advantage/std': n > 1 ? valid.std().item() : 0,
+      // max and min of this rank's tokens: the trainer reduces them over ranks with max / min
       'advantage/max': n ? valid.max().item() : 0,
       'advantage/min': n ? valid.min().item() : 0,
     };
+    if (cfg.allReduceSum) {
+      const g = maskedMoments(advantages, mask, cfg.allReduceSum);
+      metrics['advantage/mean'] = g.mean;
+      metrics['advantage/std'] = g.count > 1 ? Math.sqrt(g.variance) : 0;
+    }
     return { advantages, metrics };
   });
 }
@@ -119,7 +131,7 @@ registerAdvantageEstimator('prime', (inp, cfg) => tidy(() => {
   const a = ao.mul(cfg.outcomeCoef).add(ap.mul(cfg.processCoef)).where(inp.mask.bool(), 0);
   return finish(a, inp.mask, cfg, {
     'advantage/outcome_mean_abs': ao.abs().mean().item(),
-    'advantage/process_return_mean': maskedMean(ap, inp.mask).item(),
+    'advantage/process_return_mean': cfg.allReduceSum ? globalMaskedMean(ap, inp.mask, cfg.allReduceSum).mean : maskedMean(ap, inp.mask).item(),
   });
 }));
 

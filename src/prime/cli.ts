@@ -2,11 +2,14 @@
 /**
  * The `prime` command.
  *
- *   prime train CONFIG.yaml [key=value …]    PRIME RL (advantage estimator chosen in the config)
+ *   prime train CONFIG.yaml [--nproc N] [key=value …]
+ *                                            PRIME RL (advantage estimator chosen in the config);
+ *                                            --nproc N: N data-parallel ranks on this machine
  *   prime sft CONFIG.yaml [key=value …]      supervised fine-tuning on chat data
  *   prime eval --model DIR --data FILE [--samples K] [--max-new-tokens N] [--temperature T]
  *   prime demo [--quick]                     the embedded default: data, SFT start, PRIME, report
  */
+import { fileURLToPath } from 'node:url';
 import { loadConfig, configHelp, parseArgs, ConfigError } from './config.js';
 import { PrimeTrainer } from './trainer.js';
 import { runSft } from './sft.js';
@@ -14,9 +17,12 @@ import { evaluateModel } from './evaluate.js';
 import { loadPromptFiles } from './data.js';
 import { defaultVerifier } from './verifier.js';
 import { loadPretrained } from '../lm/index.js';
+import { distributed } from '../torch/index.js';
 
 const USAGE = `usage:
-  prime train CONFIG.yaml [key=value …]   PRIME RL; \`prime train --help\` lists every option
+  prime train CONFIG.yaml [--nproc N] [key=value …]
+                                          PRIME RL; \`prime train --help\` lists every option;
+                                          --nproc N trains on N data-parallel ranks on this machine
   prime sft CONFIG.yaml [key=value …]     supervised fine-tuning (sft.* options, data.train_files)
   prime eval --model DIR --data FILE [--samples K] [--max-new-tokens N] [--temperature T]
   prime demo [--quick]                    generate data, train the SFT start, run PRIME, write a report`;
@@ -31,10 +37,17 @@ async function main(argv: string[]): Promise<number> {
     case 'train':
     case 'sft': {
       if (flags.help) {
-        console.log(`prime ${command} CONFIG.yaml [key=value …]\n\n${configHelp()}`);
+        const nproc = command === 'train'
+          ? '  --nproc N   start N data-parallel ranks on this machine (torch.distributed, Gloo on loopback;\n' +
+            '              each gets cores / N threads). Ranks started by torchrun-style MASTER_ADDR, MASTER_PORT,\n' +
+            '              RANK, WORLD_SIZE variables join the job without it. rollout.batch_prompts must be\n' +
+            '              divisible by N.\n\n'
+          : '';
+        console.log(`prime ${command} CONFIG.yaml${nproc ? ' [--nproc N]' : ''} [key=value …]\n\n${nproc}${configHelp()}`);
         return 0;
       }
       const cfg = loadConfig(positional[0] ?? null, overrides);
+      if (command === 'train' && flags.nproc !== undefined) return launchRanks(String(flags.nproc), positional[0], overrides, cfg.rollout.batch_prompts);
       if (command === 'sft') {
         const r = await runSft(cfg);
         console.log(`sft: done, ${r.steps} steps, final loss ${r.finalLoss.toFixed(4)}, saved to ${r.outputDir}`);
@@ -73,6 +86,21 @@ async function main(argv: string[]): Promise<number> {
       console.error(`prime: unknown command '${command}'\n${USAGE}`);
       return 2;
   }
+}
+
+/**
+ * `prime train --nproc N`: runs this command without --nproc on N local ranks (torch.distributed's
+ * launcher sets the torchrun variables and cores / N threads per rank); each rank's output is
+ * prefixed with its rank. Fails when a rank fails (the others are stopped).
+ */
+async function launchRanks(nprocArg: string, configFile: string | undefined, overrides: string[], batchPrompts: number): Promise<number> {
+  const nproc = Number(nprocArg);
+  if (!Number.isInteger(nproc) || nproc < 1) throw new Error(`--nproc must be a positive integer, got '${nprocArg}'`);
+  if (process.env.WORLD_SIZE) throw new Error(`--nproc starts its own ranks, but this process is already rank ${process.env.RANK ?? '?'} of a job (WORLD_SIZE=${process.env.WORLD_SIZE}); drop --nproc`);
+  if (batchPrompts % nproc !== 0) throw new Error(`rollout.batch_prompts (${batchPrompts}) must be divisible by --nproc (${nproc})`);
+  const args = ['train', ...(configFile !== undefined ? [configFile] : []), ...overrides];
+  await distributed.launch(nproc, fileURLToPath(import.meta.url), args);
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -41,6 +41,7 @@ export interface PrimeConfig {
     max_rounds: number;
     stop: string[];
     micro_batch: number;
+    seed_per_prompt: boolean;
   };
   filter: {
     enable: boolean;
@@ -91,6 +92,7 @@ export interface PrimeConfig {
     log_every: number;
     resume: boolean;
     threads: number;
+    dist_timeout_s: number;
   };
   eval: {
     greedy: boolean;
@@ -165,6 +167,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'rollout.max_rounds', type: 'integer', default: 8, min: 1, help: 'rollout rounds per step before giving up on filling the batch and training on what was kept (chosen)' }),
   opt({ key: 'rollout.stop', type: 'string[]', default: [], help: 'extra stop strings besides EOS (chosen: none)' }),
   opt({ key: 'rollout.micro_batch', type: 'integer', default: 8, min: 1, help: 'sequences per generation micro-batch; bounds memory (chosen for CPU)' }),
+  opt({ key: 'rollout.seed_per_prompt', type: 'boolean', default: false, help: "sample each prompt's K responses in a generate call of their own, seeded from (trainer.seed, step, round, the prompt's index in the round's draw), and shuffle PPO mini-batches from (trainer.seed, step, epoch): samples and updates then do not depend on batching or on how prompts are sharded over ranks, so N ranks reproduce a 1-process run up to float rounding. Costs generation batching across prompts (micro_batch then holds one prompt's K samples). Always on with several ranks (chosen: off)" }),
 
   // filter
   opt({ key: 'filter.enable', type: 'boolean', default: true, help: 'online prompt filtering: keep a group only if its mean accuracy is in [low, high] (paper §3.4)' }),
@@ -215,6 +218,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'trainer.log_every', type: 'integer', default: 1, min: 1, help: 'console progress line every N steps; metrics.jsonl gets every step (chosen)' }),
   opt({ key: 'trainer.resume', type: 'boolean', default: false, help: 'continue from the latest checkpoint in output_dir (chosen: start fresh)' }),
   opt({ key: 'trainer.threads', type: 'integer', default: 0, min: 0, help: 'intra-op CPU threads for libtorch; 0 = all cores' }),
+  opt({ key: 'trainer.dist_timeout_s', type: 'number', default: 300, gt: 0, help: 'data-parallel runs: seconds a rank waits in the rendezvous or a collective before failing with an error, so a rank that died or hangs stops the others within this bound; must exceed the longest a rank may wait for a slower one (uneven rollout rounds, rank 0 writing a checkpoint) (chosen: 300; PyTorch: 1800)' }),
 
   // eval
   opt({ key: 'eval.greedy', type: 'boolean', default: true, help: 'validate with greedy decoding (reference: greedy)' }),

@@ -8,21 +8,31 @@
  *
  * Shapes: B prompts per step, K samples each, N = B·K sequences; packed sequences are
  * (N, P + T) with the response window (N, T) starting at column P.
+ *
+ * Data-parallel (W ranks, WORLD_SIZE > 1 in the environment, e.g. `prime train --nproc W`): every
+ * rank draws the same prompt rows and samples, verifies and scores its share (global prompt i of a
+ * round goes to rank i mod W), so rank r holds B/W groups and N/W sequences. Its local group g is
+ * global group g·W + r of the step's batch. Rollout rounds continue until every rank has B/W
+ * groups; whitening uses the whole batch's statistics; each PRM / policy optimizer step is over a
+ * global mini-batch (each rank backpropagates its members, weighted by their share of the global
+ * mini-batch, then gradients are summed over ranks); metrics are reduced; rank 0 logs and writes
+ * checkpoints. With `rollout.seed_per_prompt` (forced on) the run equals a 1-process run with
+ * that option, up to float rounding.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
-import { AdamW, type Tensor, tidy, keep, noGrad } from '../torch/index.js';
+import { AdamW, type Tensor, tidy, noGrad } from '../torch/index.js';
 import { generate, logprobs, loadPretrained, savePretrained, packSequences, type CausalLM, type Tokenizer, type PackedBatch } from '../lm/index.js';
 import type { PrimeConfig } from './config.js';
 import { configToYaml } from './config.js';
-import { loadPromptFiles, PromptDataset, type PromptRow, type DatasetState } from './data.js';
+import { loadPromptFiles, PromptDataset, seededPermutation, type PromptRow, type DatasetState } from './data.js';
 import { implicitProcessReward, prmCrossEntropyLoss } from './rewards.js';
 import { getAdvantageEstimator } from './advantages.js';
 import { ppoClipLoss, klPenalty } from './ppo.js';
-import { maskedMean } from './masked.js';
+import { maskedMean, globalMaskedMean, type AllReduceSum } from './masked.js';
 import { filterByAccuracy, PromptBuffer, type Group } from './filter.js';
-import { writeCheckpoint, latestCheckpoint } from './checkpoint.js';
+import { writeCheckpoint, latestCheckpoint, checkpointName } from './checkpoint.js';
 import { MetricsLog, type Metrics } from './metrics.js';
 import { defaultVerifier, type Verifier } from './verifier.js';
 
@@ -39,6 +49,72 @@ export class TrainingDivergedError extends Error {
     super(`non-finite ${what} (${value}) at step ${step}: stopping; the last checkpoint is intact`);
     this.name = 'TrainingDivergedError';
   }
+}
+
+/** murmur3's 32-bit finalizer: spreads every input bit over the output. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** A 32-bit seed that depends on every part (order matters): fmix32 chained over the parts. */
+export function derivedSeed(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const p of parts) h = fmix32((h ^ fmix32(p >>> 0)) + 0x7f4a7c15);
+  return h;
+}
+/** The seed of one prompt's K samples (`rollout.seed_per_prompt`): independent of which rank or
+ * which generate call samples them. `index` is the prompt's position in its round's draw. */
+export const rolloutSeed = (seed: number, step: number, round: number, index: number): number => derivedSeed(1, seed, step, round, index);
+/** The seed of a PPO epoch's mini-batch shuffle (`rollout.seed_per_prompt`). */
+export const ppoShuffleSeed = (seed: number, step: number, epoch: number): number => derivedSeed(2, seed, step, epoch);
+
+/**
+ * How a step metric combines over data-parallel ranks. Default 'mean': ranks hold equal shares of
+ * the batch, so a per-sequence mean over ranks is the batch's mean. 'global': computed from
+ * reduced quantities already, the same on every rank.
+ */
+function metricReduction(key: string): 'mean' | 'sum' | 'max' | 'min' | 'global' {
+  if (key.startsWith('time/')) return 'max'; // the slowest rank sets the pace
+  if (key.startsWith('actor/') || key.startsWith('dist/')) return 'global';
+  switch (key) {
+    case 'rollout/accuracy': case 'rollout/prompts_drawn': case 'filter/kept_fraction': case 'response/length_mean':
+    case 'response/truncated_fraction': case 'buffer/size_before_take': case 'prm/loss': case 'prm/grad_norm':
+    case 'advantage/mean': case 'advantage/std': case 'advantage/process_return_mean': case 'reward/process_mean':
+      return 'global';
+    case 'response/length_max': case 'advantage/max':
+      return 'max';
+    case 'advantage/min':
+      return 'min';
+    case 'batch/sequences': case 'batch/response_tokens':
+      return 'sum';
+    default:
+      return 'mean';
+  }
+}
+
+const rankFile = (rank: number): string => `rank-${String(rank).padStart(5, '0')}.json`;
+
+/** This process's place in a data-parallel job. */
+interface DataParallel {
+  rank: number;
+  world: number;
+  /** Seconds a collective may wait (trainer.dist_timeout_s). */
+  timeoutS: number;
+  /** This trainer created the process group (and destroys it in dispose). */
+  ownsGroup: boolean;
+}
+
+/** What differs between ranks in a checkpoint: each rank's RNG and its buffer of kept groups. */
+interface RankState {
+  rank: number;
+  /** libtorch's CPU generator state, base64. */
+  rng: string;
+  buffer: Group<RolloutGroup>[];
 }
 
 export interface TrainerOptions {
@@ -61,54 +137,199 @@ export class PrimeTrainer {
   prmOpt: AdamW | null = null;
   step = 0;
   droppedLongPrompts = 0;
-  metricsLog!: MetricsLog;
+  /** metrics.jsonl; null on ranks other than 0 (rank 0 writes the metrics of the whole job). */
+  metricsLog: MetricsLog | null = null;
   readonly verifier: Verifier;
+  /** Progress lines; a no-op on ranks other than 0. */
   readonly log: (line: string) => void;
   #promptCache = new Map<string, number[]>();
+  readonly #dp: DataParallel | null;
+  /** Gradient bytes this rank all-reduced, and collectives it took part in, during the current step. */
+  #gradBytes = 0;
+  #collectives = 0;
 
-  private constructor(cfg: PrimeConfig, opts: TrainerOptions) {
+  private constructor(cfg: PrimeConfig, opts: TrainerOptions, dp: DataParallel | null) {
     this.cfg = cfg;
+    this.#dp = dp;
     this.verifier = opts.verifier ?? defaultVerifier(cfg);
-    this.log = opts.log ?? ((l) => console.log(l));
+    this.log = dp && dp.rank !== 0 ? () => {} : (opts.log ?? ((l) => console.log(l)));
   }
 
-  /** Loads models and data; resumes from the latest checkpoint when `trainer.resume` is set. */
+  /** This process's rank in a data-parallel job (0 when alone). */
+  get rank(): number {
+    return this.#dp?.rank ?? 0;
+  }
+  /** Ranks in the job (1 when alone). */
+  get worldSize(): number {
+    return this.#dp?.world ?? 1;
+  }
+
+  /**
+   * Loads models and data; resumes from the latest checkpoint when `trainer.resume` is set.
+   * When WORLD_SIZE > 1 in the environment (torchrun's variables, as `prime train --nproc N` sets
+   * them) or a process group of several ranks exists, joins the data-parallel job: creates the
+   * Gloo process group if needed, turns on `rollout.seed_per_prompt`, checks every rank has the
+   * same config, and copies rank 0's policy and PRM parameters to every rank.
+   */
   static async create(cfg: PrimeConfig, opts: TrainerOptions = {}): Promise<PrimeTrainer> {
-    const t = new PrimeTrainer(cfg, opts);
+    const dp = PrimeTrainer.#joinJob(cfg);
+    if (dp && !cfg.rollout.seed_per_prompt) cfg = { ...cfg, rollout: { ...cfg.rollout, seed_per_prompt: true } };
+    const t = new PrimeTrainer(cfg, opts, dp);
+    try {
+      await t.#load();
+    } catch (e) {
+      if (dp?.ownsGroup) torch.distributed.destroyProcessGroup();
+      throw e;
+    }
+    return t;
+  }
+
+  /** Validates the job's shape, then creates (or adopts) the process group; null when alone. */
+  static #joinJob(cfg: PrimeConfig): DataParallel | null {
+    const dist = torch.distributed;
+    const adopted = dist.isInitialized();
+    const world = adopted ? dist.getWorldSize() : (dist.envConfig().worldSize ?? 1);
+    if (world <= 1) return null;
+    const B = cfg.rollout.batch_prompts;
+    if (B % world !== 0)
+      throw new Error(`rollout.batch_prompts (${B}) must be divisible by the number of ranks (${world}): each rank contributes batch_prompts / ranks prompt groups per step`);
+    const timeoutS = cfg.trainer.dist_timeout_s;
+    if (!adopted) dist.initProcessGroup({ backend: 'gloo', timeoutMs: Math.round(timeoutS * 1000) });
+    return { rank: dist.getRank(), world, timeoutS, ownsGroup: !adopted };
+  }
+
+  async #load(): Promise<void> {
+    const cfg = this.cfg;
     if (cfg.trainer.threads > 0) torch.setNumThreads(cfg.trainer.threads);
     torch.manualSeed(cfg.trainer.seed);
+    if (this.#dp) this.#checkSameConfig();
     const ckRoot = path.join(cfg.trainer.output_dir, 'checkpoints');
     const resumeFrom = cfg.trainer.resume ? latestCheckpoint(ckRoot) : null;
-    if (cfg.trainer.resume && !resumeFrom) t.log(`resume: no checkpoint under ${ckRoot}; starting fresh`);
+    if (cfg.trainer.resume && !resumeFrom) this.log(`resume: no checkpoint under ${ckRoot}; starting fresh`);
     const dtype = cfg.model.dtype;
     const pol = loadPretrained(resumeFrom ? path.join(resumeFrom, 'policy') : cfg.model.path, { dtype });
     if (!pol.tokenizer) throw new Error(`${cfg.model.path}: no tokenizer.json; the trainer needs the model's tokenizer`);
-    t.policy = pol.model;
-    t.tokenizer = pol.tokenizer;
-    t.stopTokenIds = pol.stopTokenIds;
-    t.padId = pol.tokenizer.padTokenId ?? pol.generationConfig.padTokenId ?? pol.stopTokenIds[0] ?? 0;
-    t.ref = loadPretrained(cfg.model.ref_path || cfg.model.path, { dtype, tokenizer: false }).model.eval();
-    for (const p of t.ref.parameters()) p.requiresGrad = false;
+    this.policy = pol.model;
+    this.tokenizer = pol.tokenizer;
+    this.stopTokenIds = pol.stopTokenIds;
+    this.padId = pol.tokenizer.padTokenId ?? pol.generationConfig.padTokenId ?? pol.stopTokenIds[0] ?? 0;
+    this.ref = loadPretrained(cfg.model.ref_path || cfg.model.path, { dtype, tokenizer: false }).model.eval();
+    for (const p of this.ref.parameters()) p.requiresGrad = false;
     const prmDir = resumeFrom ? path.join(resumeFrom, 'prm') : cfg.model.prm_path || cfg.model.path;
-    t.prm = loadPretrained(prmDir, { dtype, tokenizer: false }).model;
-    if (cfg.algorithm.prm_update === 'none') for (const p of t.prm.parameters()) p.requiresGrad = false;
+    this.prm = loadPretrained(prmDir, { dtype, tokenizer: false }).model;
+    if (cfg.algorithm.prm_update === 'none') for (const p of this.prm.parameters()) p.requiresGrad = false;
 
     const rows = await loadPromptFiles(cfg.data.train_files);
-    t.dataset = new PromptDataset(rows, cfg.data.seed);
-    t.droppedLongPrompts = t.dataset.dropWhere((r) => t.promptIds(r).length > cfg.data.max_prompt_length);
-    if (t.dataset.size === 0) throw new Error(`no training prompts left: all ${rows.length} exceed data.max_prompt_length=${cfg.data.max_prompt_length}`);
+    this.dataset = new PromptDataset(rows, cfg.data.seed);
+    this.droppedLongPrompts = this.dataset.dropWhere((r) => this.promptIds(r).length > cfg.data.max_prompt_length);
+    if (this.dataset.size === 0) throw new Error(`no training prompts left: all ${rows.length} exceed data.max_prompt_length=${cfg.data.max_prompt_length}`);
 
-    t.policyOpt = new AdamW(t.policy.parameters(), { lr: cfg.actor.lr, weightDecay: cfg.actor.weight_decay });
+    this.policyOpt = new AdamW(this.policy.parameters(), { lr: cfg.actor.lr, weightDecay: cfg.actor.weight_decay });
     if (cfg.algorithm.prm_update !== 'none' && cfg.algorithm.advantage === 'prime')
-      t.prmOpt = new AdamW(t.prm.parameters(), { lr: cfg.prm.lr, weightDecay: cfg.prm.weight_decay });
+      this.prmOpt = new AdamW(this.prm.parameters(), { lr: cfg.prm.lr, weightDecay: cfg.prm.weight_decay });
 
-    if (resumeFrom) t.#restore(resumeFrom, rows);
-    t.metricsLog = new MetricsLog(cfg.trainer.output_dir, resumeFrom ? { resumeFromStep: t.step } : {});
-    fs.writeFileSync(path.join(cfg.trainer.output_dir, 'config.yaml'), configToYaml(cfg));
-    t.log(`prime: ${rows.length} prompts (${t.droppedLongPrompts} over ${cfg.data.max_prompt_length} tokens dropped), ` +
-      `policy ${(t.policy.numParameters() / 1e6).toFixed(2)}M params, advantage '${cfg.algorithm.advantage}'` +
-      (resumeFrom ? `, resumed at step ${t.step} from ${resumeFrom}` : ''));
-    return t;
+    if (resumeFrom) this.#restore(resumeFrom, rows);
+    if (this.#dp) this.#broadcastParameters();
+    if (this.rank === 0) {
+      this.metricsLog = new MetricsLog(cfg.trainer.output_dir, resumeFrom ? { resumeFromStep: this.step } : {});
+      fs.writeFileSync(path.join(cfg.trainer.output_dir, 'config.yaml'), configToYaml(cfg));
+    }
+    this.log(`prime: ${rows.length} prompts (${this.droppedLongPrompts} over ${cfg.data.max_prompt_length} tokens dropped), ` +
+      `policy ${(this.policy.numParameters() / 1e6).toFixed(2)}M params, advantage '${cfg.algorithm.advantage}'` +
+      (this.#dp ? `, ${this.#dp.world} data-parallel ranks (${cfg.rollout.batch_prompts / this.#dp.world} prompt groups each per step)` : '') +
+      (resumeFrom ? `, resumed at step ${this.step} from ${resumeFrom}` : ''));
+  }
+
+  // ------------------------------------------------------------------ data-parallel helpers
+  /** Runs a collective; a failure (a rank died, hung past the timeout, or failed) becomes an
+   * error that says where this rank was. */
+  #collective<T>(what: string, fn: () => T): T {
+    this.#collectives++;
+    try {
+      return fn();
+    } catch (e) {
+      const dp = this.#dp!;
+      throw new Error(`rank ${dp.rank} of ${dp.world}: ${what} failed at step ${this.step + 1}: ${(e as Error).message}\n` +
+        `(another rank exited, failed, or did not reach this point within trainer.dist_timeout_s=${dp.timeoutS} s; see its output)`);
+    }
+  }
+
+  /** Elementwise reduction of numbers over ranks (float64); the identity when alone. */
+  #reduce(xs: number[], op: 'sum' | 'max' | 'min', what: string): number[] {
+    if (!this.#dp || xs.length === 0) return xs;
+    return this.#collective(what, () => tidy(() => {
+      const t = torch.tensor(Float64Array.from(xs));
+      torch.distributed.allReduce(t, op);
+      return t.toFlatArray();
+    }));
+  }
+  readonly #allReduceSum: AllReduceSum = (xs) => this.#reduce(xs, 'sum', 'reducing batch token statistics');
+
+  /** Every rank must run the same configuration, or their updates silently diverge. */
+  #checkSameConfig(): void {
+    let h = 0;
+    for (const ch of JSON.stringify(this.cfg)) h = fmix32((h ^ ch.charCodeAt(0)) + 0x9e3779b9);
+    const [lo, hi] = this.#reduce([h, -h], 'min', 'comparing configurations');
+    if (lo !== h || -hi! !== h) throw new Error(`rank ${this.rank}: the ranks were started with different configurations (all ranks must get the same config file and overrides)`);
+  }
+
+  /** Rank 0's policy and PRM parameters on every rank (in place). */
+  #broadcastParameters(): void {
+    noGrad(() => {
+      for (const [name, model] of [['policy', this.policy], ['PRM', this.prm]] as const)
+        this.#collective(`broadcasting the ${name} parameters from rank 0`, () => {
+          for (const p of model.parameters()) torch.distributed.broadcast(p, 0);
+        });
+    });
+  }
+
+  /**
+   * Sums the gradients of `params` over ranks (bucketed all-reduce), before clipping and the
+   * optimizer step. A rank that had no sequence in the mini-batch contributes zeros. A parameter
+   * that got no gradient on any rank is left without one (AdamW then skips it, as it would in
+   * one process): a 0/1 flag per parameter is summed in the same call.
+   */
+  #allReduceGradients(params: Tensor[], what: string): void {
+    if (!this.#dp) return;
+    tidy(() => {
+      const trainable = params.filter((p) => p.requiresGrad);
+      const had = trainable.map((p) => {
+        if (p.grad) return 1;
+        p.grad = torch.zerosLike(p);
+        return 0;
+      });
+      const grads = trainable.map((p) => p.grad!);
+      const flags = torch.tensor(Float32Array.from(had)).to(trainable[0]!.dtype); // same dtype: packed into the same bucket
+      const { bytes } = this.#collective(`all-reducing the ${what} gradients`, () => torch.distributed.allReduceBucketed([...grads, flags], { op: 'sum' }));
+      this.#gradBytes += bytes;
+      const anywhere = flags.toFlatArray();
+      trainable.forEach((p, i) => anywhere[i] === 0 && p.zeroGrad());
+    });
+  }
+
+  /** Where local sequence l (group ⌊l/K⌋, sample l mod K) sits in the step's global batch. */
+  #globalSeq(l: number, K: number): number {
+    const W = this.worldSize;
+    return (Math.floor(l / K) * W + this.rank) * K + (l % K);
+  }
+  /** The local index of global sequence G, or −1 when another rank holds it. */
+  #localSeq(G: number, K: number): number {
+    const W = this.worldSize;
+    const group = Math.floor(G / K);
+    return group % W === this.rank ? Math.floor(group / W) * K + (G % K) : -1;
+  }
+
+  /** Step metrics of every rank combined as metricReduction says (two all-reduces). */
+  #reduceMetrics(m: Metrics): void {
+    const W = this.worldSize;
+    const keys = Object.keys(m).sort();
+    const summed = keys.filter((k) => ['mean', 'sum'].includes(metricReduction(k)));
+    const extreme = keys.filter((k) => ['max', 'min'].includes(metricReduction(k)));
+    const sums = this.#reduce(summed.map((k) => m[k]!), 'sum', 'reducing metrics');
+    summed.forEach((k, i) => (m[k] = metricReduction(k) === 'mean' ? sums[i]! / W : sums[i]!));
+    // min x = −max(−x): one all-reduce for both
+    const maxes = this.#reduce(extreme.map((k) => (metricReduction(k) === 'max' ? m[k]! : -m[k]!)), 'max', 'reducing metrics');
+    extreme.forEach((k, i) => (m[k] = metricReduction(k) === 'max' ? maxes[i]! : -maxes[i]!));
   }
 
   /** Chat-templated prompt token ids (cached per row). */
@@ -123,17 +344,23 @@ export class PrimeTrainer {
   }
 
   // ------------------------------------------------------------------ rollout
-  /** Samples K responses for each row (micro-batched) and scores them with the verifier. */
-  async rollout(rows: PromptRow[], opts: { greedy?: boolean; n?: number } = {}): Promise<Group<RolloutGroup>[]> {
+  /**
+   * Samples K responses for each row (micro-batched) and scores them with the verifier. With
+   * `seeds` (one per row), each row is sampled in a generate call of its own that first seeds
+   * libtorch's generator with its seed, so its samples do not depend on the other rows.
+   */
+  async rollout(rows: PromptRow[], opts: { greedy?: boolean; n?: number; seeds?: number[] } = {}): Promise<Group<RolloutGroup>[]> {
     const c = this.cfg.rollout;
     const n = opts.n ?? c.n;
-    const perCall = Math.max(1, Math.floor(c.micro_batch / n));
+    if (opts.seeds && opts.seeds.length !== rows.length) throw new RangeError(`rollout: ${opts.seeds.length} seeds for ${rows.length} rows`);
+    const perCall = opts.seeds ? 1 : Math.max(1, Math.floor(c.micro_batch / n));
     const groups: Group<RolloutGroup>[] = [];
     for (let i = 0; i < rows.length; i += perCall) {
       const chunk = rows.slice(i, i + perCall);
       const samples = generate(this.policy, chunk.map((r) => this.promptIds(r)), {
         n, maxNewTokens: this.cfg.data.max_response_length, temperature: c.temperature, topP: c.top_p, topK: c.top_k,
         greedy: opts.greedy ?? false, stopTokenIds: this.stopTokenIds, stopStrings: c.stop, tokenizer: this.tokenizer, padTokenId: this.padId,
+        ...(opts.seeds ? { seed: opts.seeds[i]! } : {}),
       });
       for (const [j, row] of chunk.entries()) {
         const mine = samples.slice(j * n, (j + 1) * n);
@@ -154,14 +381,25 @@ export class PrimeTrainer {
   /**
    * Fills the prompt buffer until it holds a batch: draws `oversample`× the missing prompts per
    * round, keeps groups in the accuracy band. After `max_rounds` it trains on what it has.
+   *
+   * With W ranks, each needs B/W groups: every round all ranks draw the same rows, sized by the
+   * rank that misses most (W × its deficit × oversample), and sample their share (row i of the
+   * draw on rank i mod W). Ranks agree on the fewest groups any rank holds, so all run the same
+   * rounds and take the same number of groups.
    */
   async #collect(m: Metrics): Promise<Group<RolloutGroup>[]> {
     const c = this.cfg;
-    const B = c.rollout.batch_prompts;
+    const W = this.worldSize, rank = this.rank;
+    const B = c.rollout.batch_prompts / W; // groups this rank contributes
+    const step = this.step + 1;
+    const fewestBuffered = () => this.#reduce([this.buffer.size], 'min', 'comparing prompt buffers')[0]!;
     let drawn = 0, kept = 0, correct = 0, total = 0, truncated = 0, lenSum = 0, lenMax = 0;
-    for (let round = 0; round < c.rollout.max_rounds && this.buffer.size < B; round++) {
-      const want = Math.ceil((B - this.buffer.size) * (c.filter.enable ? c.rollout.oversample : 1));
-      const groups = await this.rollout(this.dataset.next(want));
+    let fewest = fewestBuffered();
+    for (let round = 0; round < c.rollout.max_rounds && fewest < B; round++) {
+      const want = Math.ceil((B - fewest) * W * (c.filter.enable ? c.rollout.oversample : 1));
+      const mine = this.dataset.next(want).map((row, i) => ({ row, i })).filter(({ i }) => i % W === rank);
+      const seeds = c.rollout.seed_per_prompt ? mine.map(({ i }) => rolloutSeed(c.trainer.seed, step, round, i)) : undefined;
+      const groups = await this.rollout(mine.map(({ row }) => row), { seeds });
       drawn += groups.length;
       for (const g of groups) {
         correct += g.scores.reduce((a, b) => a + b, 0);
@@ -175,7 +413,10 @@ export class PrimeTrainer {
       const accepted = c.filter.enable ? filterByAccuracy(groups, c.filter.low, c.filter.high, { dropTruncated: c.filter.drop_truncated }).kept : groups;
       kept += accepted.length;
       this.buffer.add(accepted);
+      fewest = fewestBuffered();
     }
+    let bufferSize = this.buffer.size;
+    if (this.#dp) [drawn, kept, correct, total, truncated, lenSum, bufferSize] = this.#reduce([drawn, kept, correct, total, truncated, lenSum, bufferSize], 'sum', 'reducing rollout counts');
     Object.assign(m, {
       'rollout/accuracy': total ? correct / total : 0,
       'rollout/prompts_drawn': drawn,
@@ -183,9 +424,9 @@ export class PrimeTrainer {
       'response/length_mean': total ? lenSum / total : 0,
       'response/length_max': lenMax,
       'response/truncated_fraction': total ? truncated / total : 0,
-      'buffer/size_before_take': this.buffer.size,
+      'buffer/size_before_take': bufferSize,
     });
-    return this.buffer.take(B) ?? this.buffer.drain();
+    return this.buffer.take(Math.min(B, fewest))!;
   }
 
   // ------------------------------------------------------------------ scoring helpers
@@ -228,6 +469,8 @@ export class PrimeTrainer {
     const c = this.cfg;
     const m: Metrics = {};
     const t0 = performance.now();
+    this.#gradBytes = 0;
+    this.#collectives = 0;
     const groups = await this.#collect(m);
     const tRollout = performance.now();
     if (groups.length === 0) throw new Error(`step ${this.step + 1}: no prompt group passed the accuracy filter in ${c.rollout.max_rounds} rounds; widen filter.low/high or raise rollout.max_rounds`);
@@ -261,11 +504,11 @@ export class PrimeTrainer {
         m['prm/accuracy'] = pre.accuracy; // before this step's update: labels it has not trained on
         m['prm/loss_before'] = pre.loss.item();
         if (c.algorithm.prm_update !== 'none') {
-          Object.assign(m, this.#updatePrm(batch, refLogp, mask, outcome));
+          Object.assign(m, this.#updatePrm(batch, refLogp, mask, outcome, K));
           if (c.algorithm.prm_update === 'before') prmLogp = this.#score(this.prm, batch, c.prm.micro_batch);
         }
         tokenRewards = implicitProcessReward(prmLogp, refLogp, mask, c.algorithm.beta, c.algorithm.granularity);
-        m['reward/process_mean'] = maskedMean(tokenRewards, mask).item();
+        m['reward/process_mean'] = this.#dp ? globalMaskedMean(tokenRewards, mask, this.#allReduceSum).mean : maskedMean(tokenRewards, mask).item();
         m['reward/process_seq_mean'] = tokenRewards.sum(1).mean().item();
       }
       if (c.algorithm.kl_coef > 0 && c.algorithm.kl_mode === 'reward') {
@@ -278,12 +521,15 @@ export class PrimeTrainer {
       // -- advantages
       const { advantages, metrics: am } = getAdvantageEstimator(c.algorithm.advantage)(
         { outcome, tokenRewards, mask, groupSize: K },
-        { outcomeCoef: c.algorithm.outcome_coef, processCoef: c.algorithm.process_coef, gamma: c.algorithm.gamma, whiten: c.algorithm.whiten });
+        {
+          outcomeCoef: c.algorithm.outcome_coef, processCoef: c.algorithm.process_coef, gamma: c.algorithm.gamma, whiten: c.algorithm.whiten,
+          ...(this.#dp ? { allReduceSum: this.#allReduceSum } : {}),
+        });
       Object.assign(m, am);
 
       // -- PPO
       const t2 = performance.now();
-      Object.assign(m, this.#updatePolicy(batch, oldLogp, advantages, refLogp, mask));
+      Object.assign(m, this.#updatePolicy(batch, oldLogp, advantages, refLogp, mask, K));
       m['time/policy_update'] = (performance.now() - t2) / 1000;
       m['batch/sequences'] = N;
       m['batch/response_tokens'] = mask.sum().item();
@@ -291,34 +537,53 @@ export class PrimeTrainer {
     });
     m['time/rollout'] = (tRollout - t0) / 1000;
     m['time/step'] = (performance.now() - t0) / 1000;
+    if (this.#dp) {
+      m['dist/grad_allreduce_bytes'] = this.#gradBytes;
+      m['dist/collectives'] = this.#collectives + 2; // with the two that reduce the metrics
+      this.#reduceMetrics(m);
+    }
     m['throughput/tokens_per_s'] = (result['batch/response_tokens'] ?? 0) / m['time/step'];
     m['actor/lr'] = this.policyOpt.groups[0]!.lr;
     for (const [k, v] of Object.entries(m)) if (!Number.isFinite(v) && /loss|grad_norm/.test(k)) throw new TrainingDivergedError(k, this.step, v);
     return m;
   }
 
-  /** One PRM epoch over the batch: mini-batches of actor.mini_batch, micro-batches of prm.micro_batch. */
-  #updatePrm(batch: PackedBatch, refLogp: Tensor, mask: Tensor, outcome: Tensor): Metrics {
+  /**
+   * One PRM epoch over the batch: mini-batches of actor.mini_batch, micro-batches of prm.micro_batch.
+   * Data-parallel: mini-batches are contiguous ranges of the global batch; each rank backpropagates
+   * the sequences it holds in the range (a contiguous local range, as the global index grows with
+   * the local one), each weighted 1/(global mini-batch size), and the gradients are summed over ranks.
+   */
+  #updatePrm(batch: PackedBatch, refLogp: Tensor, mask: Tensor, outcome: Tensor, K: number): Metrics {
     const c = this.cfg;
-    const N = batch.inputIds.size(0);
+    const N = batch.inputIds.size(0); // this rank's sequences
+    const Nall = N * this.worldSize; // the global batch's
     const P = batch.responseStart, T = batch.inputIds.size(1) - P;
-    const mini = Math.min(c.actor.mini_batch, N), micro = c.prm.micro_batch;
+    const mini = Math.min(c.actor.mini_batch, Nall), micro = c.prm.micro_batch;
+    const globalIdx = Array.from({ length: N }, (_, l) => this.#globalSeq(l, K));
+    /** The first local sequence whose global index is ≥ g. */
+    const localFrom = (g: number) => {
+      const l = globalIdx.findIndex((x) => x >= g);
+      return l < 0 ? N : l;
+    };
     let lossSum = 0, n = 0, gnSum = 0, steps = 0;
     this.prm.train();
-    for (let s = 0; s < N; s += mini) {
-      const mb = Math.min(mini, N - s);
-      for (let i = s; i < s + mb; i += micro) {
-        const cnt = Math.min(micro, s + mb - i);
+    for (let s = 0; s < Nall; s += mini) {
+      const mb = Math.min(mini, Nall - s);
+      const end = localFrom(s + mb);
+      for (let i = localFrom(s); i < end; i += micro) {
+        const cnt = Math.min(micro, end - i);
         tidy(() => {
           const lp = logprobs(this.prm, batch.inputIds.narrow(0, i, cnt), {
             attentionMask: batch.attentionMask.narrow(0, i, cnt), responseMask: batch.responseMask.narrow(0, i, cnt), responseStart: P,
           }).logprobs.narrow(1, P, T);
           const { loss } = prmCrossEntropyLoss(lp, refLogp.narrow(0, i, cnt), mask.narrow(0, i, cnt), outcome.narrow(0, i, cnt), c.algorithm.beta);
-          loss.mul(cnt / mb).backward(); // mean over the mini-batch's responses
+          loss.mul(cnt / mb).backward(); // mean over the (global) mini-batch's responses
           lossSum += loss.item() * cnt;
           n += cnt;
         });
       }
+      this.#allReduceGradients(this.prm.parameters(), 'PRM');
       const gn = torch.clipGradNorm(this.prm.parameters(), c.prm.grad_clip);
       if (!Number.isFinite(gn)) throw new TrainingDivergedError('PRM grad norm', this.step, gn);
       this.prmOpt!.step();
@@ -326,29 +591,46 @@ export class PrimeTrainer {
       gnSum += gn;
       steps++;
     }
+    [lossSum, n] = this.#reduce([lossSum, n], 'sum', 'reducing the PRM loss');
     return { 'prm/loss': lossSum / Math.max(1, n), 'prm/grad_norm': gnSum / Math.max(1, steps) };
   }
 
-  /** PPO epochs over shuffled mini-batches; token-mean loss over each mini-batch. */
-  #updatePolicy(batch: PackedBatch, oldLogp: Tensor, advantages: Tensor, refLogp: Tensor, mask: Tensor): Metrics {
+  /**
+   * PPO epochs over shuffled mini-batches; token-mean loss over each mini-batch.
+   *
+   * Data-parallel: the shuffle is one permutation of the global batch, the same on every rank
+   * (seeded: `rollout.seed_per_prompt`); each rank backpropagates the members of each global
+   * mini-batch it holds, each micro-batch weighted by its tokens / the global mini-batch's tokens
+   * (counts summed over ranks once per epoch), and the gradients are summed over ranks before
+   * clipping. The update is that of one process on the whole batch; a rank's share of a
+   * mini-batch varies around mini_batch / W (it may be empty: it then adds zero gradients).
+   */
+  #updatePolicy(batch: PackedBatch, oldLogp: Tensor, advantages: Tensor, refLogp: Tensor, mask: Tensor, K: number): Metrics {
     const c = this.cfg;
-    const N = batch.inputIds.size(0);
+    const N = batch.inputIds.size(0); // this rank's sequences
+    const Nall = N * this.worldSize; // the global batch's
     const P = batch.responseStart, T = batch.inputIds.size(1) - P;
-    const mini = Math.min(c.actor.mini_batch, N), micro = c.actor.micro_batch;
+    const mini = Math.min(c.actor.mini_batch, Nall), micro = c.actor.micro_batch;
     const lr = c.actor.warmup_steps > 0 && this.step <= c.actor.warmup_steps ? (c.actor.lr * this.step) / c.actor.warmup_steps : c.actor.lr;
     this.policyOpt.setLr(lr);
     this.policy.train();
     const acc = { loss: 0, clip: 0, kl: 0, ent: 0, gn: 0, n: 0, steps: 0, klRef: 0 };
+    const indexTensor = (idx: number[]) => torch.tensor(BigInt64Array.from(idx, BigInt));
     for (let epoch = 0; epoch < c.actor.ppo_epochs; epoch++) {
-      const order = keep(torch.randperm(N));
-      for (let s = 0; s < N; s += mini) {
-        const mb = Math.min(mini, N - s);
-        const idxMini = order.narrow(0, s, mb);
-        const miniTokens = Math.max(1, tidy(() => mask.indexSelect(0, idxMini).sum().item()));
-        for (let i = 0; i < mb; i += micro) {
-          const cnt = Math.min(micro, mb - i);
+      // global sequence indices in shuffled order
+      const order = c.rollout.seed_per_prompt
+        ? seededPermutation(Nall, ppoShuffleSeed(c.trainer.seed, this.step, epoch))
+        : tidy(() => Array.from(torch.randperm(Nall).data() as BigInt64Array, Number));
+      // each global mini-batch's members on this rank (local indices), and its tokens over all ranks
+      const minis: number[][] = [];
+      for (let s = 0; s < Nall; s += mini) minis.push(order.slice(s, s + mini).map((g) => this.#localSeq(g, K)).filter((l) => l >= 0));
+      const localTokens = minis.map((idx) => (idx.length ? tidy(() => mask.indexSelect(0, indexTensor(idx)).sum().item()) : 0));
+      const miniTokens = this.#reduce(localTokens, 'sum', 'counting mini-batch tokens');
+      for (const [j, members] of minis.entries()) {
+        const tokens = Math.max(1, miniTokens[j]!);
+        for (let i = 0; i < members.length; i += micro) {
           tidy(() => {
-            const idx = idxMini.narrow(0, i, cnt);
+            const idx = indexTensor(members.slice(i, i + micro));
             const mk = mask.indexSelect(0, idx);
             const out = logprobs(this.policy, batch.inputIds.indexSelect(0, idx), {
               attentionMask: batch.attentionMask.indexSelect(0, idx), responseMask: batch.responseMask.indexSelect(0, idx),
@@ -362,8 +644,8 @@ export class PrimeTrainer {
             if (c.algorithm.entropy_coef > 0) loss = loss.sub(entropy.mul(c.algorithm.entropy_coef));
             const kl = maskedMean(klPenalty(lp, refLogp.indexSelect(0, idx), mk, c.algorithm.kl_estimator), mk);
             if (c.algorithm.kl_coef > 0 && c.algorithm.kl_mode === 'loss') loss = loss.add(kl.mul(c.algorithm.kl_coef));
-            // token-mean over the mini-batch: weight this micro-batch by its share of the tokens
-            const share = mk.sum().item() / miniTokens;
+            // token-mean over the (global) mini-batch: weight this micro-batch by its share of the tokens
+            const share = mk.sum().item() / tokens;
             loss.mul(share).backward();
             const lv = loss.item();
             if (!Number.isFinite(lv)) throw new TrainingDivergedError('policy loss', this.step, lv);
@@ -371,6 +653,7 @@ export class PrimeTrainer {
             acc.ent += entropy.item() * share; acc.klRef += kl.item() * share;
           });
         }
+        this.#allReduceGradients(this.policy.parameters(), 'policy');
         const gn = torch.clipGradNorm(this.policy.parameters(), c.actor.grad_clip);
         if (!Number.isFinite(gn)) throw new TrainingDivergedError('policy grad norm', this.step, gn);
         this.policyOpt.step();
@@ -378,8 +661,9 @@ export class PrimeTrainer {
         acc.gn += gn;
         acc.steps++;
       }
-      order.dispose();
     }
+    // each rank summed its share-weighted part of every mini-batch's means: sum over ranks
+    [acc.loss, acc.clip, acc.kl, acc.ent, acc.klRef] = this.#reduce([acc.loss, acc.clip, acc.kl, acc.ent, acc.klRef], 'sum', 'reducing policy metrics') as [number, number, number, number, number];
     const k = Math.max(1, acc.steps);
     return {
       'actor/pg_loss': acc.loss / k, 'actor/clip_fraction': acc.clip / k, 'actor/approx_kl': acc.kl / k,
@@ -388,15 +672,19 @@ export class PrimeTrainer {
   }
 
   // ------------------------------------------------------------------ the loop
-  /** Trains until trainer.total_steps, checkpointing every save_every steps and at the end. */
+  /**
+   * Trains until trainer.total_steps, checkpointing every save_every steps and at the end. With
+   * several ranks, every rank runs this loop (each step and save has collectives); rank 0 writes
+   * metrics.jsonl, the progress lines and the checkpoints.
+   */
   async train(opts: { onStep?: (step: number, m: Metrics) => void | Promise<void> } = {}): Promise<Metrics[]> {
     const c = this.cfg.trainer;
     const all: Metrics[] = [];
     while (this.step < c.total_steps) {
       const m = await this.trainStep();
-      this.metricsLog.write(this.step, m);
+      this.metricsLog?.write(this.step, m);
       all.push(m);
-      if (this.step % c.log_every === 0)
+      if (this.metricsLog && this.step % c.log_every === 0)
         this.log(this.metricsLog.progress(this.step, c.total_steps, m, [
           ['rollout/accuracy', 'acc'], ['filter/kept_fraction', 'kept'], ['prm/accuracy', 'prm_acc'], ['prm/loss', 'prm_loss'],
           ['reward/process_mean', 'r_proc'], ['actor/pg_loss', 'pg'], ['actor/approx_kl', 'kl'], ['response/length_mean', 'len'],
@@ -407,9 +695,16 @@ export class PrimeTrainer {
     return all;
   }
 
-  /** Writes an atomic checkpoint of everything a resumed run needs. */
+  /**
+   * Writes an atomic checkpoint of everything a resumed run needs; returns its directory. With
+   * several ranks, call it on every rank: each rank's RNG state and prompt buffer are gathered to
+   * rank 0, which writes them as `ranks/rank-NNNNN.json` beside the rest (models and optimizer
+   * states are the same on every rank).
+   */
   save(): string {
     const root = path.join(this.cfg.trainer.output_dir, 'checkpoints');
+    const ranks = this.#dp ? this.#gatherRankStates() : null;
+    if (this.rank !== 0) return path.join(root, checkpointName(this.step));
     return writeCheckpoint(root, this.step, (dir) => {
       savePretrained(path.join(dir, 'policy'), this.policy, { tokenizer: this.tokenizer });
       savePretrained(path.join(dir, 'prm'), this.prm, { tokenizer: this.tokenizer });
@@ -422,16 +717,45 @@ export class PrimeTrainer {
       const rng = torch.getRngState();
       torch.saveSafetensors(path.join(dir, 'rng.safetensors'), { cpu: rng });
       rng.dispose();
-      const state = { step: this.step, dataset: this.dataset.state(), buffer: this.buffer.toJSON(), droppedLongPrompts: this.droppedLongPrompts };
+      const state = {
+        step: this.step, dataset: this.dataset.state(), buffer: this.buffer.toJSON(), droppedLongPrompts: this.droppedLongPrompts,
+        ...(ranks ? { world_size: ranks.length } : {}),
+      };
       fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
       fs.writeFileSync(path.join(dir, 'config.yaml'), configToYaml(this.cfg));
+      if (ranks) {
+        fs.mkdirSync(path.join(dir, 'ranks'));
+        for (const r of ranks) fs.writeFileSync(path.join(dir, 'ranks', rankFile(r.rank)), JSON.stringify(r));
+      }
+    });
+  }
+
+  /** Every rank's RankState, in rank order: JSON bytes padded to the longest, all-gathered. */
+  #gatherRankStates(): RankState[] {
+    const rng = torch.getRngState();
+    const mine: RankState = { rank: this.rank, rng: Buffer.from(rng.data() as Uint8Array).toString('base64'), buffer: this.buffer.toJSON() };
+    rng.dispose();
+    const bytes = Buffer.from(JSON.stringify(mine), 'utf8');
+    const [longest] = this.#reduce([bytes.length], 'max', 'gathering rank states for the checkpoint');
+    const padded = new Uint8Array(longest!); // zero bytes after the JSON: it never contains a raw NUL
+    padded.set(bytes);
+    return tidy(() => {
+      const all = this.#collective('gathering rank states for the checkpoint', () => torch.distributed.allGather(torch.tensor(padded)));
+      return all.map((t) => {
+        const b = Buffer.from(t.data() as Uint8Array);
+        const end = b.indexOf(0);
+        return JSON.parse(b.subarray(0, end < 0 ? b.length : end).toString('utf8')) as RankState;
+      });
     });
   }
 
   #restore(dir: string, rows: PromptRow[]): void {
     const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as {
-      step: number; dataset: DatasetState; buffer: Group<RolloutGroup>[];
+      step: number; dataset: DatasetState; buffer: Group<RolloutGroup>[]; world_size?: number;
     };
+    const savedWorld = state.world_size ?? 1;
+    if (savedWorld !== this.worldSize)
+      throw new Error(`${dir} was written by a run on ${savedWorld} rank(s); resume it on ${savedWorld} (prompt buffers and RNG states are per rank), not ${this.worldSize}`);
     this.step = state.step;
     this.dataset = PromptDataset.restore(rows, state.dataset);
     this.droppedLongPrompts = this.dataset.dropWhere((r) => this.promptIds(r).length > this.cfg.data.max_prompt_length);
@@ -444,16 +768,24 @@ export class PrimeTrainer {
     };
     loadOpt(this.policyOpt, path.join(dir, 'optim-policy.safetensors'));
     if (this.prmOpt) loadOpt(this.prmOpt, path.join(dir, 'optim-prm.safetensors'));
+    if (this.#dp) {
+      const mine = JSON.parse(fs.readFileSync(path.join(dir, 'ranks', rankFile(this.rank)), 'utf8')) as RankState;
+      this.buffer = PromptBuffer.fromJSON(mine.buffer);
+      tidy(() => torch.setRngState(torch.tensor(new Uint8Array(Buffer.from(mine.rng, 'base64')))));
+      return;
+    }
     const rng = torch.loadSafetensors(path.join(dir, 'rng.safetensors'));
     torch.setRngState(rng.get('cpu')!);
     torch.dispose([...rng.values()]);
   }
 
+  /** Frees the models and optimizers, and leaves the data-parallel job (every rank calls it). */
   dispose(): void {
     this.policy.dispose();
     this.prm.dispose();
     this.ref.dispose();
     this.policyOpt.dispose();
     this.prmOpt?.dispose();
+    if (this.#dp?.ownsGroup) torch.distributed.destroyProcessGroup();
   }
 }
