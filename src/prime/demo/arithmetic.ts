@@ -8,7 +8,10 @@
  *   solution: "23+45=68\n68-17=51\n51+8=59\n\boxed{59}"
  *
  * Difficulty knobs: the number of operands, the operand range, and whether × appears
- * (× binds tighter than ±, so its steps come first).
+ * (× binds tighter than ±, so its steps come first). `shortcutFraction` makes that share of the
+ * SFT demonstrations skip the working ("\boxed{59}" alone), as noisy real SFT data does: the SFT
+ * model then answers some problems without working, and RL must discover that writing the steps
+ * pays — a lesson that generalizes to unseen problems, decided in the first response tokens.
  */
 import { mulberry32, type PromptRow } from '../data.js';
 
@@ -20,8 +23,10 @@ export interface ArithmeticOptions {
   maxOperand: number;
   /** Include × (operands of a product are kept ≤ 12). */
   multiply: boolean;
+  /** Share of worked solutions that skip the steps (answer only). */
+  shortcutFraction?: number;
 }
-export const DEFAULT_ARITHMETIC: ArithmeticOptions = { minOperands: 3, maxOperands: 4, maxOperand: 50, multiply: false };
+export const DEFAULT_ARITHMETIC: ArithmeticOptions = { minOperands: 3, maxOperands: 4, maxOperand: 50, multiply: false, shortcutFraction: 0 };
 
 export interface ArithmeticProblem {
   question: string;
@@ -60,7 +65,8 @@ export function generateProblem(rand: () => number, o: ArithmeticOptions = DEFAU
     steps.push(`${acc}${os[i]}${vals[i + 1]}=${r}`);
     acc = r;
   }
-  return { question, steps, answer: acc, solution: `${steps.join('\n')}\n\\boxed{${acc}}` };
+  const shortcut = rand() < (o.shortcutFraction ?? 0);
+  return { question, steps, answer: acc, solution: shortcut ? `\\boxed{${acc}}` : `${steps.join('\n')}\n\\boxed{${acc}}` };
 }
 
 export const USER_SUFFIX = ' Answer in \\boxed{}.';
