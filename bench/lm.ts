@@ -7,7 +7,8 @@
  *   sample  generate(): P prompts × n samples, temperature 1             → generated tokens/s
  *           'len'  : no stop tokens, every sample runs maxNewTokens (identical work on both sides)
  *           'stop' : 1/64 of the vocabulary are stop ids, samples end at different steps and
- *                    leave the batch (the token counts differ run to run, tokens/s is comparable)
+ *                    leave the batch; the PyTorch loop ends each sample after the same number of
+ *                    tokens as prime-ts drew (as if its stop token came then): the same work
  *
  * Shapes: a tiny model, a ~25M-parameter model, and a Qwen2.5-0.5B-shaped stack (its widths,
  * heads and 151,936-token vocabulary; 2 layers instead of 24 to fit the time).
@@ -153,7 +154,8 @@ for (const shape of SHAPES) {
     };
     const pScore = pyRun(specFile);
     const pLen = run({ prompts: gPrompts, n: sa.n, max_new: sa.maxNew, temperature: 1, stop_ids: [] });
-    const pStop = run({ prompts: gPrompts, n: sa.n, max_new: sa.maxNew, temperature: 1, stop_ids: stopIds });
+    // the same per-sample lengths as prime-ts drew, so both sides do the same work
+    const pStop = run({ prompts: gPrompts, n: sa.n, max_new: sa.maxNew, temperature: 1, stop_ids: [], lengths: outStop.map((x) => x.tokenIds.length) });
     const pt = (s: number, c: number) => ({ wall: s, cpu: c });
     py = {
       score: rate(scoreTokens, pt(pScore.score_s!, pScore.score_cpu!)), train: rate(scoreTokens, pt(pScore.train_s!, pScore.train_cpu!)),

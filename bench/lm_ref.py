@@ -44,7 +44,9 @@ def score(m, ids, mask, resp_mask, start, train):
     return lp
 
 
-def generate_naive(m, prompts, n, max_new, temperature, stop_ids):
+def generate_naive(m, prompts, n, max_new, temperature, stop_ids, lengths=None):
+    """lengths (optional, one per sample): end sample r after lengths[r] tokens as if it had drawn
+    a stop token then — so both sides of the benchmark do the same work."""
     rows = [p for p in prompts for _ in range(n)]
     ids, mask = left_pad(rows)
     R = len(rows)
@@ -65,7 +67,7 @@ def generate_naive(m, prompts, n, max_new, temperature, stop_ids):
         for i, r in enumerate(active):
             out[r].append(tl[i])
             logps[r].append(ll[i])
-            if tl[i] not in stop:
+            if tl[i] not in stop and (lengths is None or len(out[r]) < lengths[r]):
                 keep.append(i)
         if not keep or step == max_new - 1:
             break
@@ -125,7 +127,7 @@ def main():
     g = spec.get("sample")
     if g:
         with torch.no_grad():
-            t, out = timed(lambda: generate_naive(m, g["prompts"], g["n"], g["max_new"], g["temperature"], g["stop_ids"]), spec["reps"])
+            t, out = timed(lambda: generate_naive(m, g["prompts"], g["n"], g["max_new"], g["temperature"], g["stop_ids"], g.get("lengths")), spec["reps"])
         res["sample_s"], res["sample_cpu"] = t
         res["sample_tokens"] = sum(len(o) for o in out)
     print(json.dumps(res))

@@ -12,7 +12,11 @@
  * The two implementations run alternately for `--rounds` rounds (Python, then prime-ts), each
  * round doing `--warmup` untimed steps then `--steps` timed ones, so a load change on a shared
  * machine hits both alike. Reported: the median step time over all timed steps of each, their
- * ratio (prime-ts / PyTorch; the target is ≤ 1.05), and sgemm GFLOPS (1024×1024) for both.
+ * ratio (prime-ts / PyTorch; the target is ≤ 1.05), the median CPU time per step (all threads;
+ * steadier than wall time when other processes compete for the cores — with 2 threads, an
+ * OpenMP region whose second thread waits for a core can take milliseconds), sgemm GFLOPS
+ * (1024×1024) for both, and the losses of the first and last step (same seed, same
+ * initialization order: they agree to the printed digits).
  *
  * Options: --threads 2 --layers 4 --width 256 --heads 4 --batch 16 --tokens 128 --vocab 1024
  *          --warmup 3 --steps 10 --rounds 2 --python /usr/bin/python3
@@ -65,13 +69,22 @@ class Block extends Module {
   }
 }
 
+/** Like nn.ModuleList: children named '0', '1', … (so parameter names read blocks.0.ln1.weight). */
+class ModuleList extends Module {
+  constructor(ms: Module[]) {
+    super();
+    ms.forEach((m, i) => this.child(String(i), m));
+  }
+}
+
 class GPT extends Module {
   tok: Embedding; pos: Embedding; blocks: Block[]; lnF: LayerNorm; head: Linear;
   constructor(V: number, T: number, D: number, H: number, L: number) {
     super();
     this.tok = this.child('tok', new Embedding(V, D));
     this.pos = this.child('pos', new Embedding(T, D));
-    this.blocks = Array.from({ length: L }, (_, i) => this.child(`blocks.${i}`, new Block(D, H)));
+    this.blocks = Array.from({ length: L }, () => new Block(D, H));
+    this.child('blocks', new ModuleList(this.blocks));
     this.lnF = this.child('ln_f', new LayerNorm(D));
     this.head = this.child('head', new Linear(D, V, { bias: false }));
   }
@@ -104,19 +117,19 @@ function sgemmGflops(n = 1024, reps = 20): number {
   return (2 * n ** 3) / median(times) / 1e9;
 }
 
-/** prime-ts: timed step times (ms) and the loss of every step. */
-function runPrime(c: Config): { stepMs: number[]; loss: number[] } {
+/** prime-ts: timed step times (wall and CPU, ms) and the loss of every step. */
+function runPrime(c: Config): { stepMs: number[]; cpuMs: number[]; loss: number[] } {
   torch.setNumThreads(c.threads);
   torch.manualSeed(c.seed);
   const model = new GPT(c.vocab, c.tokens, c.width, c.heads, c.layers);
   const opt = new torch.AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.01 });
-  const ids = torch.randint(0, c.vocab, [c.batch, c.tokens + 1]);
-  const x = torch.keep(ids.slice(1, 0, -1).contiguous()); // (B, T)
-  const y = torch.keep(ids.slice(1, 1).contiguous()); // (B, T) next tokens
-  ids.dispose();
-  const stepMs: number[] = [], loss: number[] = [];
+  const [x, y] = torch.tidy(() => {
+    const ids = torch.randint(0, c.vocab, [c.batch, c.tokens + 1]);
+    return [ids.slice(1, 0, -1).contiguous(), ids.slice(1, 1).contiguous()]; // (B, T) inputs, next tokens
+  });
+  const stepMs: number[] = [], cpuMs: number[] = [], loss: number[] = [];
   for (let i = 0; i < c.warmup + c.steps; i++) {
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     const l = torch.tidy(() => {
       const logits = model.forward(x);
       const ce = torch.crossEntropy(logits.view(-1, c.vocab), y.view(-1));
@@ -125,17 +138,20 @@ function runPrime(c: Config): { stepMs: number[]; loss: number[] } {
     });
     opt.step();
     opt.zeroGrad();
-    const dt = performance.now() - t0;
-    if (i >= c.warmup) stepMs.push(dt);
+    const dt = performance.now() - t0, cpu = process.cpuUsage(c0);
+    if (i >= c.warmup) {
+      stepMs.push(dt);
+      cpuMs.push((cpu.user + cpu.system) / 1000);
+    }
     loss.push(l);
   }
   for (const t of [x, y]) t.dispose();
   opt.dispose();
   model.dispose();
-  return { stepMs, loss };
+  return { stepMs, cpuMs, loss };
 }
 
-interface PyResult { torch: string; threads: number; step_ms: number[]; loss: number[]; gflops: number }
+interface PyResult { torch: string; threads: number; step_ms: number[]; cpu_ms: number[]; loss: number[]; gflops: number }
 
 function runPython(c: Config, python: string): PyResult {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -156,26 +172,30 @@ function main(): void {
   const cfg = parseArgs(process.argv.slice(2));
   const { python } = cfg;
   console.log(`transformer step: L=${cfg.layers} D=${cfg.width} H=${cfg.heads} B=${cfg.batch} T=${cfg.tokens} V=${cfg.vocab}, ` +
-    `${cfg.threads} threads, ${cfg.rounds} rounds × (${cfg.warmup} warm-up + ${cfg.steps} timed steps)`);
-  const py: number[] = [], ts: number[] = [];
-  let pyGflops = 0, pyVersion = '';
+    `${cfg.threads} threads (OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY ?? 'default'} for both), ${cfg.rounds} rounds × (${cfg.warmup} warm-up + ${cfg.steps} timed steps)`);
+  const py: number[] = [], ts: number[] = [], pyCpu: number[] = [], tsCpu: number[] = [];
+  let pyGflops = 0, tsGflops = 0, pyVersion = '';
   for (let r = 0; r < cfg.rounds; r++) {
     const p = runPython(cfg, python);
     const t = runPrime(cfg);
+    tsGflops = Math.max(tsGflops, sgemmGflops()); // like the Python side: after each run, best of the rounds
     py.push(...p.step_ms);
     ts.push(...t.stepMs);
+    pyCpu.push(...p.cpu_ms);
+    tsCpu.push(...t.cpuMs);
     pyGflops = Math.max(pyGflops, p.gflops);
     pyVersion = p.torch;
     const fmt = (xs: number[]) => xs.map((v) => v.toFixed(3)).join(' ');
     console.log(`round ${r + 1}: PyTorch median ${median(p.step_ms).toFixed(1)} ms, prime-ts median ${median(t.stepMs).toFixed(1)} ms` +
       `  (loss PyTorch ${fmt([p.loss[0]!, p.loss.at(-1)!])}, prime-ts ${fmt([t.loss[0]!, t.loss.at(-1)!])})`);
   }
-  const tsGflops = sgemmGflops();
   const [mPy, mTs] = [median(py), median(ts)];
   console.log(`PyTorch ${pyVersion} step: ${mPy.toFixed(1)} ms (median of ${py.length})`);
   console.log(`prime-ts (libtorch ${torch.version().libtorch}) step: ${mTs.toFixed(1)} ms (median of ${ts.length})`);
   console.log(`ratio prime-ts / PyTorch: ${(mTs / mPy).toFixed(3)}  (target ≤ 1.05)`);
-  console.log(`sgemm 1024×1024 GFLOPS: PyTorch ${pyGflops.toFixed(1)}, prime-ts ${tsGflops.toFixed(1)}`);
+  // CPU time (all threads) is steadier than wall time when other processes share the cores
+  console.log(`CPU time per step: PyTorch ${median(pyCpu).toFixed(1)} ms, prime-ts ${median(tsCpu).toFixed(1)} ms, ratio ${(median(tsCpu) / median(pyCpu)).toFixed(3)}`);
+  console.log(`sgemm 1024×1024 GFLOPS (best round): PyTorch ${pyGflops.toFixed(1)}, prime-ts ${tsGflops.toFixed(1)}`);
   console.log(`live tensors after the runs: ${torch.memory().tensors}`);
 }
 

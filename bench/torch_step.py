@@ -8,8 +8,8 @@ a final LayerNorm, an untied LM head, mean cross-entropy, backward, AdamW (singl
 
 Legend: B batch, T tokens, D model width, H heads, Dh = D / H, V vocab, L layers.
 
-Prints one JSON line: {"torch": version, "threads": n, "step_ms": [...], "loss": [...],
-"gflops": sgemm GFLOPS}. Run with Debian's /usr/bin/python3 (python3-torch).
+Prints one JSON line: {"torch": version, "threads": n, "step_ms": [...] (wall), "cpu_ms": [...]
+(CPU time of all the process's threads), "loss": [...], "gflops": sgemm GFLOPS}. Run with Debian's /usr/bin/python3 (python3-torch).
 """
 import argparse
 import json
@@ -93,21 +93,22 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.01)
     ids = torch.randint(0, a.vocab, (a.batch, a.tokens + 1))
     x, y = ids[:, :-1].contiguous(), ids[:, 1:].contiguous()
-    step_ms, losses = [], []
+    step_ms, cpu_ms, losses = [], [], []
     for i in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         logits = model(x)
         loss = F.cross_entropy(logits.view(-1, a.vocab), y.view(-1))
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
         lv = loss.item()
-        dt = (time.perf_counter() - t0) * 1000
+        dt, dc = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
         if i >= a.warmup:
             step_ms.append(dt)
+            cpu_ms.append(dc)
         losses.append(lv)
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "step_ms": step_ms,
-                      "loss": losses, "gflops": sgemm_gflops()}))
+                      "cpu_ms": cpu_ms,                       "loss": losses, "gflops": sgemm_gflops()}))
 
 
 if __name__ == "__main__":

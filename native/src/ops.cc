@@ -239,6 +239,9 @@ static c10::List<c10::optional<at::Tensor>> IndexList(const Napi::CallbackInfo& 
     Napi::Value e = a.Get(k);
     if (e.IsNull() || e.IsUndefined()) out.push_back(c10::nullopt);
     else {
+      // Unwrap of anything but our handle is undefined behaviour: check first.
+      if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(NTensor::constructor->Value()))
+        throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be an array of tensors or nulls");
       NTensor* h = NTensor::Unwrap(e.As<Napi::Object>());
       if (h->released) throw Napi::Error::New(info.Env(), "tensor used after dispose()");
       out.push_back(h->tensor);

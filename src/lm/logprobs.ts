@@ -9,11 +9,14 @@
  * mask when one is given, else wherever token t or t−1 is padding — so a masked sum over the
  * response needs no re-indexing.
  *
- * The decoder runs once over the sequence; lm_head and the log-softmax then run over chunks of
- * positions, and only over the scored window (from the first response column), so the (B, T, V)
- * logits and log-softmax of a full pass are never held at once in forward-only scoring. With
- * gradients on, autograd keeps each chunk's logits for the backward pass (B·R·V values for R
- * scored positions; eager PyTorch keeps logits and log-softmax, twice that).
+ * The decoder runs once over the sequence (tokens 0 … T−2); lm_head and the log-softmax run only
+ * over the scored window. Without gradients they run over blocks of rows × slices of the
+ * vocabulary (≤ 2²⁴ logits at once, each slice of lm_head's weight read once per block, the
+ * logsumexp merged across slices), so the (B, T, V) logits and log-softmax of a full pass are
+ * never held — V is 151,936 for Qwen2.5. With gradients on, the logits of the R scored positions
+ * are computed in one piece and kept for the backward pass (B·R·V values; eager PyTorch keeps
+ * logits and log-softmax, twice that): pieces would all be kept the same, and each would cost a
+ * (V, D) weight-gradient GEMM of its own.
  */
 import * as torch from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
@@ -33,7 +36,10 @@ export interface LogprobsOptions {
   temperature?: number;
   /** Also return the entropy of each predictive distribution, aligned like the log-probs. */
   withEntropy?: boolean;
-  /** Cap on B × positions × V logits per lm_head chunk. Default 2²⁴ (64 MiB of float32). */
+  /**
+   * Cap on the logits held at once (rows × vocabulary slice). Default 2²⁴ (64 MiB of float32)
+   * without gradients; with gradients, unset means one piece (see above).
+   */
   chunkElements?: number;
 }
 
@@ -70,18 +76,24 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
     } else hidden = model.forward(ids);
     const h = hidden.narrow(1, start - 1, R); // (B, R, D): predicts columns start … T−1
     const targets = inputIds.narrow(1, start, R); // (B, R)
-    const V = model.config.vocabSize;
-    const step = Math.max(1, Math.floor((opts.chunkElements ?? 2 ** 24) / (B * V)));
-    const lps: Tensor[] = [], ents: Tensor[] = [];
-    for (let s = 0; s < R; s += step) {
-      const c = Math.min(step, R - s);
-      let z = model.logits(h.narrow(1, s, c)); // (B, c, V)
+    let lp: Tensor, ent: Tensor | null = null; // (B, R)
+    if (R === 0) {
+      lp = torch.zeros([B, 0], { dtype: hidden.dtype === 'float64' ? 'float64' : 'float32' });
+      ent = opts.withEntropy ? lp : null;
+    } else if (torch.isGradEnabled() && opts.chunkElements === undefined) {
+      // Autograd keeps the logits for the backward pass however they are split, and each piece
+      // would add a (V, D) weight-gradient GEMM of its own: one piece.
+      let z = model.logits(h); // (B, R, V)
       if (temperature !== 1) z = z.div(temperature);
-      lps.push(torch.tokenLogprobs(z, targets.narrow(1, s, c)));
-      if (opts.withEntropy) ents.push(torch.entropyFromLogits(z));
+      lp = torch.tokenLogprobs(z, targets);
+      if (opts.withEntropy) ent = torch.entropyFromLogits(z);
+    } else {
+      const out = chunkedHead(model, h.reshape(B * R, -1), targets.reshape(B * R), temperature, opts.withEntropy ?? false, opts.chunkElements ?? 2 ** 24);
+      lp = out.lp.view(B, R);
+      if (out.ent) ent = out.ent.view(B, R);
     }
-    const align = (parts: Tensor[]): Tensor => {
-      let out = parts.length === 1 ? parts[0]! : torch.cat(parts, 1); // (B, R)
+    const align = (scored: Tensor): Tensor => {
+      let out = scored; // (B, R)
       if (start > 0) out = torch.cat([torch.zeros([B, start], { dtype: out.dtype }), out], 1); // (B, T)
       if (opts.responseMask) return out.mul(opts.responseMask.to(out.dtype));
       if (opts.attentionMask) {
@@ -91,8 +103,69 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
       }
       return out;
     };
-    const result: LogprobsResult = { logprobs: align(lps) };
-    if (opts.withEntropy) result.entropy = align(ents);
+    const result: LogprobsResult = { logprobs: align(lp) };
+    if (ent) result.entropy = align(ent);
     return result;
   });
+}
+
+/**
+ * lm_head + log-softmax over N rows without holding N × V logits: rows in blocks, and the
+ * vocabulary of each block in slices of ≤ `budget` / rows columns, so each slice of lm_head's
+ * weight is read once per block. Across slices a running max m, Σ e^{z−m} and Σ e^{z−m}·z give
+ * logsumexp (lse = m + log Σ) and the entropy (lse − Σ e^{z−m}z / Σ e^{z−m}); the target's
+ * logit is picked from the slice that holds it. h (N, D), targets (N) → lp (N), entropy (N)?.
+ */
+function chunkedHead(model: CausalLM, h: Tensor, targets: Tensor, temperature: number, withEntropy: boolean, budget: number): { lp: Tensor; ent: Tensor | null } {
+  const Nr = h.size(0);
+  const V = model.config.vocabSize;
+  const W = model.lmHeadWeight; // (V, D)
+  const rowsPerBlock = Math.max(1, Math.min(Nr, 4096));
+  const cols = Math.max(1, Math.min(V, Math.floor(budget / rowsPerBlock)));
+  const lps: Tensor[] = [], ents: Tensor[] = [];
+  for (let r0 = 0; r0 < Nr; r0 += rowsPerBlock) {
+    const rows = Math.min(rowsPerBlock, Nr - r0);
+    const hb = h.narrow(0, r0, rows), tb = targets.narrow(0, r0, rows);
+    if (cols === V) {
+      // the whole vocabulary fits: one product
+      const z = torch.tidy(() => {
+        const l = model.logits(hb);
+        return temperature === 1 ? l : l.div(temperature);
+      });
+      lps.push(torch.tokenLogprobs(z, tb));
+      if (withEntropy) ents.push(torch.entropyFromLogits(z));
+      z.dispose();
+      continue;
+    }
+    const acc = torch.tidy(() => {
+      const dt = h.dtype === 'float64' ? 'float64' : 'float32';
+      return { m: torch.full([rows], -Infinity, { dtype: dt }), s: torch.zeros([rows], { dtype: dt }), t: torch.zeros([rows], { dtype: dt }), picked: torch.zeros([rows], { dtype: dt }) };
+    });
+    for (let v0 = 0; v0 < V; v0 += cols) {
+      const c = Math.min(cols, V - v0);
+      const next = torch.tidy(() => {
+        let z = torch.linear(hb, W.narrow(0, v0, c)).to(acc.m.dtype); // (rows, c)
+        if (temperature !== 1) z = z.div(temperature);
+        const m = torch.maximum(acc.m, z.max(1)[0]);
+        const e = z.sub(m.unsqueeze(1)).exp();
+        const decay = acc.m.sub(m).exp(); // e^{m_old − m_new}; 0 on the first slice
+        const inSlice = tb.ge(v0).logicalAnd(tb.lt(v0 + c));
+        const zt = z.gather(1, tb.sub(v0).clamp(0, c - 1).unsqueeze(1)).squeeze(1);
+        return {
+          m,
+          s: acc.s.mul(decay).add(e.sum(1)),
+          t: withEntropy ? acc.t.mul(decay).add(e.mul(z).sum(1)) : acc.t.clone(),
+          picked: torch.where(inSlice, zt, acc.picked),
+        };
+      });
+      torch.dispose(acc);
+      Object.assign(acc, next);
+    }
+    const lse = acc.m.add(acc.s.log());
+    lps.push(acc.picked.sub(lse));
+    if (withEntropy) ents.push(lse.sub(acc.t.div(acc.s)));
+    torch.dispose(acc);
+  }
+  const cat = (xs: Tensor[]) => (xs.length === 1 ? xs[0]! : torch.cat(xs, 0));
+  return { lp: cat(lps), ent: withEntropy ? cat(ents) : null };
 }

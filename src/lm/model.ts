@@ -238,9 +238,12 @@ export class CausalLM extends Module {
     });
   }
 
-  /** Logits (…, V) of hidden states (…, D). */
+  /**
+   * Logits (…, V) of hidden states (…, D). A few rows without autograd (decoding) take the
+   * native skinny-product kernel (`skinnyLinear` in native/src/nn.cc), else `linear`.
+   */
   logits(hidden: Tensor): Tensor {
-    return torch.linear(hidden, this.lmHeadWeight);
+    return wrap(N.skinnyLinear(hidden.handle, this.lmHeadWeight.handle, null));
   }
 
   override dispose(): void {

@@ -115,5 +115,11 @@ N.setNumThreads(Number(process.env.PRIME_NUM_THREADS ?? 0) || os.availableParall
 
 /** Live native tensors and their bytes. */
 export const memory = (): { tensors: number; bytes: number } => N.memory();
+/**
+ * Bytes of freed CPU blocks (≥ 128 KiB) the native allocator keeps for reuse. Capped by
+ * PRIME_CPU_CACHE_MB (default 1024); `emptyCache()` returns them to the system.
+ */
+export const cachedMemory = (): number => N.cachedMemory();
+export const emptyCache = (): void => N.emptyCache();
 export const version = (): { libtorch: string; cuda: boolean } => N.version();
 export const cudaAvailable = (): boolean => N.cudaAvailable();

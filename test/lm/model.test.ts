@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
 import { noGrad, tidy } from '../../src/torch/index.js';
+import { N } from '../../src/torch/native.js';
+import { wrap } from '../../src/torch/tensor.js';
 import { KVCache, leftPad, positionIdsFromMask, type CausalLM, type ConfigSpec } from '../../src/lm/index.js';
 import { assertClose, randomPrompts, tinyModel } from './fixtures.js';
 
@@ -96,6 +98,46 @@ for (const [name, spec] of VARIANTS) {
     m.dispose();
   });
 }
+
+test('decoding attention: the elementwise path (small caches) and the matmul path (B·H·Tk·Dh > 2²⁰) both match the full forward', () => {
+  // 16 rows × 8 heads × 64 dims: the cache crosses 2²⁰ elements at Tk = 128
+  const m = tinyModel({ numHeads: 8, numKvHeads: 2, headDim: 64 }, 'float64');
+  noGrad(() => tidy(() => {
+    const ids = torch.randint(0, 256, [16, 140]);
+    const full = fullLogits(m, ids);
+    const cache = new KVCache(m.config, 16, 140, 'float64');
+    const parts = [m.logits(m.forward(ids.narrow(1, 0, 120), { cache }))];
+    for (let t = 120; t < 140; t++) parts.push(m.logits(m.forward(ids.narrow(1, t, 1), { cache })));
+    assertClose('decode across the attention-path threshold vs full forward', torch.cat(parts, 1), full, 1e-5);
+    cache.dispose();
+  }));
+  m.dispose();
+});
+
+test('skinny products (decoding, float32, ≤ 32 rows) equal linear; float32 decoding matches the full forward', () => {
+  noGrad(() => tidy(() => {
+    for (const [M, Nn, K] of [[1, 1, 1], [3, 7, 13], [5, 9, 8], [16, 1000, 896], [32, 33, 100], [33, 20, 16], [2, 3, 0]]) {
+      const x = torch.randn([M, K]), w = torch.randn([Nn, K]), b = torch.randn([Nn]);
+      const got = wrap(N.skinnyLinear(x.handle, w.handle, b.handle)), want = torch.linear(x, w, b);
+      assertClose(`skinnyLinear ${M}×${K} · (${Nn}×${K})ᵀ`, got, want, 1e-5 * Math.max(1, Math.sqrt(K)));
+    }
+  }));
+  // with autograd recording it must defer to linear (and stay differentiable)
+  const w = torch.randn([4, 8], { requiresGrad: true });
+  tidy(() => wrap(N.skinnyLinear(torch.randn([2, 8]).handle, w.handle, null)).sum().backward());
+  assert.ok(tidy(() => w.grad!.abs().sum().item()) > 0);
+  w.dispose();
+  const m = tinyModel({}, 'float32');
+  noGrad(() => tidy(() => {
+    const ids = torch.tensor(randomPrompts([10, 10]));
+    const cache = new KVCache(m.config, 2, 10, 'float32');
+    const parts = [m.logits(m.forward(ids.narrow(1, 0, 4), { cache }))];
+    for (let t = 4; t < 10; t++) parts.push(m.logits(m.forward(ids.narrow(1, t, 1), { cache })));
+    assertClose('float32 KV-cache decoding vs full forward', torch.cat(parts, 1), fullLogits(m, ids), 1e-4);
+    cache.dispose();
+  }));
+  m.dispose();
+});
 
 test('float32 forward agrees with float64 and gradients reach every parameter', () => {
   const m32 = tinyModel({}, 'float32');
