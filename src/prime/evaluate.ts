@@ -15,6 +15,8 @@ export interface EvalOptions {
   topP?: number;
   /** Prompts per generate call. */
   batch?: number;
+  /** Also return every sample's text and score. */
+  keepSamples?: boolean;
   stopTokenIds: number[];
   padTokenId: number;
 }
@@ -25,12 +27,14 @@ export interface EvalResult {
   majAtK: number;
   passAtK: number;
   meanLength: number;
+  samples?: { prompt: number; text: string; score: number }[];
 }
 
 export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows: PromptRow[], verifier: Verifier, o: EvalOptions): Promise<EvalResult> {
   const K = o.greedy ? 1 : o.samples;
   const per = Math.max(1, o.batch ?? 16);
   let sum = 0, maj = 0, pass = 0, len = 0;
+  const kept: NonNullable<EvalResult['samples']> = [];
   for (let i = 0; i < rows.length; i += per) {
     const chunk = rows.slice(i, i + per);
     const samples = torch.noGrad(() => generate(model, chunk.map((r) => tokenizer.encodeChat(r.messages, { addGenerationPrompt: true })), {
@@ -41,6 +45,7 @@ export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows:
       const mine = samples.slice(j * K, (j + 1) * K);
       const results = await Promise.all(mine.map((s) => verifier(row, s.text)));
       const scores = results.map((r) => r.score);
+      if (o.keepSamples) mine.forEach((s, k) => kept.push({ prompt: i + j, text: s.text, score: scores[k]! }));
       sum += scores.reduce((a, b) => a + b, 0) / K;
       pass += Math.max(...scores);
       len += mine.reduce((a, s) => a + s.tokenIds.length, 0) / K;
@@ -58,5 +63,5 @@ export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows:
     }
   }
   const n = Math.max(1, rows.length);
-  return { prompts: rows.length, avgAtK: sum / n, majAtK: maj / n, passAtK: pass / n, meanLength: len / n };
+  return { prompts: rows.length, avgAtK: sum / n, majAtK: maj / n, passAtK: pass / n, meanLength: len / n, ...(o.keepSamples ? { samples: kept } : {}) };
 }

@@ -37,7 +37,9 @@ export interface DemoSettings {
 export const DEMO: DemoSettings = {
   dir: 'runs/demo',
   seed: 2026,
-  task: { minOperands: 3, maxOperands: 4, maxOperand: 50, multiply: false },
+  // Single-digit operands keep the worked arithmetic learnable by a 0.8M model in ~5 min of SFT;
+  // half the SFT demonstrations skip the working, which the SFT start imitates and RL must unlearn.
+  task: { minOperands: 3, maxOperands: 4, maxOperand: 9, multiply: false, shortcutFraction: 0.5 },
   nTrain: 20000,
   nTest: 200,
   model: { hiddenSize: 128, intermediateSize: 384, numLayers: 4, numHeads: 4, numKvHeads: 2, maxPositionEmbeddings: 256 },
@@ -82,7 +84,7 @@ async function evalOn(dir: string, rows: PromptRow[], cfg: PrimeConfig): Promise
   const p = loadPretrained(dir);
   try {
     return await evaluateModel(p.model, p.tokenizer!, rows, defaultVerifier(cfg), {
-      samples: 1, greedy: true, maxNewTokens: cfg.data.max_response_length, stopTokenIds: p.stopTokenIds, padTokenId: p.tokenizer!.padTokenId ?? 0, batch: 50,
+      samples: 1, greedy: true, maxNewTokens: cfg.data.max_response_length, stopTokenIds: p.stopTokenIds, padTokenId: p.tokenizer!.padTokenId ?? 0, batch: 50, keepSamples: true,
     });
   } finally {
     p.model.dispose();
@@ -146,6 +148,14 @@ export async function runDemo(opts: { quick?: boolean; log?: (s: string) => void
   return { before, after };
 }
 
+/** Share of responses that write out the working, and the accuracy with and without it. */
+export function styleBreakdown(r: EvalResult): { worked: number; accWorked: number; accShortcut: number } {
+  const ss = r.samples ?? [];
+  const w = ss.filter((x) => !x.text.trimStart().startsWith('\\boxed')), sh = ss.filter((x) => x.text.trimStart().startsWith('\\boxed'));
+  const acc = (xs: typeof ss) => (xs.length ? xs.reduce((a, x) => a + x.score, 0) / xs.length : NaN);
+  return { worked: ss.length ? w.length / ss.length : NaN, accWorked: acc(w), accShortcut: acc(sh) };
+}
+
 function writeReport(s: DemoSettings, before: EvalResult, after: EvalResult, heldOut: [number, number][], minutes: number): void {
   const ms = readMetrics(path.join(s.dir, 'prime', 'metrics.jsonl'));
   const ser = (k: string) => ms.map((m) => [m.step, m[k] ?? NaN] as [number, number]);
@@ -156,7 +166,8 @@ function writeReport(s: DemoSettings, before: EvalResult, after: EvalResult, hel
     { title: 'Implicit PRM accuracy (before update)', series: [{ name: 'sign(s) = label', points: ser('prm/accuracy') }] },
   ], { title: 'PRIME on the embedded arithmetic task' });
   fs.writeFileSync(path.join(s.dir, 'report.svg'), svg);
-  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '—');
+  const sb = styleBreakdown(before), sa = styleBreakdown(after);
   const md = `# PRIME demo report
 
 | | held-out greedy accuracy (${before.prompts} problems) |
@@ -165,7 +176,14 @@ function writeReport(s: DemoSettings, before: EvalResult, after: EvalResult, hel
 | after ${s.rlSteps} PRIME steps | ${pct(after.avgAtK)} |
 | gain | ${((after.avgAtK - before.avgAtK) * 100).toFixed(1)} points |
 
-Task: ${s.task.minOperands}–${s.task.maxOperands} operands in [1, ${s.task.maxOperand}], +/−${s.task.multiply ? '/×' : ''}, worked step by step, answer in \\boxed{}.
+| | SFT start | after PRIME |
+|---|---|---|
+| greedy answers that write out the working | ${pct(sb.worked)} | ${pct(sa.worked)} |
+| accuracy when writing the working | ${pct(sb.accWorked)} | ${pct(sa.accWorked)} |
+| accuracy when answering directly | ${pct(sb.accShortcut)} | ${pct(sa.accShortcut)} |
+
+Task: ${s.task.minOperands}–${s.task.maxOperands} operands in [1, ${s.task.maxOperand}], +/−${s.task.multiply ? '/×' : ''}, worked step by step, answer in \\boxed{};
+${pct(s.task.shortcutFraction ?? 0)} of the SFT demonstrations give the answer without the working.
 Model: Qwen2 architecture, hidden ${s.model.hiddenSize}, ${s.model.numLayers} layers, char tokenizer; SFT ${s.sft.epochs} epoch(s) of ${s.nTrain} problems.
 PRIME: ${JSON.stringify(s.rl)}. Wall time ${minutes.toFixed(1)} min.
 
