@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NATIVE := native/build/Release/prime_native.node
 NATIVE_SRC := $(wildcard native/src/*.cc native/src/*.h) native/binding.gyp native/libtorch.cjs
-TS_SRC := $(shell find src test bench demo -name '*.ts' 2>/dev/null) tsconfig.json
+TS_SRC := $(shell find src test bench examples -name '*.ts' 2>/dev/null) tsconfig.json
 # node-gyp must build against the installed Node's own headers (no download from the network).
 NODEDIR := $(shell d=$$(node -p "require('path').resolve(process.execPath, '../..')"); [ -f $$d/include/node/node_api.h ] && echo --nodedir=$$d)
 # libtorch-dev pulls the reference BLAS (libblas3): sgemm ran at 3.5 GFLOPS instead of ~80+.
@@ -44,7 +44,7 @@ test: setup
 	node --test --test-concurrency=1 dist/test/
 
 demo: setup
-	node dist/demo/charlm.js
+	node dist/src/prime/cli.js demo
 
 # Benchmarks compare against PyTorch in the same run: Debian's python3-torch (same libtorch).
 bench-deps: setup

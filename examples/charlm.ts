@@ -1,7 +1,7 @@
 /**
  * A small end-to-end example of prime-ts/torch: a character-level MLP language model trained
  * for a few hundred AdamW steps on a built-in text; prints the loss falling and a sample.
- * Run: `make demo` (or `node dist/demo/charlm.js`).
+ * Run: `node dist/examples/charlm.js` after `make build`.
  */
 import * as torch from '../src/torch/index.js';
 import { Embedding, Linear, Module, type Tensor } from '../src/torch/index.js';
