@@ -41,7 +41,7 @@ setup: system build
 build: node_modules/.installed $(NATIVE) dist/.built
 
 test: setup
-	node --test --test-concurrency=1 dist/test/
+	node --test --test-concurrency=1 $$(find dist/test -name '*.test.js' | sort)
 
 demo: setup
 	node dist/src/prime/cli.js demo
