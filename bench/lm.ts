@@ -66,9 +66,11 @@ function rng(seed: number): () => number {
 }
 const randomIds = (r: () => number, len: number, V: number) => Array.from({ length: len }, () => Math.floor(r() * V));
 
+/** As Python's statistics.median (the mean of the middle two for an even count). */
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  const h = Math.floor(s.length / 2);
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
 }
 /** Median wall and CPU seconds of `reps` runs after one warm-up. */
 function timed<R>(reps: number, fn: () => R): [Time, R] {

@@ -311,8 +311,10 @@ static at::Tensor LmLinear(const at::Tensor& x, const at::Tensor& w, const c10::
   at::Tensor y = at::empty(shape, x.options());
   const float *xp = xc.data_ptr<float>(), *wp = wc.data_ptr<float>();
   float* yp = y.data_ptr<float>();
-  // blocks of 4 rows of w; ~64 blocks per task keeps the threads' share of w large
-  at::parallel_for(0, (N + 3) / 4, 64, [&](int64_t b0, int64_t b1) { SkinnyGemmAvx2(xp, wp, yp, M, N, K, b0 * 4, std::min(N, b1 * 4)); });
+  // blocks of 4 rows of w; a task gets ≥ 2²¹ multiply-adds, so small products (tiny models) stay
+  // on one thread instead of paying a thread wake-up per product
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 21) / (4 * M * K));
+  at::parallel_for(0, (N + 3) / 4, grain, [&](int64_t b0, int64_t b1) { SkinnyGemmAvx2(xp, wp, yp, M, N, K, b0 * 4, std::min(N, b1 * 4)); });
   if (b) y.add_(*b);
   return y;
 }

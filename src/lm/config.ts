@@ -130,8 +130,14 @@ function parseConfigInner(raw: unknown): LMConfig {
   if (act !== 'silu') throw new ConfigError(`hidden_act '${String(act)}' is not supported (only 'silu')`);
   const attnDropout = raw.attention_dropout ?? 0;
   if (attnDropout !== 0 && attnDropout !== 0.0) throw new ConfigError(`attention_dropout ${JSON.stringify(attnDropout)} is not supported (only 0)`);
-  if (mt === 'qwen2' && raw.use_sliding_window === true)
-    throw new ConfigError('use_sliding_window=true is not supported (sliding-window attention is not implemented)');
+  // Qwen2 applies its sliding window to layers ≥ max_window_layers (default 28) when
+  // use_sliding_window is set; newer configs list per-layer 'layer_types'.
+  const nLayers = typeof raw.num_hidden_layers === 'number' ? raw.num_hidden_layers : 0;
+  const windowFrom = typeof raw.max_window_layers === 'number' ? raw.max_window_layers : 28;
+  if (raw.use_sliding_window === true && windowFrom < nLayers)
+    throw new ConfigError(`use_sliding_window=true with max_window_layers ${windowFrom} < ${nLayers} layers is not supported (sliding-window attention is not implemented)`);
+  if (Array.isArray(raw.layer_types) && raw.layer_types.some((t) => t !== 'full_attention'))
+    throw new ConfigError(`layer_types ${JSON.stringify(raw.layer_types)} is not supported (only full_attention)`);
   // Llama's pretraining_tp > 1 only splits the same matmuls into slices: the same function, accepted.
 
   const hiddenSize = intField(raw, 'hidden_size');

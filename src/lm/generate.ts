@@ -146,60 +146,57 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
 
       let active = samples.map((_, r) => r); // batch row → sample index
       for (let step = 0; step < maxNew; step++) {
-        const [tokens, lps] = torch.tidy(() => {
-          const [t, lp] = torch.sampleNext(state.logits!, { temperature, topP, topK, greedy });
-          return [t, lp];
-        });
-        const tArr = tokens.data() as BigInt64Array;
-        const lArr = lps.toFlatArray();
-        lps.dispose();
-        const still: number[] = []; // batch rows that continue
-        for (let r = 0; r < active.length; r++) {
-          const s = samples[active[r]!]!;
-          const id = Number(tArr[r]);
-          s.tokenIds.push(id);
-          s.logprobs.push(lArr[r]!);
-          if (stopIds.has(id)) {
-            s.finishReason = 'stop';
-            s.stoppedBy = id;
-            continue;
-          }
-          if (stopStrings.length) {
-            const tail = decode(s.tokenIds.slice(-tailTokens));
-            const hit = stopStrings.find((x) => tail.includes(x));
-            if (hit !== undefined) {
+        const [tokens, lps] = torch.sampleNext(state.logits!, { temperature, topP, topK, greedy }); // (B), (B)
+        try {
+          const tArr = tokens.data() as BigInt64Array;
+          const lArr = lps.toFlatArray();
+          const still: number[] = []; // batch rows that continue
+          for (let r = 0; r < active.length; r++) {
+            const s = samples[active[r]!]!;
+            const id = Number(tArr[r]);
+            s.tokenIds.push(id);
+            s.logprobs.push(lArr[r]!);
+            if (stopIds.has(id)) {
               s.finishReason = 'stop';
-              s.stoppedBy = hit;
+              s.stoppedBy = id;
               continue;
             }
+            if (stopStrings.length) {
+              const tail = decode(s.tokenIds.slice(-tailTokens));
+              const hit = stopStrings.find((x) => tail.includes(x));
+              if (hit !== undefined) {
+                s.finishReason = 'stop';
+                s.stoppedBy = hit;
+                continue;
+              }
+            }
+            still.push(r);
           }
-          still.push(r);
-        }
-        if (still.length === 0 || step === maxNew - 1) {
+          if (still.length === 0 || step === maxNew - 1) break;
+          torch.tidy(() => {
+            let next = tokens;
+            if (still.length < active.length) {
+              // finished rows leave the batch: keep only the running rows of every per-row tensor
+              const rows = torch.tensor(BigInt64Array.from(still, BigInt));
+              cache.selectRows(rows);
+              next = tokens.indexSelect(0, rows);
+              replace('nextPos', state.nextPos!.indexSelect(0, rows));
+              if (state.keyMask) replace('keyMask', state.keyMask.indexSelect(0, rows));
+              active = still.map((r) => active[r]!);
+            }
+            const B = active.length;
+            const hidden = model.forward(next.view(B, 1), {
+              positionIds: state.nextPos!.view(B, 1), maxPosition: Lp + step,
+              attentionMask: state.keyMask ? state.keyMask.narrow(1, 0, cache.length + 1) : null, cache,
+            }); // (B, 1, D)
+            replace('logits', model.logits(hidden.view(B, -1))); // (B, V)
+            state.nextPos!.add_(1);
+            opts.onStep?.(step, B);
+          });
+        } finally {
           tokens.dispose();
-          break;
+          lps.dispose();
         }
-        torch.tidy(() => {
-          let next = tokens;
-          if (still.length < active.length) {
-            // finished rows leave the batch: keep only the running rows of every per-row tensor
-            const rows = torch.tensor(BigInt64Array.from(still, BigInt));
-            cache.selectRows(rows);
-            next = tokens.indexSelect(0, rows);
-            replace('nextPos', state.nextPos!.indexSelect(0, rows));
-            if (state.keyMask) replace('keyMask', state.keyMask.indexSelect(0, rows));
-            active = still.map((r) => active[r]!);
-          }
-          const B = active.length;
-          const hidden = model.forward(next.view(B, 1), {
-            positionIds: state.nextPos!.view(B, 1), maxPosition: Lp - 1 + step + 1,
-            attentionMask: state.keyMask ? state.keyMask.narrow(1, 0, cache.length + 1) : null, cache,
-          }); // (B, 1, D)
-          replace('logits', model.logits(hidden.view(B, -1))); // (B, V)
-          state.nextPos!.add_(1);
-          opts.onStep?.(step, B);
-        });
-        tokens.dispose();
       }
     } finally {
       state.cache?.dispose();

@@ -177,20 +177,33 @@ export interface CausalLMOptions {
 export class CausalLM extends Module {
   readonly model: DecoderBody;
   readonly lm_head: Projection | null;
-  readonly dtype: DType;
   /** Run each layer as one native call (default) or op by op from TypeScript. */
   fused = true;
+  #dtype: DType;
   #rope: RopeTable;
 
   constructor(readonly config: LMConfig, opts: CausalLMOptions = {}) {
     super();
-    this.dtype = opts.dtype ?? 'float32';
-    if (!['float32', 'float64', 'bfloat16'].includes(this.dtype))
-      throw new Error(`CausalLM: compute dtype ${this.dtype} is not supported (float32, bfloat16 or float64; libtorch 1.13 has no float16 matmul on CPU — load float16 weights with dtype float32)`);
+    this.#dtype = checkDtype(opts.dtype ?? 'float32');
     const init = opts.init ?? { kind: 'random' };
-    this.model = this.child('model', new DecoderBody(config, this.dtype, init));
-    this.lm_head = config.tieWordEmbeddings ? null : this.child('lm_head', new Projection(config.hiddenSize, config.vocabSize, false, this.dtype, init));
-    this.#rope = new RopeTable(config, this.dtype);
+    this.model = this.child('model', new DecoderBody(config, this.#dtype, init));
+    this.lm_head = config.tieWordEmbeddings ? null : this.child('lm_head', new Projection(config.hiddenSize, config.vocabSize, false, this.#dtype, init));
+    this.#rope = new RopeTable(config, this.#dtype);
+  }
+
+  /** Compute and parameter dtype. */
+  get dtype(): DType {
+    return this.#dtype;
+  }
+
+  /** Casts the parameters (and the RoPE table) to another compute dtype. */
+  override to(dtype: DType): this {
+    checkDtype(dtype);
+    super.to(dtype);
+    this.#dtype = dtype;
+    this.#rope.dispose();
+    this.#rope = new RopeTable(this.config, dtype);
+    return this;
   }
 
   /** The (V, D) output projection: lm_head.weight, or the embedding table when tied. */
@@ -272,6 +285,12 @@ export function layerReference(layer: DecoderLayer, x: Tensor, cos: Tensor, sin:
   const n2 = layer.post_attention_layernorm.forward(h);
   const m = layer.mlp;
   return h.add(m.down_proj.forward(m.gate_proj.forward(n2).silu().mul(m.up_proj.forward(n2))));
+}
+
+function checkDtype(dtype: DType): DType {
+  if (!['float32', 'float64', 'bfloat16'].includes(dtype))
+    throw new Error(`CausalLM: compute dtype ${dtype} is not supported (float32, bfloat16 or float64; libtorch 1.13 has no float16 matmul on CPU — load float16 weights with dtype float32)`);
+  return dtype;
 }
 
 function fresh(shape: number[], dtype: DType, init: Init): Tensor {

@@ -42,7 +42,8 @@ test('unsupported or malformed options are ConfigErrors, never approximations', 
     [{ model_type: 'gemma' }, /model_type 'gemma' is not supported/],
     [{ model_type: undefined }, /missing 'model_type'/],
     [{ hidden_act: 'gelu_pytorch_tanh' }, /hidden_act 'gelu_pytorch_tanh' is not supported/],
-    [{ use_sliding_window: true }, /sliding-window attention is not implemented/],
+    [{ use_sliding_window: true, max_window_layers: 0 }, /sliding-window attention is not implemented/],
+    [{ layer_types: ['sliding_attention'] }, /layer_types \["sliding_attention"\] is not supported/],
     [{ rope_scaling: { rope_type: 'dynamic', factor: 2 } }, /rope_scaling type 'dynamic' is not supported/],
     [{ rope_scaling: { type: 'linear' } }, /rope_scaling\.factor must be a positive number/],
     [{ attention_dropout: 0.1 }, /attention_dropout 0\.1 is not supported/],
@@ -60,6 +61,8 @@ test('unsupported or malformed options are ConfigErrors, never approximations', 
   // rope_scaling "default" and null are no scaling; sliding_window set but unused is fine (Qwen2.5 ships that)
   assert.equal(parseConfig({ ...ok, rope_scaling: { rope_type: 'default' } }).ropeScaling, null);
   assert.equal(parseConfig({ ...ok, sliding_window: 4096, use_sliding_window: false }).modelType, 'qwen2');
+  // a window that starts after the last layer is not in use
+  assert.equal(parseConfig({ ...ok, sliding_window: 4096, use_sliding_window: true, max_window_layers: 1 }).numLayers, 1);
 });
 
 test('RoPE inverse frequencies: plain, linear and llama3 scaling by their formulas', () => {

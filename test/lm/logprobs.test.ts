@@ -69,7 +69,8 @@ test('logprobs are differentiable and the gradient matches the unchunked loss', 
   for (const [n, g] of g1) {
     assert.ok(g, `gradient for ${n}`);
     assert.ok(tidy(() => g.abs().sum().item()) > 0, `nonzero gradient for ${n}`);
-    assert.ok(tidy(() => g.sub(g2.get(n)!).abs().max().item()) < 1e-5, `chunked gradient equals for ${n}`);
+    const [d, scale] = tidy(() => [g.sub(g2.get(n)!).abs().max().item(), g.abs().max().item()]);
+    assert.ok(d <= 1e-5 * scale, `chunked gradient equals for ${n}: max diff ${d} (scale ${scale})`);
   }
   console.log('logprobs backward: every parameter has a gradient; chunked == unchunked');
   torch.dispose([[...g1.values()], [...g2.values()], b]);
