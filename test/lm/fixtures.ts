@@ -99,8 +99,15 @@ export function tinyModel(over: Partial<ConfigSpec> = {}, dtype: DType = 'float3
   return new CausalLM(makeConfig(tinySpec(over)), { dtype, init: { kind: 'random', std } });
 }
 
+const tmpDirs: string[] = [];
+process.on('exit', () => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+/** A fresh temporary directory, removed when the test process exits. */
 export function tmpDir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `prime-lm-${tag}-`));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `prime-lm-${tag}-`));
+  tmpDirs.push(d);
+  return d;
 }
 
 export function maxAbsDiff(a: Tensor, b: Tensor): number {
