@@ -4,7 +4,6 @@
 #include "common.h"
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
-#include <immintrin.h>
 #include <cmath>
 
 namespace prime {
@@ -242,84 +241,8 @@ static Napi::Value clipGradNorm(const Napi::CallbackInfo& info) {
 // ---------------------------------------------------------------- decoder layer (prime-ts/lm)
 // One Qwen2/Llama decoder layer as a single call: ~25 ATen ops that, issued one by one from JS,
 // cost more in crossings than in work on small decoding batches. Autograd records every op.
-// y = x·wᵀ (+ b) for few rows of x — decoding's linear layers and lm_head, B rows per step.
-// OpenBLAS runs such skinny products far below its large-matrix speed (measured here with one
-// thread and w = 151936×896: 80 ms for 1 row where reading w takes 19 ms, 114 ms for 16 rows,
-// 38 GFLOPS), so float32 products of ≤ 32 rows without autograd use this AVX2/FMA kernel: blocks
-// of 4 rows of w are loaded once and, while in L1, multiplied with every row of x (3 at a time,
-// 12 accumulators), so w is read from memory once and the FMA units stay busy.
-// x (M,K), w (N,K), y (M,N), all contiguous; rows [n0, n1) of w.
-__attribute__((target("avx2,fma"))) static inline float HsumAvx(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-__attribute__((target("avx2,fma"))) static void SkinnyGemmAvx2(const float* x, const float* w, float* y, int64_t M, int64_t N, int64_t K, int64_t n0, int64_t n1) {
-  const int64_t K8 = K & ~int64_t(7);
-  for (int64_t n = n0; n < n1; n += 4) {
-    const int64_t nb = std::min<int64_t>(4, n1 - n);
-    const float* w0 = w + n * K;
-    const float* w1 = w + (n + std::min<int64_t>(1, nb - 1)) * K;  // repeats the last row when nb < 4
-    const float* w2 = w + (n + std::min<int64_t>(2, nb - 1)) * K;
-    const float* w3 = w + (n + std::min<int64_t>(3, nb - 1)) * K;
-    for (int64_t m = 0; m < M; m += 3) {
-      const int64_t mb = std::min<int64_t>(3, M - m);
-      const float* x0 = x + m * K;
-      const float* x1 = x + (m + std::min<int64_t>(1, mb - 1)) * K;
-      const float* x2 = x + (m + std::min<int64_t>(2, mb - 1)) * K;
-      __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00,
-             a20 = a00, a21 = a00, a22 = a00, a23 = a00;
-      for (int64_t k = 0; k < K8; k += 8) {
-        const __m256 v0 = _mm256_loadu_ps(w0 + k), v1 = _mm256_loadu_ps(w1 + k), v2 = _mm256_loadu_ps(w2 + k), v3 = _mm256_loadu_ps(w3 + k);
-        __m256 u = _mm256_loadu_ps(x0 + k);
-        a00 = _mm256_fmadd_ps(u, v0, a00); a01 = _mm256_fmadd_ps(u, v1, a01); a02 = _mm256_fmadd_ps(u, v2, a02); a03 = _mm256_fmadd_ps(u, v3, a03);
-        u = _mm256_loadu_ps(x1 + k);
-        a10 = _mm256_fmadd_ps(u, v0, a10); a11 = _mm256_fmadd_ps(u, v1, a11); a12 = _mm256_fmadd_ps(u, v2, a12); a13 = _mm256_fmadd_ps(u, v3, a13);
-        u = _mm256_loadu_ps(x2 + k);
-        a20 = _mm256_fmadd_ps(u, v0, a20); a21 = _mm256_fmadd_ps(u, v1, a21); a22 = _mm256_fmadd_ps(u, v2, a22); a23 = _mm256_fmadd_ps(u, v3, a23);
-      }
-      const __m256 acc[3][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}};
-      const float* xs[3] = {x0, x1, x2};
-      const float* ws[4] = {w0, w1, w2, w3};
-      for (int64_t j = 0; j < mb; j++)
-        for (int64_t i = 0; i < nb; i++) {
-          float t = HsumAvx(acc[j][i]);
-          for (int64_t k = K8; k < K; k++) t += xs[j][k] * ws[i][k];
-          y[(m + j) * N + n + i] = t;
-        }
-    }
-  }
-}
-static bool HasAvx2Fma() {
-  static const bool ok = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return ok;
-}
-// at::linear, or the skinny kernel when it applies: float32, ≤ 32 rows, no gradient recorded.
-static at::Tensor LmLinear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b) {
-  const int64_t K = x.size(-1), M = K ? x.numel() / K : 0, N = w.size(0);
-  bool skinny = M > 0 && M <= 32 && K > 0 && x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && w.dim() == 2 &&
-                w.size(1) == K && x.device().is_cpu() && !(c10::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || (b && b->requires_grad()))) &&
-                HasAvx2Fma() && (!b || (b->scalar_type() == at::kFloat && b->numel() == N));
-  if (!skinny) return at::linear(x, w, b);
-  at::Tensor xc = x.contiguous(), wc = w.contiguous();
-  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-  shape.back() = N;
-  at::Tensor y = at::empty(shape, x.options());
-  const float *xp = xc.data_ptr<float>(), *wp = wc.data_ptr<float>();
-  float* yp = y.data_ptr<float>();
-  // blocks of 4 rows of w; a task gets ≥ 2²¹ multiply-adds, so small products (tiny models) stay
-  // on one thread instead of paying a thread wake-up per product
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 21) / (4 * M * K));
-  at::parallel_for(0, (N + 3) / 4, grain, [&](int64_t b0, int64_t b1) { SkinnyGemmAvx2(xp, wp, yp, M, N, K, b0 * 4, std::min(N, b1 * 4)); });
-  if (b) y.add_(*b);
-  return y;
-}
-// skinnyLinear(x (..., K), w (N, K), b (N)?) -> (..., N): at::linear with the skinny kernel when it applies.
-static Napi::Value skinnyLinear(const Napi::CallbackInfo& info) { return Wrap(info.Env(), LmLinear(T(info, 0), T(info, 1), OptT(info, 2))); }
+// Linear layers go through at::linear (libtorch's kernels; nothing home-made where libtorch has it).
+static at::Tensor LmLinear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b) { return at::linear(x, w, b); }
 
 static at::Tensor LmRmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
   at::ScalarType dt = x.scalar_type();
@@ -419,7 +342,7 @@ void InitNN(Napi::Env env, Napi::Object exports) {
 #define E(name) Export<name>(env, exports, #name);
   E(softmax) E(logSoftmax) E(embedding) E(crossEntropy) E(nllLoss) E(layerNorm) E(rmsNorm)
   E(dropout) E(rope) E(sdpa) E(tokenLogprobs) E(entropyFromLogits) E(sampleNext)
-  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm) E(decoderLayer) E(skinnyLinear)
+  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm) E(decoderLayer)
 #undef E
 }
 

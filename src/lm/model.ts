@@ -251,12 +251,9 @@ export class CausalLM extends Module {
     });
   }
 
-  /**
-   * Logits (…, V) of hidden states (…, D). A few rows without autograd (decoding) take the
-   * native skinny-product kernel (`skinnyLinear` in native/src/nn.cc), else `linear`.
-   */
+  /** Logits (…, V) of hidden states (…, D): hidden · lmHeadWeightᵀ. */
   logits(hidden: Tensor): Tensor {
-    return wrap(N.skinnyLinear(hidden.handle, this.lmHeadWeight.handle, null));
+    return torch.linear(hidden, this.lmHeadWeight);
   }
 
   override dispose(): void {
