@@ -1,0 +1,22 @@
+/**
+ * prime-ts — PRIME (Process Reinforcement through Implicit Rewards) in TypeScript.
+ *
+ * The algorithms are pure functions (rewards, advantages, PPO, filter); the trainer orchestrates
+ * them; data, config, SFT, evaluation and the demo are here too. Lower layers: prime-ts/torch,
+ * prime-ts/lm, prime-ts/verify.
+ */
+export * from './masked.js';
+export * from './rewards.js';
+export * from './advantages.js';
+export * from './ppo.js';
+export * from './filter.js';
+export * from './data.js';
+export * from './config.js';
+export { PrimeTrainer, TrainingDivergedError, type RolloutGroup, type TrainerOptions } from './trainer.js';
+export { defaultVerifier, type Verifier, type VerifierResult } from './verifier.js';
+export { runSft, loadSftExamples, tokenizeSft, type SftExample, type SftResult } from './sft.js';
+export { evaluateModel, type EvalOptions, type EvalResult } from './evaluate.js';
+export { writeCheckpoint, latestCheckpoint, checkpointName } from './checkpoint.js';
+export { MetricsLog, readMetrics, type Metrics } from './metrics.js';
+export { runDemo, DEMO, type DemoSettings } from './demo/run.js';
+export { generateProblem, generateSplits, problemToRow, type ArithmeticOptions, type ArithmeticProblem } from './demo/arithmetic.js';
