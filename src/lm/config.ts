@@ -135,7 +135,7 @@ function parseConfigInner(raw: unknown): LMConfig {
   const nLayers = typeof raw.num_hidden_layers === 'number' ? raw.num_hidden_layers : 0;
   const windowFrom = typeof raw.max_window_layers === 'number' ? raw.max_window_layers : 28;
   if (raw.use_sliding_window === true && windowFrom < nLayers)
-    throw new ConfigError(`use_sliding_window=true with max_window_layers ${windowFrom} < ${nLayers} layers is not supported (sliding-window attention is not implemented)`);
+    throw new ConfigError(`use_sliding_window=true with max_window_layers ${windowFrom} < ${nLayers} layers is not supported (prime-ts/lm has no sliding-window attention)`);
   if (Array.isArray(raw.layer_types) && raw.layer_types.some((t) => t !== 'full_attention'))
     throw new ConfigError(`layer_types ${JSON.stringify(raw.layer_types)} is not supported (only full_attention)`);
   // Llama's pretraining_tp > 1 only splits the same matmuls into slices: the same function, accepted.

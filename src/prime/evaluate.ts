@@ -51,15 +51,15 @@ export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows:
       len += mine.reduce((a, s) => a + s.tokenIds.length, 0) / K;
       // majority vote over extracted answers (ties: the first to reach the count)
       const votes = new Map<string, { n: number; score: number }>();
-      let best: { n: number; score: number } | null = null;
+      let best = { n: 0, score: 0 };
       results.forEach((r, k) => {
         const key = r.extracted ?? `<none:${k}>`;
         const v = votes.get(key) ?? { n: 0, score: r.score };
         v.n++;
         votes.set(key, v);
-        if (!best || v.n > best.n) best = v;
+        if (v.n > best.n) best = v;
       });
-      maj += (best as { score: number } | null)?.score ?? 0;
+      maj += best.score;
     }
   }
   const n = Math.max(1, rows.length);

@@ -46,8 +46,3 @@ export function klPenalty(logp: Tensor, refLogp: Tensor, mask: Tensor, kind: KlE
     return k.where(mask.bool(), 0);
   });
 }
-
-/** Mean token entropy over valid tokens (for an entropy bonus: loss −= coef · this). */
-export function entropyLoss(entropy: Tensor, mask: Tensor): Tensor {
-  return maskedMean(entropy, mask);
-}

@@ -23,9 +23,10 @@ export interface SftExample {
 export async function loadSftExamples(files: string[]): Promise<SftExample[]> {
   const out: SftExample[] = [];
   for (const file of files) {
-    const firstLine = file.endsWith('.jsonl') ? fs.readFileSync(file, 'utf8').split('\n').find((l) => l.trim()) : undefined;
+    const lines = file.endsWith('.jsonl') ? fs.readFileSync(file, 'utf8').split('\n') : [];
+    const firstLine = lines.find((l) => l.trim());
     if (firstLine && 'messages' in JSON.parse(firstLine)) {
-      fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+      lines.forEach((line, i) => {
         if (!line.trim()) return;
         let row: { messages?: ChatMessage[] };
         try {

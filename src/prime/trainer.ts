@@ -362,11 +362,12 @@ export class PrimeTrainer {
         greedy: opts.greedy ?? false, stopTokenIds: this.stopTokenIds, stopStrings: c.stop, tokenizer: this.tokenizer, padTokenId: this.padId,
         ...(opts.seeds ? { seed: opts.seeds[i]! } : {}),
       });
+      // grade the whole chunk at once, so a code verifier's pool sees every sample
+      const scores = await Promise.all(samples.map((s, k) => this.verifier(chunk[Math.floor(k / n)]!, s.text).then((v) => v.score)));
       for (const [j, row] of chunk.entries()) {
         const mine = samples.slice(j * n, (j + 1) * n);
-        const scores = await Promise.all(mine.map((s) => this.verifier(row, s.text).then((v) => v.score)));
         groups.push({
-          scores,
+          scores: scores.slice(j * n, (j + 1) * n),
           truncated: mine.some((s) => s.finishReason === 'length'),
           sample: {
             row, promptIds: this.promptIds(row),

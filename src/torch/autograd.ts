@@ -4,16 +4,11 @@ import { Tensor } from './tensor.js';
 import { tidy } from './scope.js';
 
 /** Runs fn with gradient recording off (PyTorch's `torch.no_grad()`), restoring the mode after. */
-export function noGrad<R>(fn: () => R): R {
-  const prev: boolean = N.setGradEnabled(false);
-  try {
-    return fn();
-  } finally {
-    N.setGradEnabled(prev);
-  }
-}
-export function enableGrad<R>(fn: () => R): R {
-  const prev: boolean = N.setGradEnabled(true);
+export const noGrad = <R>(fn: () => R): R => withGradMode(false, fn);
+/** Runs fn with gradient recording on, restoring the mode after. */
+export const enableGrad = <R>(fn: () => R): R => withGradMode(true, fn);
+function withGradMode<R>(enabled: boolean, fn: () => R): R {
+  const prev: boolean = N.setGradEnabled(enabled);
   try {
     return fn();
   } finally {

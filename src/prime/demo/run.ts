@@ -61,10 +61,10 @@ export const DEMO: DemoSettings = {
 const QUICK: Partial<DemoSettings> = { nTrain: 2000, nTest: 40, rlSteps: 4, evalEvery: 2, sft: { lr: 2e-3, epochs: 0.5, batchSize: 32 } };
 
 /** Writes the task's data files; returns their paths. */
-export async function writeDemoData(s: DemoSettings): Promise<{ sft: string; train: string; test: string }> {
+export async function writeDemoData(s: DemoSettings): Promise<{ train: string; test: string }> {
   const dataDir = path.join(s.dir, 'data');
   const { train, test } = generateSplits(s.seed, s.nTrain, s.nTest, s.task);
-  const files = { sft: path.join(dataDir, 'sft.jsonl'), train: path.join(dataDir, 'train.jsonl'), test: path.join(dataDir, 'test.jsonl') };
+  const files = { train: path.join(dataDir, 'train.jsonl'), test: path.join(dataDir, 'test.jsonl') };
   await writePromptRowsJsonl(files.train, train.map((p, i) => problemToRow(p, i, 'train')));
   await writePromptRowsJsonl(files.test, test.map((p, i) => problemToRow(p, i, 'test')));
   return files;

@@ -205,28 +205,22 @@ function runProcess(spec: ProcessSpec): Promise<RunResult> {
     const timer = setTimeout(() => kill('timeout'), spec.limits.timeoutMs);
     let closeTimer: NodeJS.Timeout | undefined;
 
-    child.stdout!.on('data', (b: Buffer) => {
-      if (outBytes + b.length > spec.limits.maxStdoutBytes) {
-        out.push(b.subarray(0, Math.max(0, spec.limits.maxStdoutBytes - outBytes)));
-        outBytes = spec.limits.maxStdoutBytes;
-        kill('output-limit');
-        child.stdout!.destroy();
-        return;
-      }
-      outBytes += b.length;
-      out.push(b);
-    });
-    child.stderr!.on('data', (b: Buffer) => {
-      if (errBytes + b.length > spec.limits.maxStderrBytes) {
-        err.push(b.subarray(0, Math.max(0, spec.limits.maxStderrBytes - errBytes)));
-        errBytes = spec.limits.maxStderrBytes;
-        kill('output-limit');
-        child.stderr!.destroy();
-        return;
-      }
-      errBytes += b.length;
-      err.push(b);
-    });
+    // Keeps at most `limit` bytes of a stream; past it, kills the run and stops reading.
+    const capture = (stream: NodeJS.ReadableStream & { destroy(): void }, chunks: Buffer[], limit: number, count: (n: number) => number) =>
+      stream.on('data', (b: Buffer) => {
+        const have = count(0);
+        if (have + b.length > limit) {
+          chunks.push(b.subarray(0, Math.max(0, limit - have)));
+          count(limit - have);
+          kill('output-limit');
+          stream.destroy();
+          return;
+        }
+        count(b.length);
+        chunks.push(b);
+      });
+    capture(child.stdout!, out, spec.limits.maxStdoutBytes, (n) => (outBytes += n));
+    capture(child.stderr!, err, spec.limits.maxStderrBytes, (n) => (errBytes += n));
     // A child that exits without reading its input makes our writes fail with EPIPE: ignore.
     for (const s of child.stdio) s?.on('error', () => {});
 
