@@ -13,7 +13,7 @@ NODEDIR := $(shell d=$$(node -p "require('path').resolve(process.execPath, '../.
 # bubblewrap, python3 (Debian's, run inside the sandbox) and setpriv (util-linux): the code verifier.
 APT_NEED := $(if $(LIBTORCH),,libtorch-dev libgloo-dev libopenblas0-openmp) bubblewrap python3 util-linux
 
-.PHONY: all setup system build test demo bench bench-torch clean
+.PHONY: all setup system build venv venv-bench test demo bench bench-torch clean
 
 all: build
 
@@ -37,11 +37,26 @@ dist/.built: $(TS_SRC) node_modules/.installed
 	node_modules/.bin/tsc -p tsconfig.json
 	@touch $@
 
-setup: system build
+# Python references (transformers, math-verify, gguf, tensorboard, PyPI's torch) in a project-local
+# virtual environment, made with the machine's python3 (pyenv's 3.11 here). Tests find it through
+# PRIME_PYTHON, which defaults to .venv/bin/python.
+VENV := .venv
+PY := $(VENV)/bin/python
+$(VENV)/.installed: python/requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r python/requirements.txt
+	@touch $@
+$(VENV)/.installed-bench: python/requirements-bench.txt $(VENV)/.installed
+	$(PY) -m pip install -q --disable-pip-version-check -r python/requirements-bench.txt
+	@touch $@
+venv: $(VENV)/.installed
+venv-bench: $(VENV)/.installed-bench
+
+setup: system build venv
 build: node_modules/.installed $(NATIVE) dist/.built
 
 test: setup
-	node --test --test-concurrency=1 $$(find dist/test -name '*.test.js' | sort)
+	PRIME_PYTHON=$(abspath $(PY)) node --test --test-concurrency=1 $$(find dist/test -name '*.test.js' | sort)
 
 demo: setup
 	node dist/src/prime/cli.js demo
