@@ -314,3 +314,22 @@ test('no tensors leak from the new algorithm functions', () => {
   });
   assert.equal(torch.memory().tensors, before);
 });
+
+test('config: the new keys validate, with errors naming the key', async () => {
+  const { configFromObject, configHelp } = await import('../../src/prime/config.js');
+  const base = { model: { path: 'm' }, data: { train_files: ['t.jsonl'], max_response_length: 64 } };
+  const c = configFromObject(base);
+  assert.equal(c.algorithm.process_return, 'sum');
+  assert.equal(c.actor.loss_agg, 'token-mean');
+  assert.equal(c.algorithm.kl_ctrl, 'fixed');
+  assert.equal(c.reward.overlong_buffer_len, 0);
+  assert.deepEqual([c.actor.clip_low, c.actor.clip_high], [0, 0]);
+  const d = configFromObject(base, ['algorithm.advantage=drgrpo', 'actor.loss_agg=seq-mean-token-sum-norm', 'actor.clip_low=0.2', 'actor.clip_high=0.28', 'algorithm.process_return=min']);
+  assert.equal(d.algorithm.advantage, 'drgrpo');
+  assert.throws(() => configFromObject(base, ['actor.loss_agg=seq-mean']), /actor\.loss_agg: expected one of 'token-mean'/);
+  assert.throws(() => configFromObject(base, ['algorithm.kl_ctrl=adaptive']), /kl_ctrl=adaptive .* needs a starting kl_coef > 0/);
+  assert.throws(() => configFromObject(base, ['reward.overlong_buffer_len=65']), /reward\.overlong_buffer_len \(65\) must be ≤ data\.max_response_length \(64\)/);
+  assert.throws(() => configFromObject(base, ['algorithm.min_form_temperature=0']), /min_form_temperature: must be > 0/);
+  assert.throws(() => configFromObject(base, ['actor.clip_low=1']), /actor\.clip_low: must be ≤ 0\.999/);
+  for (const k of ['reward.overlong_buffer_len', 'actor.loss_agg', 'algorithm.process_return', 'algorithm.kl_horizon']) assert.ok(configHelp().includes(k), `--help lists ${k}`);
+});
