@@ -223,7 +223,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'algorithm.kl_horizon', type: 'number', default: 10000, gt: 0, help: 'horizon of the adaptive controller in responses: larger = slower changes of β (verl, Ziegler et al. code: 10000)' }),
   opt({ key: 'algorithm.entropy_coef', type: 'number', default: 0.0, min: 0, help: 'entropy bonus weight in the policy loss (reference: 0)' }),
   opt({ key: 'algorithm.process_return', type: 'enum', values: ['sum', 'min'], default: 'sum', help: "prime's process return: 'sum' = Σ_{s≥t} γ^{s−t} r_s (PRIME); 'min' = PURE's min-form credit assignment (Cheng et al. 2025): rewards reweighted by a softmin over each response, r*_t = softmax(−r/T)_t·r_t, before the RLOO baseline and the return, so the return approaches the response's minimum reward (paper: sum)" }),
-  opt({ key: 'algorithm.min_form_temperature', type: 'number', default: 0.1, gt: 0, help: "T of process_return=min, in reward units: → 0 = hard minimum, → ∞ = the mean reward; PURE's rewards lie in [−1, 1], PRIME's β·log-ratios are smaller, so smaller T may be wanted (PURE: 0.1)" }),
+  opt({ key: 'algorithm.min_form_temperature', type: 'number', default: 0.1, gt: 0, help: "T of process_return=min, in reward units: → 0 = hard minimum, → ∞ = the mean reward. PURE's step rewards lie in [−1, 1]; so do process returns here under process_reward_norm=batch_norm, the rewards the softmin sees (with kl_mode=reward the KL penalty is among them) (PURE: 0.1)" }),
 
   // actor (policy)
   opt({ key: 'actor.lr', type: 'number', default: 5e-7, gt: 0, help: 'policy AdamW learning rate, constant; small models want larger (reference 7B: 5e-7)' }),
@@ -446,6 +446,9 @@ function crossFieldProblems(c: PrimeConfig): string[] {
   }
   if (c.algorithm.kl_ctrl === 'adaptive' && !(c.algorithm.kl_coef > 0)) {
     p.push(`algorithm.kl_ctrl=adaptive scales algorithm.kl_coef multiplicatively, so it needs a starting kl_coef > 0, got ${c.algorithm.kl_coef}`);
+  }
+  if (c.algorithm.process_return === 'min' && c.algorithm.advantage !== 'prime') {
+    p.push(`algorithm.process_return=min transforms the implicit PRM's process rewards, which only advantage=prime uses (got advantage=${c.algorithm.advantage})`);
   }
   if (c.reward.overlong_buffer_len > c.data.max_response_length) {
     p.push(`reward.overlong_buffer_len (${c.reward.overlong_buffer_len}) must be ≤ data.max_response_length (${c.data.max_response_length})`);
