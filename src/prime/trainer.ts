@@ -4,7 +4,7 @@
  *
  *   trainer/rollout.ts   draw prompts → sample K each → verify → filter (oversample; surplus re-queued or buffered)
  *   trainer/prm.ts       reference and PRM log-probs, the PRM update (after | before | none), the PRM probe
- *   (here)               process rewards (+ batch_norm) → advantages
+ *   (here)               process rewards (+ batch_norm) → overlong shaping of the outcome → advantages → KL controller
  *   trainer/policy.ts    PPO mini-batches / epochs for the policy
  *   trainer/state.ts     checkpoints and exact resume
  *   trainer/parallel.ts  data-parallel collectives (the identity on one process)
