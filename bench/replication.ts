@@ -5,6 +5,9 @@
  * final held-out accuracies with their spread. Writes runs/replication/{report.md,report.svg}.
  *
  *   node dist/bench/replication.js [--steps 60] [--seeds 1,2,3] [--methods prime,rloo,grpo] [--eval-every 20]
+ *
+ * A method is an advantage estimator, optionally with `:min` for PURE's min-form process return
+ * (algorithm.process_return=min), e.g. `--methods prime,prime:min`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,7 +41,7 @@ for (const seed of seeds) for (const method of methods) {
   if (done) { runs.push(done); continue; } // resumable: finished runs are kept
   const cfg = demoConfig(DEMO, {
     model: { path: sftDir }, data: { train_files: [files.train], seed },
-    algorithm: { advantage: method }, trainer: { output_dir: path.join(out, `${method}-s${seed}`), seed, total_steps: steps, save_every: 0 },
+    algorithm: { advantage: method.split(':')[0], ...(method.includes(':') ? { process_return: method.split(':')[1] } : {}) }, trainer: { output_dir: path.join(out, `${method}-s${seed}`), seed, total_steps: steps, save_every: 0 },
   });
   const t0 = Date.now();
   const trainer = await PrimeTrainer.create(cfg, { log: (l) => console.log(`[${method} s${seed}] ${l}`) });
