@@ -48,7 +48,9 @@ export function ppoClipLoss(logp: Tensor, oldLogp: Tensor, advantages: Tensor, m
  * - 'seq-mean-token-sum': (1/N) Σ_i Σ_t l·m — each token weighs the same within a response, and a
  *   longer response weighs more (verl's option; the sum of a REINFORCE return's terms).
  * - 'seq-mean-token-sum-norm': (1/N) Σ_i Σ_t l·m / L with a constant L (Dr. GRPO, Liu et al. 2025,
- *   arXiv 2503.20783 §3.1: no division by the response length; L = the maximum response length).
+ *   arXiv 2503.20783 §3.1: the objective keeps GRPO's 1/G and drops 1/|o_i|; L = the maximum
+ *   response length, a constant as their code's normalizer). verl's mode of this name divides
+ *   Σ_i Σ_t l·m by the padded T without 1/N: N times this, the same direction.
  */
 export type LossAggregation = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
 export const LOSS_AGGREGATIONS: readonly LossAggregation[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'];
