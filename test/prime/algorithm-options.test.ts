@@ -324,7 +324,7 @@ test('config: the new keys validate, with errors naming the key', async () => {
   assert.equal(c.algorithm.kl_ctrl, 'fixed');
   assert.equal(c.reward.overlong_buffer_len, 0);
   assert.deepEqual([c.actor.clip_low, c.actor.clip_high], [0, 0]);
-  const d = configFromObject(base, ['algorithm.advantage=drgrpo', 'actor.loss_agg=seq-mean-token-sum-norm', 'actor.clip_low=0.2', 'actor.clip_high=0.28', 'algorithm.process_return=min']);
+  const d = configFromObject(base, ['algorithm.advantage=drgrpo', 'actor.loss_agg=seq-mean-token-sum-norm', 'actor.clip_low=0.2', 'actor.clip_high=0.28']);
   assert.equal(d.algorithm.advantage, 'drgrpo');
   assert.throws(() => configFromObject(base, ['actor.loss_agg=seq-mean']), /actor\.loss_agg: expected one of 'token-mean'/);
   assert.throws(() => configFromObject(base, ['algorithm.kl_ctrl=adaptive']), /kl_ctrl=adaptive .* needs a starting kl_coef > 0/);
