@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'demo': {
       const { runDemo } = await import('./demo/run.js');
-      await runDemo({ quick: flags.quick === true });
+      await runDemo({ quick: flags.quick === true, ...(typeof flags.task === 'string' ? { task: flags.task } : {}) });
       return 0;
     }
     default:

@@ -32,31 +32,61 @@ export interface DemoSettings {
   rl: Record<string, unknown>;
   rlSteps: number;
   evalEvery: number;
+  /** data.max_response_length of SFT and RL. */
+  maxResponseLength: number;
 }
 
+/**
+ * The embedded default, `carry`: 4–6 single-digit operands, worked step by step, with SFT
+ * demonstrations that drop the carry at 60% of the addition steps that need one. Chosen because
+ * (a) the SFT start makes that step-level mistake, greedy too; (b) RL can remove it (the prompts
+ * and the verifier reward the true answer); (c) a response has 3–5 steps and the outcome alone
+ * does not say which failed — the case dense process rewards exist for. An implicit PRM trained on
+ * its own samples ranks held-out samples well above chance here (pairwise ≈ 0.7 offline, issue #10),
+ * unlike on `shortcut`, whose errors are random slips.
+ */
 export const DEMO: DemoSettings = {
   dir: 'runs/demo',
   seed: 2026,
-  // Single-digit operands keep the worked arithmetic learnable by a 0.8M model in ~5 min of SFT;
-  // half the SFT demonstrations skip the working, which the SFT start imitates and RL must unlearn.
-  task: { minOperands: 3, maxOperands: 4, maxOperand: 9, multiply: false, shortcutFraction: 0.5 },
+  task: { minOperands: 4, maxOperands: 6, maxOperand: 9, multiply: false, shortcutFraction: 0, carryDropFraction: 0.6 },
   nTrain: 20000,
-  nTest: 200,
+  nTest: 300,
   model: { hiddenSize: 128, intermediateSize: 384, numLayers: 4, numHeads: 4, numKvHeads: 2, maxPositionEmbeddings: 256 },
   sft: { lr: 2e-3, epochs: 1, batchSize: 32 },
   rlSteps: 60,
   evalEvery: 20,
-  // Tuned on this machine (see README): rollouts at temperature 0.7 rather than the paper's 1.0
-  // (a 0.8M model's worked arithmetic falls apart when sampled at 1.0, which hides the signal), a
-  // learning rate of 1.5% of the SFT peak, and a k3 KL penalty that keeps the arithmetic intact
-  // while the style changes. Without the KL, or at lr 5e-5, held-out accuracy fell instead.
+  maxResponseLength: 96,
   rl: {
     rollout: { n: 4, batch_prompts: 16, micro_batch: 64, oversample: 2, temperature: 0.7 },
     algorithm: { advantage: 'prime', beta: 0.05, prm_update: 'after', kl_coef: 0.05, kl_estimator: 'k3', kl_mode: 'loss' },
     actor: { lr: 3e-5, mini_batch: 32, micro_batch: 32, warmup_steps: 0 },
-    prm: { lr: 5e-5, micro_batch: 32 },
+    prm: { lr: 5e-5, micro_batch: 32, mini_batch: 32, probe_every: 10, probe_prompts: 64 },
   },
 };
+
+/**
+ * The first embedded task, kept as `prime demo --task shortcut`: 3–4 single-digit operands; half
+ * the SFT demonstrations skip the working. RL mostly teaches the style switch to writing the
+ * working, which outcome rewards alone teach; its errors are random slips a PRM cannot foresee.
+ */
+export const DEMO_SHORTCUT: DemoSettings = {
+  ...DEMO,
+  dir: 'runs/demo-shortcut',
+  task: { minOperands: 3, maxOperands: 4, maxOperand: 9, multiply: false, shortcutFraction: 0.5 },
+  nTest: 200,
+  maxResponseLength: 64,
+  // Tuned on this machine (first session): rollouts at temperature 0.7 rather than the paper's 1.0
+  // (a 0.8M model's worked arithmetic falls apart when sampled at 1.0), a learning rate of 1.5% of
+  // the SFT peak, and a k3 KL penalty that keeps the arithmetic intact while the style changes.
+  rl: {
+    rollout: { n: 4, batch_prompts: 16, micro_batch: 64, oversample: 2, temperature: 0.7 },
+    algorithm: { advantage: 'prime', beta: 0.05, prm_update: 'after', kl_coef: 0.05, kl_estimator: 'k3', kl_mode: 'loss' },
+    actor: { lr: 3e-5, mini_batch: 32, micro_batch: 32, warmup_steps: 0 },
+    prm: { lr: 5e-5, micro_batch: 32, mini_batch: 32, probe_every: 10, probe_prompts: 64 },
+  },
+};
+
+export const DEMO_TASKS: Record<string, DemoSettings> = { carry: DEMO, shortcut: DEMO_SHORTCUT };
 
 const QUICK: Partial<DemoSettings> = { nTrain: 2000, nTest: 40, rlSteps: 4, evalEvery: 2, sft: { lr: 2e-3, epochs: 0.5, batchSize: 32 } };
 
@@ -73,7 +103,7 @@ export async function writeDemoData(s: DemoSettings): Promise<{ train: string; t
 export function demoConfig(s: DemoSettings, over: Record<string, unknown>): PrimeConfig {
   const rl = s.rl as Record<string, Record<string, unknown>>;
   const base: Record<string, Record<string, unknown>> = {
-    data: { max_prompt_length: 96, max_response_length: 64, seed: s.seed },
+    data: { max_prompt_length: 96, max_response_length: s.maxResponseLength, seed: s.seed },
     rollout: { ...rl.rollout },
     algorithm: { ...rl.algorithm },
     actor: { ...rl.actor },
@@ -108,7 +138,7 @@ export async function ensureSftStart(s: DemoSettings, files: { train: string }, 
   const n = createRandomModel(initDir, s.model, s.seed);
   log(`demo: training the SFT start from scratch (${(n / 1e6).toFixed(2)}M parameters)`);
   await runSft(demoConfig(s, {
-    model: { path: initDir }, data: { train_files: [files.train], max_prompt_length: 96, max_response_length: 64, seed: s.seed },
+    model: { path: initDir }, data: { train_files: [files.train], max_prompt_length: 96, max_response_length: s.maxResponseLength, seed: s.seed },
     sft: { lr: s.sft.lr, epochs: s.sft.epochs, batch_size: s.sft.batchSize, micro_batch: s.sft.batchSize, warmup_steps: 20, output_dir: sftDir },
     trainer: { log_every: 25, seed: s.seed },
   }), log);
@@ -116,9 +146,11 @@ export async function ensureSftStart(s: DemoSettings, files: { train: string }, 
   return sftDir;
 }
 
-export async function runDemo(opts: { quick?: boolean; log?: (s: string) => void } = {}): Promise<{ before: EvalResult; after: EvalResult }> {
+export async function runDemo(opts: { quick?: boolean; task?: string; log?: (s: string) => void } = {}): Promise<{ before: EvalResult; after: EvalResult }> {
   const log = opts.log ?? console.log;
-  const s: DemoSettings = { ...DEMO, ...(opts.quick ? { ...QUICK, dir: 'runs/demo-quick' } : {}) };
+  const base = DEMO_TASKS[opts.task ?? 'carry'];
+  if (!base) throw new Error(`prime demo: unknown task '${opts.task}' (${Object.keys(DEMO_TASKS).join(' | ')})`);
+  const s: DemoSettings = { ...base, ...(opts.quick ? { ...QUICK, dir: `${base.dir}-quick` } : {}) };
   const t0 = Date.now();
   const files = await writeDemoData(s);
   log(`demo: ${s.nTrain} training and ${s.nTest} held-out problems in ${path.join(s.dir, 'data')}`);
