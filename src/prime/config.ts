@@ -450,6 +450,9 @@ function crossFieldProblems(c: PrimeConfig): string[] {
   if (c.algorithm.process_return === 'min' && c.algorithm.advantage !== 'prime') {
     p.push(`algorithm.process_return=min transforms the implicit PRM's process rewards, which only advantage=prime uses (got advantage=${c.algorithm.advantage})`);
   }
+  if (c.algorithm.process_return === 'min' && c.algorithm.granularity === 'whole') {
+    p.push(`algorithm.process_return=min with algorithm.granularity=whole: each response has one reward-bearing step, where the minimum is the sum; use granularity=token`);
+  }
   if (c.reward.overlong_buffer_len > c.data.max_response_length) {
     p.push(`reward.overlong_buffer_len (${c.reward.overlong_buffer_len}) must be ≤ data.max_response_length (${c.data.max_response_length})`);
   }

@@ -330,6 +330,7 @@ test('config: the new keys validate, with errors naming the key', async () => {
   assert.throws(() => configFromObject(base, ['algorithm.kl_ctrl=adaptive']), /kl_ctrl=adaptive .* needs a starting kl_coef > 0/);
   assert.throws(() => configFromObject(base, ['reward.overlong_buffer_len=65']), /reward\.overlong_buffer_len \(65\) must be ≤ data\.max_response_length \(64\)/);
   assert.throws(() => configFromObject(base, ['algorithm.process_return=min', 'algorithm.advantage=grpo']), /process_return=min .* only advantage=prime uses \(got advantage=grpo\)/);
+  assert.throws(() => configFromObject(base, ['algorithm.process_return=min', 'algorithm.granularity=whole']), /granularity=whole: each response has one reward-bearing step/);
   assert.throws(() => configFromObject(base, ['algorithm.min_form_temperature=0']), /min_form_temperature: must be > 0/);
   assert.throws(() => configFromObject(base, ['actor.clip_low=1']), /actor\.clip_low: must be ≤ 0\.999/);
   for (const k of ['reward.overlong_buffer_len', 'actor.loss_agg', 'algorithm.process_return', 'algorithm.kl_horizon']) assert.ok(configHelp().includes(k), `--help lists ${k}`);
