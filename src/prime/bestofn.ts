@@ -142,6 +142,8 @@ export interface RunBestOfNOptions {
   batch?: number;
   microBatch?: number;
   dtype?: 'float32' | 'bfloat16';
+  /** Default: defaultVerifier (prime-ts/verify by the rows' ability / data_source). */
+  verifier?: Verifier;
 }
 
 /**
@@ -165,7 +167,7 @@ export async function runBestOfN(o: RunBestOfNOptions): Promise<BestOfNResult & 
     const prm = load(o.prm), ref = load(refDir);
     let rows = await loadPromptFiles(files);
     if (o.limit !== undefined) rows = rows.slice(0, o.limit);
-    const r = await bestOfN(pol.model, prm.model, ref.model, pol.tokenizer, rows, defaultVerifier(cfg), {
+    const r = await bestOfN(pol.model, prm.model, ref.model, pol.tokenizer, rows, o.verifier ?? defaultVerifier(cfg), {
       samples: o.samples, maxNewTokens: o.maxNewTokens ?? 1024, temperature: o.temperature ?? 1, topP: o.topP ?? 1,
       beta: o.beta ?? 0.05, aggregate: o.aggregate ?? 'min', seed: o.seed ?? 0, batch: o.batch ?? 16, microBatch: o.microBatch ?? 8,
       stopTokenIds: pol.stopTokenIds, padTokenId: pol.tokenizer.padTokenId ?? pol.stopTokenIds[0] ?? 0,
