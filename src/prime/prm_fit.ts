@@ -235,9 +235,10 @@ export interface PrmFitResult {
  * (model.prm_path, default model.path) and the reference (model.ref_path, default model.path);
  * samples rollout.n responses per prompt (prm_fit.prompts from data.train_files, and
  * prm_fit.heldout_prompts held out), fits, and writes the PRM (HF layout, tokenizer included) and
- * `prm-fit.json` (settings and per-epoch metrics) to prm_fit.output_dir, atomically.
+ * `prm-fit.json` (settings and per-epoch metrics) to prm_fit.output_dir, atomically. `opts.verifier`
+ * replaces the default (prime-ts/verify by each row's ability / data_source).
  */
-export async function runPrmFit(cfg: PrimeConfig, log: (s: string) => void = console.log): Promise<PrmFitResult> {
+export async function runPrmFit(cfg: PrimeConfig, log: (s: string) => void = console.log, opts: { verifier?: Verifier } = {}): Promise<PrmFitResult> {
   const f = cfg.prm_fit;
   if (cfg.rollout.top_k > 0) throw new Error(`prm-train: rollout.top_k=${cfg.rollout.top_k} is not supported here (sampling uses temperature and top_p); set rollout.top_k=0`);
   if (cfg.trainer.threads > 0) torch.setNumThreads(cfg.trainer.threads);
@@ -274,7 +275,7 @@ export async function runPrmFit(cfg: PrimeConfig, log: (s: string) => void = con
     }
     if (f.prompts > 0) trainRows = trainRows.slice(0, f.prompts);
     if (!trainRows.length) throw new Error(`prm-train: no training prompts left (data.train_files has ${all.length} that fit data.max_prompt_length, prm_fit.heldout_prompts=${f.heldout_prompts})`);
-    const verifier = defaultVerifier(cfg);
+    const verifier = opts.verifier ?? defaultVerifier(cfg);
     const so: SampleOptions = {
       samples: cfg.rollout.n, maxNewTokens: cfg.data.max_response_length, temperature: cfg.rollout.temperature, topP: cfg.rollout.top_p,
       batch: Math.max(1, Math.floor(cfg.rollout.micro_batch / cfg.rollout.n)), stopTokenIds: pol.stopTokenIds, padTokenId: pad,
