@@ -201,12 +201,14 @@ export async function bestOfNCommand(flags: Readonly<Record<string, string | boo
     if (!Number.isInteger(samples) || samples < 1) throw new UsageError(`--samples: expected a positive integer, got ${samples}`);
     const aggregate = (str('aggregate') ?? 'min') as StepAggregate;
     if (!STEP_AGGREGATES.includes(aggregate)) throw new UsageError(`--aggregate: expected one of ${STEP_AGGREGATES.join(' | ')}, got '${aggregate}'`);
+    const limit = num('limit');
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new UsageError(`--limit: expected a positive integer, got ${limit}`);
     const beta = num('beta');
     if (beta !== undefined && !(beta > 0)) throw new UsageError(`--beta: must be > 0, got ${beta}`);
     const r = await runBestOfN({
       model, prm, data, samples, aggregate, ...(str('ref') ? { ref: str('ref')! } : {}), ...(beta !== undefined ? { beta } : {}),
       maxNewTokens: num('max-new-tokens') ?? 1024, temperature: num('temperature') ?? 1, seed: num('seed') ?? 0,
-      ...(num('limit') !== undefined ? { limit: num('limit')! } : {}),
+      ...(limit !== undefined ? { limit } : {}),
     });
     log(JSON.stringify(r, null, 2));
     return 0;

@@ -16,7 +16,7 @@ import { configFromObject } from '../../src/prime/config.js';
 import { loadPromptFiles, writePromptRowsJsonl } from '../../src/prime/data.js';
 import { generateSplits, problemToRow } from '../../src/prime/demo/arithmetic.js';
 import { createRandomModel } from '../../src/prime/demo/model.js';
-import { fitImplicitPrm, runPrmFit, sampleLabelledRollouts, evaluateImplicitPrm } from '../../src/prime/prm_fit.js';
+import { fitImplicitPrm, runPrmFit, sampleLabelledRollouts, evaluateImplicitPrm, takeGroups } from '../../src/prime/prm_fit.js';
 import { runBestOfN } from '../../src/prime/bestofn.js';
 import { STEP_AGGREGATES } from '../../src/prime/implicit_prm.js';
 import type { Verifier } from '../../src/prime/verifier.js';
@@ -41,9 +41,12 @@ test('offline PRM fit: pairwise accuracy on its training data rises from 0.5 (un
   assert.equal(train.responses.length, 64);
   const share = train.outcomes.reduce((a, b) => a + b, 0) / 64;
   console.log(`labelled samples: ${(100 * share).toFixed(0)}% contain a digit`);
+  evaluateImplicitPrm(prm.model, ref.model, takeGroups(train, 1), { beta: 0.5, padTokenId: tok.padTokenId! }); // builds the RoPE tables
+  const live = torch.memory().tensors;
   const history = fitImplicitPrm(prm.model, ref.model, train, heldout, {
     beta: 0.5, lr: 3e-3, epochs: 4, miniBatch: 16, microBatch: 8, seed: 1, padTokenId: tok.padTokenId!, trainProbeGroups: 16, log: console.log,
   });
+  assert.equal(torch.memory().tensors, live, 'the fit frees every tensor it made (optimizer state, gradients, reference log-probs)');
   assert.equal(history.length, 5);
   const [first, last] = [history[0]!, history[4]!];
   assert.equal(first.train!.pairwise, 0.5, 'an untrained PRM (= reference) scores every response 0: all pairs tie');
@@ -100,7 +103,7 @@ test('prime prm-train (runPrmFit) writes a loadable PRM; runBestOfN reports metr
   assert.equal(untrained.prmPairwise, 0.5);
 });
 
-test('prime eval --rerank prm: the command line runs and rejects a bad aggregate', () => {
+test('prime eval --rerank prm and prime prm-train on the command line: runs, rejects a bad aggregate or key', () => {
   const cli = path.join(here, '../../src/prime/cli.js');
   const args = ['eval', '--rerank', 'prm', '--model', modelDir, '--prm', modelDir, '--data', dataFile, '--samples', '2', '--limit', '3', '--max-new-tokens', '6'];
   const ok = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
@@ -112,4 +115,10 @@ test('prime eval --rerank prm: the command line runs and rejects a bad aggregate
   const bad = spawnSync(process.execPath, [cli, ...args, '--aggregate', 'max'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--aggregate: expected one of min \| sum \| mean, got 'max'/);
+  const help = spawnSync(process.execPath, [cli, 'prm-train', '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /prm_fit\.heldout_prompts/);
+  const typo = spawnSync(process.execPath, [cli, 'prm-train', `model.path=${modelDir}`, `data.train_files=${dataFile}`, 'prm_fit.epoch=2'], { encoding: 'utf8' });
+  assert.equal(typo.status, 1);
+  assert.match(typo.stderr, /unknown key 'prm_fit.epoch' \(did you mean 'prm_fit.epochs'\?\)/);
 });
