@@ -25,6 +25,10 @@ const USAGE = `usage:
                                           --nproc N trains on N data-parallel ranks on this machine
   prime sft CONFIG.yaml [key=value …]     supervised fine-tuning (sft.* options, data.train_files)
   prime eval --model DIR --data FILE [--samples K] [--max-new-tokens N] [--temperature T]
+  prime eval --rerank prm --model DIR --data FILE --prm DIR [--ref DIR] --samples N [--aggregate min|sum|mean] [--beta B]
+                                          Best-of-N with the implicit PRM beside maj@N, avg@N, pass@N
+  prime prm-train CONFIG.yaml [key=value …]
+                                          offline implicit-PRM fit (prm_fit.* options) on labelled samples
   prime demo [--quick]                    generate data, train the SFT start, run PRIME, write a report`;
 
 async function main(argv: string[]): Promise<number> {
@@ -59,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'eval': {
+      if (flags.rerank !== undefined) return (await import('./bestofn.js')).bestOfNCommand(flags);
       const model = flags.model, data = flags.data;
       if (typeof model !== 'string' || typeof data !== 'string') {
         console.error('prime eval: --model DIR and --data FILE are required');
@@ -75,6 +80,14 @@ async function main(argv: string[]): Promise<number> {
         stopTokenIds: pre.stopTokenIds, padTokenId: pre.tokenizer.padTokenId ?? pre.stopTokenIds[0] ?? 0,
       });
       console.log(JSON.stringify({ model, data, samples, greedy, ...r }, null, 2));
+      return 0;
+    }
+    case 'prm-train': {
+      if (flags.help) {
+        console.log(`prime prm-train CONFIG.yaml [key=value …]\n\n${configHelp()}`);
+        return 0;
+      }
+      await (await import('./prm_fit.js')).runPrmFit(loadConfig(positional[0] ?? null, overrides));
       return 0;
     }
     case 'demo': {

@@ -127,6 +127,13 @@ export interface PrimeConfig {
     grad_clip: number;
     output_dir: string;
   };
+  prm_fit: {
+    prompts: number;
+    heldout_prompts: number;
+    epochs: number;
+    mini_batch: number;
+    output_dir: string;
+  };
 }
 
 type Section = keyof PrimeConfig & string;
@@ -272,6 +279,15 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'sft.weight_decay', type: 'number', default: 0.0, min: 0, help: 'AdamW decoupled weight decay' }),
   opt({ key: 'sft.grad_clip', type: 'number', default: 1.0, gt: 0, help: 'max gradient L2 norm' }),
   opt({ key: 'sft.output_dir', type: 'string', default: 'runs/sft', help: 'where the fine-tuned checkpoint is written (HF layout)' }),
+
+  // prm_fit (`prime prm-train`: offline implicit-PRM fit on labelled samples of model.path; the PRM
+  // starts from model.prm_path, scores against model.ref_path, samples rollout.n per prompt at
+  // rollout.temperature/top_p, optimizes with prm.lr/weight_decay/grad_clip/micro_batch and algorithm.beta)
+  opt({ key: 'prm_fit.prompts', type: 'integer', default: 0, min: 0, help: 'training prompts sampled (rollout.n responses each); 0 = every prompt left after the held-out ones (ImplicitPRM paper: all its instructions)' }),
+  opt({ key: 'prm_fit.heldout_prompts', type: 'integer', default: 100, min: 0, help: 'held-out prompts for pairwise accuracy / AUC after each epoch: the first of data.val_files, else a seeded draw from data.train_files kept out of training; 0 = none (chosen)' }),
+  opt({ key: 'prm_fit.epochs', type: 'integer', default: 4, min: 1, help: 'passes of the CE loss over the labelled samples (chosen: 4, as the offline check in issue #10)' }),
+  opt({ key: 'prm_fit.mini_batch', type: 'integer', default: 32, min: 1, help: 'samples per PRM optimizer step, shuffled across prompts each epoch (chosen)' }),
+  opt({ key: 'prm_fit.output_dir', type: 'string', default: 'runs/prm', help: 'where the fitted PRM is written (HF layout, with prm-fit.json); use it as model.prm_path to warm-start PRIME' }),
 ] as const;
 
 // Compile-time check that the schema and PrimeConfig list the same keys.
