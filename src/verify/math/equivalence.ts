@@ -15,7 +15,7 @@
  */
 import { createRequire } from 'node:module';
 import type { ComputeEngine as ComputeEngineType } from '@cortex-js/compute-engine';
-import { type Answer, parseAnswer, VARIABLE_LHS } from './structure.js';
+import { type Answer, parseAnswer, isLabel } from './structure.js';
 import { type MathJson, Budget, DeadlineError, EvalError, evaluate, freeVariables } from './evaluate.js';
 import { type NumValue, float, numericEqual, isFiniteValue, toFloat, div } from './numeric.js';
 import { comparisonKey } from './normalize.js';
@@ -303,13 +303,20 @@ export class Comparator {
   /** Equivalence of two parsed answers (see structure.ts for the shapes and their rules). */
   answers(a: Answer, b: Answer): boolean {
     this.budget.tick();
-    // A variable assignment against a bare value: x = 3 vs 3.
-    if (a.kind === 'equation' && b.kind !== 'equation' && VARIABLE_LHS.test(a.lhs)) {
+    // A named value against a bare value: x = 3, (p, q) = (3, 2), |AB| = 5 vs the value.
+    if (a.kind === 'equation' && b.kind !== 'equation' && isLabel(a.lhs)) {
       return this.answers(parseAnswer(a.rhs), b);
     }
-    if (b.kind === 'equation' && a.kind !== 'equation' && VARIABLE_LHS.test(b.lhs)) {
+    if (b.kind === 'equation' && a.kind !== 'equation' && isLabel(b.lhs)) {
       return this.answers(a, parseAnswer(b.rhs));
     }
+    // Named values in order against a tuple: `AB = 4, CD = 5` vs (4, 5).
+    const named = (x: Answer): Answer[] | null =>
+      x.kind === 'list' && x.items.every((i) => i.kind === 'equation' && isLabel(i.lhs))
+        ? x.items.map((i) => parseAnswer((i as { rhs: string }).rhs))
+        : null;
+    if (b.kind === 'tuple' && named(a) !== null) return b.open === '(' && this.inOrder(named(a)!, b.items);
+    if (a.kind === 'tuple' && named(b) !== null) return a.open === '(' && this.inOrder(a.items, named(b)!);
     switch (a.kind) {
       case 'scalar':
         if (b.kind === 'scalar') return this.leaf(a.latex, b.latex);
