@@ -52,6 +52,8 @@ export interface PrimeConfig {
   verify: {
     code_reward: 'all' | 'fraction';
     code_timeout: number;
+    /** YAML `verify: { math: { extraction } }`; key `verify.math.extraction`. */
+    'math.extraction': 'strict' | 'lenient';
   };
   algorithm: {
     advantage: AdvantageName;
@@ -178,6 +180,7 @@ export const CONFIG_SCHEMA = [
   // verify
   opt({ key: 'verify.code_reward', type: 'enum', values: ['all', 'fraction'], default: 'all', help: "code outcome: 'all' = 1 only if every test passes, 'fraction' = share of tests passed (DESIGN §2.2: all; fraction is an option)" }),
   opt({ key: 'verify.code_timeout', type: 'number', default: 5, gt: 0, help: 'seconds per code test case in the sandbox (chosen)' }),
+  opt({ key: 'verify.math.extraction', type: 'enum', values: ['strict', 'lenient'], default: 'strict', help: "how the math grader finds the answer: 'strict' = a \\boxed{} or an explicit marker (\"the answer is\", \"Answer:\"), as RL prompts ask for a box; 'lenient' = also the last math span or number, for evaluating models that do not box (chosen: strict)" }),
 
   // algorithm
   opt({ key: 'algorithm.advantage', type: 'enum', values: ['prime', 'rloo', 'grpo'], default: 'prime', help: 'advantage estimator: prime = RLOO outcome + RLOO process returns; rloo = outcome only (paper baseline); grpo = group-normalized outcomes' }),
@@ -376,7 +379,9 @@ function parseOverrideValue(spec: OptionSpec, raw: string): { value: unknown } |
 function nest(flat: Flat): PrimeConfig {
   const out: Record<string, Record<string, unknown>> = {};
   for (const s of CONFIG_SCHEMA) {
-    const [sec, field] = s.key.split('.') as [string, string];
+    // The section is the first segment; a field may itself contain dots (verify.math.extraction).
+    const dot = s.key.indexOf('.');
+    const [sec, field] = [s.key.slice(0, dot), s.key.slice(dot + 1)];
     const v = flat.get(s.key);
     (out[sec] ??= {})[field] = Array.isArray(v) ? v.slice() : v;
   }
@@ -392,7 +397,8 @@ function crossFieldProblems(c: PrimeConfig): string[] {
   const p: string[] = [];
   for (const s of CONFIG_SCHEMA) {
     if (!('required' in s) || !s.required) continue;
-    const v = (c as unknown as Record<string, Record<string, unknown>>)[s.key.split('.')[0]!]![s.key.split('.')[1]!];
+    const dot = s.key.indexOf('.');
+    const v = (c as unknown as Record<string, Record<string, unknown>>)[s.key.slice(0, dot)]![s.key.slice(dot + 1)];
     if (v === '' || (Array.isArray(v) && v.length === 0)) p.push(`${s.key} is required (${s.help})`);
   }
   if (c.filter.low > c.filter.high) p.push(`filter.low (${c.filter.low}) must be ≤ filter.high (${c.filter.high})`);

@@ -45,6 +45,8 @@ export {
   unregisterVerifier,
   resolveVerifier,
   UnknownVerifierError,
+  VerifierScoreError,
+  checkScore,
   type VerifyRow,
   type VerifyOptions,
   type VerifyResult,
