@@ -7,7 +7,8 @@
  *     constants, re-styling the LaTeX) or a non-equivalent one (a constant changed, operands of
  *     − ÷ ^ swapped, an operator changed, a variable renamed) — every pair is checked numerically
  *     here at random points, so its label is right by construction; plus random rationals in
- *     several notations, and tuples / sets / intervals reordered or re-bracketed;
+ *     several notations, tuples / sets / intervals reordered or re-bracketed, and large numbers,
+ *     scientific notation, radicals, odd roots, named values and units in several notations;
  *   - the class tables of issue #11 (test/verify/math_classes.cases.ts) and the hand-written
  *     table src/verify/cases.ts.
  *
@@ -346,6 +347,52 @@ function generatedStructureCases(count: number): Omit<Case, 'id'>[] {
   return out;
 }
 
+/** Large numbers, scientific notation, radicals, odd roots and named values in several notations. */
+function generatedFormatCases(count: number): Omit<Case, 'id'>[] {
+  const out: Omit<Case, 'id'>[] = [];
+  const grouped = (n: number, sep: string) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, sep);
+  while (out.length < count) {
+    const kind = pick(['thousands', 'scientific', 'radical', 'oddroot', 'named', 'unit']);
+    const good = rand() < 0.5;
+    if (kind === 'thousands') {
+      const n = int(1000, 9_999_999);
+      const sep = pick([',', '{,}', ',\\!', '\\,', '\\;']);
+      const r = good ? n : n + pick([1, -1, 10, 1000]);
+      out.push({ source: 'generated format', response: boxed(grouped(r, sep)), truth: String(n), equivalent: good, why: good ? `thousands separator '${sep}'` : `thousands separator '${sep}', a digit changed` });
+    } else if (kind === 'scientific') {
+      const m = int(11, 99) / 10;
+      const e = int(2, 7);
+      const truth = String(Math.round(m * 10 ** e));
+      const r = good ? m : m + 0.1;
+      out.push({ source: 'generated format', response: boxed(pick([`${r.toFixed(1)} \\times 10^{${e}}`, `${r.toFixed(1)}\\cdot 10^${e}`])), truth, equivalent: good, why: good ? 'scientific notation' : 'scientific notation, mantissa changed' });
+    } else if (kind === 'radical') {
+      const k = int(2, 6);
+      const m = pick([2, 3, 5, 6, 7]);
+      const truth = `${k}\\sqrt{${m}}`;
+      const r = good ? `\\sqrt{${k * k * m}}` : `\\sqrt{${k * k * m + 1}}`;
+      out.push({ source: 'generated format', response: boxed(r), truth, equivalent: good, why: good ? '√(k²m) = k√m' : 'radicand off by one' });
+    } else if (kind === 'oddroot') {
+      const b = int(2, 5);
+      const q = pick([3, 5]);
+      const truth = `-${b}`;
+      const r = good ? pick([`\\sqrt[${q}]{-${b ** q}}`, `(-${b ** q})^{1/${q}}`, `-\\sqrt[${q}]{${b ** q}}`]) : `\\sqrt[${q}]{${b ** q}}`;
+      out.push({ source: 'generated format', response: boxed(r), truth, equivalent: good, why: good ? 'odd root of a negative is real' : 'sign lost' });
+    } else if (kind === 'named') {
+      const a = int(-9, 9);
+      const b = int(-9, 9);
+      const truth = `(${a}, ${b})`;
+      const [ra, rb] = good ? [a, b] : [b === a ? a + 1 : b, a];
+      out.push({ source: 'generated format', response: boxed(pick([`(x, y) = (${ra}, ${rb})`, `x = ${ra}, y = ${rb}`])), truth, equivalent: good, why: good ? 'named values' : 'named values, swapped or changed' });
+    } else {
+      const n = int(2, 500);
+      const unit = pick(['\\text{ cm}', '\\text{ meters}', ' \\text{units}', '\\text{ dollars}', '^\\circ', '\\%', '\\text{ square units}']);
+      const r = good ? n : n + 1;
+      out.push({ source: 'generated format', response: boxed(`${r}${unit}`), truth: String(n), equivalent: good, why: good ? `trailing unit '${unit}'` : `trailing unit '${unit}', value changed` });
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Run
 
@@ -355,9 +402,10 @@ function python(): string {
 
 async function main(): Promise<void> {
   const raw: Omit<Case, 'id'>[] = [
-    ...generatedExpressionCases(Math.round(N * 0.6)),
-    ...generatedNumberCases(Math.round(N * 0.2)),
-    ...generatedStructureCases(Math.round(N * 0.2)),
+    ...generatedExpressionCases(Math.round(N * 0.5)),
+    ...generatedNumberCases(Math.round(N * 0.15)),
+    ...generatedStructureCases(Math.round(N * 0.15)),
+    ...generatedFormatCases(Math.round(N * 0.2)),
     ...CLASS_CASES.map((c) => ({
       source: `class ${c.cls} (${CLASS_NAMES[c.cls]})`,
       response: c.response,
