@@ -9,7 +9,7 @@
  * signals an approximation, and whether it may stand for 1/3 is the tolerance's call.
  */
 
-/** An exact rational num/den with den > 0 and gcd(num, den) = 1. */
+/** An exact rational num/den with den > 0 and gcd(num, den) = 1 (unless both exceed GCD_BITS). */
 export interface ExactValue {
   kind: 'exact';
   num: bigint;
@@ -39,6 +39,8 @@ export type NumValue = ExactValue | FloatValue;
 export const MAX_EXACT_BITS = 32768;
 
 const EPS = Number.EPSILON;
+/** Fractions whose numerator and denominator both exceed this many bits are not reduced. */
+const GCD_BITS = 4096;
 
 export class NumericError extends Error {}
 
@@ -70,10 +72,15 @@ export function exact(num: bigint, den: bigint = 1n): NumValue {
     num = -num;
     den = -den;
   }
-  const g = gcdBig(num, den);
-  if (g > 1n) {
-    num /= g;
-    den /= g;
+  // Reduce by the gcd unless both parts are huge: Euclid on two 30000-bit numbers takes
+  // ~0.5 s between clock checks. Unreduced values still compare right (numericEqual
+  // cross-multiplies); only integer tests (factorial arguments) then miss, beyond any use.
+  if (bitLength(num) <= GCD_BITS || bitLength(den) <= GCD_BITS) {
+    const g = gcdBig(num, den);
+    if (g > 1n) {
+      num /= g;
+      den /= g;
+    }
   }
   if (bitLength(num) > MAX_EXACT_BITS || bitLength(den) > MAX_EXACT_BITS) {
     const x = bigRatioToNumber(num, den);
@@ -349,7 +356,7 @@ export const NOISE_FACTOR = 64;
  * symbol ∞, a pole) equals only the same infinity; NaN equals nothing.
  */
 export function numericEqual(a: NumValue, b: NumValue, relTol: number): boolean {
-  if (a.kind === 'exact' && b.kind === 'exact') return a.num === b.num && a.den === b.den;
+  if (a.kind === 'exact' && b.kind === 'exact') return a.num * b.den === b.num * a.den;
   const x = toFloat(a);
   const y = toFloat(b);
   if ([x.re, x.im, y.re, y.im].some(Number.isNaN)) return false;
