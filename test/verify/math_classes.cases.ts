@@ -117,7 +117,9 @@ export const CLASS_CASES: ClassCase[] = [
   k(5, box('32\u2009349'), '32349', true, 'Unicode thin space'),
   k(5, box('1\\,000\\,000'), '10^6', true),
   k(5, box('3{,}5'), '3.5', true, 'LaTeX decimal comma'),
-  k(5, box('0,25'), '\\frac{1}{4}', true, 'decimal comma after 0'),
+  k(5, box('0{,}25'), '\\frac{1}{4}', true, 'LaTeX decimal comma after 0'),
+  k(5, box('0,1'), '0, 1', true, 'no space: still a list of solutions'),
+  k(5, box('0,1'), '0.1', false, 'ambiguous: a list, not a decimal comma'),
   k(5, box('3,14159'), '\\pi', true, 'decimal comma, 5 decimals'),
   k(5, box('1,2'), '1.2', false, 'ambiguous: a list'),
   k(5, box('1,000'), '1', false, 'a thousands group, not a decimal comma'),
@@ -142,6 +144,7 @@ export const CLASS_CASES: ClassCase[] = [
   k(6, box('0 < f(x) < 1'), '(0,1)', true, 'function value in an interval'),
   k(6, box('0 < f(x) \\le 1'), '(0,1)', false),
   k(6, box('x >= 2'), '[2, \\infty)', true),
+  k(6, box('5!=120'), '120', true, 'a factorial before = is not !='),
 
   // 7 — matrices in array environments.
   k(7, box('\\left[\\begin{array}{cc} 1 & 2 \\\\ 3 & 4 \\end{array}\\right]'), '\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}', true),

@@ -159,7 +159,7 @@ export function normalizeAnswer(raw: string): string {
   s = s.replace(/\\(?:lvert|rvert|vert)(?![a-zA-Z])/g, '|');
   s = s.replace(/\\(?:leq|leqslant)(?![a-zA-Z])/g, '\\le').replace(/\\(?:geq|geqslant)(?![a-zA-Z])/g, '\\ge');
   s = s.replace(/<=/g, '\\le ').replace(/>=/g, '\\ge ');
-  s = s.replace(/\\(?:neq)(?![a-zA-Z])|\\not\s*=|!=|=\\not|<>/g, '\\ne ');
+  s = s.replace(/\\(?:neq)(?![a-zA-Z])|\\not\s*=|(?<![\d)}!])!=|=\\not|<>/g, '\\ne ');
   s = s.replace(/\\(?:lor|vee)(?![a-zA-Z])/g, ' or ').replace(/\\(?:land|wedge)(?![a-zA-Z])/g, ' and ');
   // Thin spaces carry nothing (10,\!000 and 1\,000 are numbers); wide spaces become spaces.
   s = s.replace(/\\[!,;:>]/g, '');
@@ -217,13 +217,13 @@ export function normalizeAnswer(raw: string): string {
   s = s.replace(/^=\s*/, '');
   // Thousands separators, only when a number stands alone: 1,000 and 1,234.5 but not (1,2).
   if (/^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s)) s = s.replace(/,/g, '');
-  // An unambiguous decimal comma in a number standing alone: `3{,}5`, `0,25`, `3,14159`
-  // (not three digits, which are a thousands group), or `3,50` with a currency sign.
-  // `1,2` and `12,5` stay lists.
+  // An unambiguous decimal comma in a number standing alone: `3{,}5`, `3,14159` (four or more
+  // decimals; three are a thousands group), or `3,50` with a currency sign. `1,2`, `0,25` and
+  // `12,5` stay lists (MATH-style answers write solution lists without spaces).
   const dc = /^([+-]?\d+)[,\u0003](\d+)$/.exec(s);
   if (dc !== null && dc[2]!.length !== 3) {
     const [, whole, frac] = dc as unknown as [string, string, string];
-    if (s.includes('\u0003') || /^[+-]?0$/.test(whole) || frac.length >= 4 || (hadCurrency && frac.length <= 2)) s = `${whole}.${frac}`;
+    if (s.includes('\u0003') || frac.length >= 4 || (hadCurrency && frac.length <= 2)) s = `${whole}.${frac}`;
   }
   s = s.replace(/\u0003/g, ',');
   s = s.replace(/\u0002/g, '\\\\');
