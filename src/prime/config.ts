@@ -53,6 +53,8 @@ export interface PrimeConfig {
   verify: {
     code_reward: 'all' | 'fraction';
     code_timeout: number;
+    /** YAML `verify: { math: { extraction } }`; key `verify.math.extraction`. */
+    'math.extraction': 'strict' | 'lenient';
   };
   reward: {
     overlong_buffer_len: number;
@@ -206,6 +208,7 @@ export const CONFIG_SCHEMA = [
   // verify
   opt({ key: 'verify.code_reward', type: 'enum', values: ['all', 'fraction'], default: 'all', help: "code outcome: 'all' = 1 only if every test passes, 'fraction' = share of tests passed (DESIGN §2.2: all; fraction is an option)" }),
   opt({ key: 'verify.code_timeout', type: 'number', default: 5, gt: 0, help: 'seconds per code test case in the sandbox (chosen)' }),
+  opt({ key: 'verify.math.extraction', type: 'enum', values: ['strict', 'lenient'], default: 'strict', help: "how the math grader finds the answer: 'strict' = a \\boxed{} or an explicit marker (\"the answer is\", \"Answer:\"), as RL prompts ask for a box; 'lenient' = also the last math span or number, for evaluating models that do not box (chosen: strict)" }),
 
   // reward (shaping of the outcome score before the advantage)
   opt({ key: 'reward.overlong_buffer_len', type: 'integer', default: 0, min: 0, help: "DAPO's overlong reward shaping (Yu et al. 2025, eq. 13): over the last L tokens before data.max_response_length the outcome score gets a penalty growing linearly to −overlong_penalty_factor at the limit; the PRM still learns from the unshaped score; 0 = off (chosen: off; DAPO: 4096 of 20480)" }),
@@ -431,7 +434,9 @@ function parseOverrideValue(spec: OptionSpec, raw: string): { value: unknown } |
 function nest(flat: Flat): PrimeConfig {
   const out: Record<string, Record<string, unknown>> = {};
   for (const s of CONFIG_SCHEMA) {
-    const [sec, field] = s.key.split('.') as [string, string];
+    // The section is the first segment; a field may itself contain dots (verify.math.extraction).
+    const dot = s.key.indexOf('.');
+    const [sec, field] = [s.key.slice(0, dot), s.key.slice(dot + 1)];
     const v = flat.get(s.key);
     (out[sec] ??= {})[field] = Array.isArray(v) ? v.slice() : v;
   }
@@ -447,7 +452,8 @@ function crossFieldProblems(c: PrimeConfig): string[] {
   const p: string[] = [];
   for (const s of CONFIG_SCHEMA) {
     if (!('required' in s) || !s.required) continue;
-    const v = (c as unknown as Record<string, Record<string, unknown>>)[s.key.split('.')[0]!]![s.key.split('.')[1]!];
+    const dot = s.key.indexOf('.');
+    const v = (c as unknown as Record<string, Record<string, unknown>>)[s.key.slice(0, dot)]![s.key.slice(dot + 1)];
     if (v === '' || (Array.isArray(v) && v.length === 0)) p.push(`${s.key} is required (${s.help})`);
   }
   if (c.filter.low > c.filter.high) p.push(`filter.low (${c.filter.low}) must be ≤ filter.high (${c.filter.high})`);

@@ -18,9 +18,25 @@ export function defaultVerifier(cfg: PrimeConfig): Verifier {
   return async (row, response) => {
     mod ??= import('../verify/index.js');
     const { verify } = await mod;
-    const r = await verify({ ability: row.ability, data_source: row.dataSource, ground_truth: row.groundTruth }, response, {
+    // verify() rejects a NaN/±∞/out-of-range score, naming the verifier, file and row.
+    const r = await verify({ ability: row.ability, data_source: row.dataSource, ground_truth: row.groundTruth, file: row.file, index: row.row }, response, {
       codeReward: cfg.verify.code_reward, timeoutMs: cfg.verify.code_timeout * 1000,
+      math: { extraction: cfg.verify['math.extraction'] },
     });
     return { score: r.score, extracted: r.extracted ?? null };
+  };
+}
+
+/**
+ * Wraps any verifier so that a score that is not a finite number in [0, 1] throws
+ * VerifierScoreError naming `name`, the row's data file and its row index.
+ */
+export function checkedVerifier(verifier: Verifier, name: string): Verifier {
+  let mod: Promise<typeof import('../verify/registry.js')> | null = null;
+  return async (row, response) => {
+    const r = await verifier(row, response);
+    mod ??= import('../verify/registry.js');
+    (await mod).checkScore(r?.score, name, { file: row.file, index: row.row });
+    return r;
   };
 }

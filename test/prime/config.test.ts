@@ -25,7 +25,8 @@ function yamlFile(text: string): string {
 }
 const REQUIRED = ['model.path=ckpt/sft', 'data.train_files=train.parquet'];
 const get = (cfg: PrimeConfig, key: string) => {
-  const [s, f] = key.split('.') as [string, string];
+  const dot = key.indexOf('.'); // a field may contain dots: verify.math.extraction
+  const [s, f] = [key.slice(0, dot), key.slice(dot + 1)];
   return (cfg as unknown as Record<string, Record<string, unknown>>)[s]![f];
 };
 
