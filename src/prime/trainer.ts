@@ -35,7 +35,7 @@ import { maskedMean, globalMaskedMean } from './masked.js';
 import { PromptBuffer, type Group } from './filter.js';
 import { latestCheckpoint } from './checkpoint.js';
 import { MetricsLog, type Metrics } from './metrics.js';
-import { defaultVerifier, type Verifier } from './verifier.js';
+import { checkedVerifier, defaultVerifier, type Verifier } from './verifier.js';
 import { Parallel } from './trainer/parallel.js';
 import { collectBatch, rolloutGroups } from './trainer/rollout.js';
 import { prmPhase, probePrm, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
@@ -104,7 +104,8 @@ export class PrimeTrainer {
   private constructor(cfg: PrimeConfig, opts: TrainerOptions, dp: Parallel) {
     this.cfg = cfg;
     this.parallel = dp;
-    this.verifier = opts.verifier ?? defaultVerifier(cfg);
+    // a NaN, ±∞ or out-of-[0, 1] score stops the run naming the verifier, file and row (not a NaN advantage later)
+    this.verifier = opts.verifier ? checkedVerifier(opts.verifier, 'the trainer\'s verifier (TrainerOptions.verifier)') : defaultVerifier(cfg);
     this.log = dp.rank !== 0 ? () => {} : (opts.log ?? ((l) => console.log(l)));
     this.#onPrmEvent = opts.onPrmEvent;
     dp.where = () => `step ${this.step + (this.#inStep ? 0 : 1)}`;
