@@ -103,10 +103,14 @@ export const COMMANDS: Command[] = [
       const cfg = loadConfig(positionals[0] ?? null, overrides);
       if (values.nproc !== undefined) return launchRanks(values.nproc as number, positionals[0], overrides, cfg.rollout.batch_prompts);
       const { PrimeTrainer } = await import('./trainer.js');
-      const t = await PrimeTrainer.create(cfg);
+      const { ProgressDisplay } = await import('./progress.js');
+      // a live bar on a terminal (stderr), plain phase lines otherwise; step lines go to stdout
+      const display = new ProgressDisplay({ totalSteps: cfg.trainer.total_steps });
+      const t = await PrimeTrainer.create(cfg, { log: display.log, onProgress: display.onProgress });
       try {
         await t.train();
       } finally {
+        display.end();
         t.dispose();
       }
       return 0;

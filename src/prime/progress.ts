@@ -50,6 +50,8 @@ interface PhaseState {
 export interface ProgressDisplayOptions {
   /** Where to draw (default process.stderr, so stdout stays clean for results). */
   stream?: { write(s: string): unknown; isTTY?: boolean; columns?: number };
+  /** Where `log` lines go (default process.stdout; the bar is cleared first and redrawn after). */
+  out?: { write(s: string): unknown };
   /** Force TTY (bar) or plain mode; default: the stream's isTTY. */
   tty?: boolean;
   /** Clock in ms (tests). */
@@ -65,6 +67,7 @@ export interface ProgressDisplayOptions {
 export class ProgressDisplay {
   readonly tty: boolean;
   readonly #stream: NonNullable<ProgressDisplayOptions['stream']>;
+  readonly #out: NonNullable<ProgressDisplayOptions['out']>;
   readonly #now: () => number;
   readonly #minInterval: number;
   readonly #plainEvery: number;
@@ -75,6 +78,7 @@ export class ProgressDisplay {
 
   constructor(o: ProgressDisplayOptions = {}) {
     this.#stream = o.stream ?? process.stderr;
+    this.#out = o.out ?? (o.stream ? o.stream : process.stdout);
     this.tty = o.tty ?? this.#stream.isTTY === true;
     this.#now = o.now ?? (() => performance.now());
     this.#minInterval = o.minIntervalMs ?? 100;
@@ -101,9 +105,15 @@ export class ProgressDisplay {
   /** Prints a line above the bar (the bar is redrawn after it). */
   readonly log = (line: string): void => {
     if (this.tty && this.#bar) {
-      this.#stream.write(`\r\x1b[2K${line}\n${this.#bar}`);
+      if (this.#out === this.#stream) {
+        this.#stream.write(`\r\x1b[2K${line}\n${this.#bar}`);
+      } else {
+        this.#stream.write('\r\x1b[2K');
+        this.#out.write(line + '\n');
+        this.#stream.write(this.#bar);
+      }
     } else {
-      this.#stream.write(line + '\n');
+      this.#out.write(line + '\n');
     }
   };
 
