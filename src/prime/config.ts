@@ -393,7 +393,7 @@ function rewardFunctionProblem(x: unknown, _i: number): string | null {
       return `.${k}: unknown field${near[1] <= 3 ? ` (did you mean '${near[0]}'?)` : ''}; expected name, module, weight`;
     }
   }
-  if (o.name === undefined && o.module === undefined) return ': needs name (a built-in verifier) or module (a JS file)';
+  if (o.name === undefined && o.module === undefined) return 'needs name (a built-in verifier) or module (a JS file)';
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) return `.name: expected a non-empty string, got ${show(o.name)}`;
   if (o.module !== undefined && (typeof o.module !== 'string' || o.module === '')) return `.module: expected a file path, got ${show(o.module)}`;
   if (o.weight !== undefined && (typeof o.weight !== 'number' || !Number.isFinite(o.weight))) return `.weight: expected a number, got ${show(o.weight)}`;
