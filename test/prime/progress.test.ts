@@ -62,3 +62,16 @@ test('formatDuration and safeProgress', () => {
   safeProgress(() => { throw new Error('broken terminal'); })({ phase: 'score', step: 1, done: 1, total: 4 }); // swallowed
   assert.deepEqual(seen, [3]);
 });
+
+test('TTY with log lines on another stream: the bar is cleared, the line written there, the bar redrawn', () => {
+  const bar = fakeStream(true), out = fakeStream(false);
+  let t = 0;
+  const d = new ProgressDisplay({ stream: bar.stream, out: out.stream, now: () => t });
+  d.onProgress({ phase: 'score', step: 1, done: 0, total: 8 });
+  t = 500;
+  d.onProgress({ phase: 'score', step: 1, done: 4, total: 8 });
+  const drawn = bar.writes.at(-1)!.slice('\r\x1b[2K'.length);
+  d.log('step 1/1 | acc 0.5');
+  assert.deepEqual(out.writes, ['step 1/1 | acc 0.5\n']);
+  assert.deepEqual(bar.writes.slice(-2), ['\r\x1b[2K', drawn]);
+});

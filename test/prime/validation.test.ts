@@ -15,6 +15,7 @@ import { readMetrics } from '../../src/prime/metrics.js';
 import { evaluateModel } from '../../src/prime/evaluate.js';
 import { TrainingValidation, validationDue, validationMetricNames, type ValidationHost } from '../../src/prime/validation.js';
 import type { ProgressEvent } from '../../src/prime/progress.js';
+import { plotRuns } from '../../src/prime/plot.js';
 import type { Verifier } from '../../src/prime/verifier.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'prime-validation-'));
@@ -112,6 +113,12 @@ test('training validates every eval_every steps and at the end, logs val/* and r
   assert.equal(again.avgAtK, best.value, 'the kept policy scores what best.json says');
   kept.model.dispose();
 
+  // the run's plot has the validation curves; its TensorBoard file sits beside metrics.jsonl
+  const plotted = await plotRuns([out]);
+  const svg = fs.readFileSync(plotted.written[0]!, 'utf8');
+  for (const k of ['val/accuracy', 'val/pass@3', 'reward/parity']) assert.ok(svg.includes(`>${k}</text>`), `plot panel ${k}`);
+  assert.ok(fs.readdirSync(out).some((f) => f.startsWith('events.out.tfevents.')));
+
   // progress: every phase of every step reported, ending with done = total
   for (const step of [1, 2, 3]) {
     for (const phase of ['rollout', 'score', 'update'] as const) {
@@ -141,5 +148,27 @@ test('eval.greedy: false with eval.samples: 1 logs val/avg@1 only; eval_every: 0
   const m = await v.run(host, 2);
   assert.deepEqual(Object.keys(m).filter((k) => k.startsWith('val/')).sort(), ['val/avg@1', 'val/prompts', 'val/response_length']);
   assert.equal(await TrainingValidation.create({ ...host, cfg: config(path.join(root, 'off'), { trainer: { eval_every: 0, keep_best: '' } }) }), null);
+  pre.model.dispose();
+});
+
+test('data-parallel: rank r answers prompts i ≡ r (mod W); the all-reduced sums give the 1-process metrics', async () => {
+  const cfg = config(path.join(root, 'dp'), { eval: { greedy: true, samples: 1 }, trainer: { keep_best: '' } });
+  const pre = loadPretrained(modelDir);
+  const host = (rank: number, world: number, reduce: (xs: number[]) => number[]): ValidationHost => ({
+    cfg, policy: pre.model, tokenizer: pre.tokenizer!, verifier: parityVerifier, stopTokenIds: pre.stopTokenIds, padId: pre.tokenizer!.padTokenId ?? 0,
+    promptIds: (r) => pre.tokenizer!.encodeChat(r.messages, { addGenerationPrompt: true }),
+    parallel: { rank, world, reduce },
+  });
+  const single = await (await TrainingValidation.create(host(0, 1, (xs) => xs)))!.run(host(0, 1, (xs) => xs), 1);
+  // "rank 1" runs first and hands its sums to "rank 0", whose reduce adds them (an all-reduce of 2)
+  let fromRank1: number[] = [];
+  const h1 = host(1, 2, (xs) => ((fromRank1 = xs.slice()), xs));
+  await (await TrainingValidation.create(h1))!.run(h1, 1);
+  const h0 = host(0, 2, (xs) => xs.map((x, i) => x + fromRank1[i]!));
+  const dp = await (await TrainingValidation.create(h0))!.run(h0, 1);
+  console.log(`validation, 1 process vs 2 shards: val/accuracy ${single['val/accuracy']} vs ${dp['val/accuracy']}, prompts ${single['val/prompts']} vs ${dp['val/prompts']}`);
+  assert.equal(dp['val/prompts'], 7);
+  assert.ok(Math.abs(dp['val/accuracy']! - single['val/accuracy']!) < 1e-12);
+  assert.ok(Math.abs(dp['val/response_length']! - single['val/response_length']!) < 1e-9);
   pre.model.dispose();
 });
