@@ -190,10 +190,13 @@ export const COMMANDS: Command[] = [
     args: '',
     minArgs: 0,
     maxArgs: 0,
-    options: { quick: { kind: 'boolean', help: 'a much shorter run (smoke test)' } },
+    options: {
+      quick: { kind: 'boolean', help: 'a much shorter run (smoke test)' },
+      task: { kind: 'string', value: 'NAME', default: 'carry', help: "the embedded task: 'carry' (demonstrations drop carries) or 'shortcut' (half answer without the working)" },
+    },
     async run({ values }) {
       const { runDemo } = await import('./demo/run.js');
-      await runDemo({ quick: values.quick === true });
+      await runDemo({ quick: values.quick === true, ...(values.task !== undefined ? { task: values.task as string } : {}) });
       return 0;
     },
   },

@@ -49,15 +49,22 @@ export interface PrmLossResult {
 /**
  * Cross-entropy of the implicit PRM against outcome labels o ∈ [0, 1] (N), in the stable
  * with-logits form:
- *   L = −[o·log σ(s) + (1−o)·log(1−σ(s))] = max(s, 0) − s·o + log(1 + exp(−|s|)),
- * since log σ(s) = −log(1+e^{−s}) and log(1−σ(s)) = −s − log(1+e^{−s}); splitting on the sign
- * of s keeps every exponent ≤ 0.
+ *   L = −[o·log σ(s) + (1−o)·log(1−σ(s))] = softplus(s) − s·o,
+ * since log σ(s) = −softplus(−s) and log(1−σ(s)) = −softplus(s), and softplus(−s) = softplus(s) − s.
+ * libtorch's softplus is computed stably (max(s, 0) + log1p(e^{−|s|}) in value; linear past s = 20)
+ * and its gradient is σ(s) everywhere, so ∂L/∂s = σ(s) − o.
+ *
+ * Why not autograd through max(s, 0) + log1p(exp(−|s|)) directly: at s = 0 exactly its subgradients
+ * give ∂L/∂s = 1 − o instead of 1/2 − o (clamp passes the gradient at its bound, |s|' = sign(0) = 0).
+ * Every PRIME run starts there — π_φ = π_ref bit for bit, so s = 0 for every response — and that
+ * gradient pushes every response's score down (found here: the PRM drifted to s ≈ −2.3 for all
+ * responses instead of ranking them).
  */
 export function prmCrossEntropyLoss(prmLogp: Tensor, refLogp: Tensor, mask: Tensor, outcome: Tensor, beta: number): PrmLossResult {
   return tidy(() => {
     const s = implicitOutcomeLogit(prmLogp, refLogp, mask, beta);
     const o = outcome.to(s.dtype);
-    const loss = s.clamp(0, null).sub(s.mul(o)).add(s.abs().neg().exp().log1p()).mean();
+    const loss = s.softplus().sub(s.mul(o)).mean();
     const sd = s.detach();
     const accuracy = sd.gt(0).eq(o.gt(0.5)).to('float32').mean().item();
     return { loss, logits: sd, accuracy };

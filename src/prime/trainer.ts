@@ -38,7 +38,7 @@ import { MetricsLog, type Metrics } from './metrics.js';
 import { defaultVerifier, type Verifier } from './verifier.js';
 import { Parallel } from './trainer/parallel.js';
 import { collectBatch, rolloutGroups } from './trainer/rollout.js';
-import { prmPhase, probePrm, scoreLogprobs, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
+import { prmPhase, probePrm, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
 import { updatePolicy } from './trainer/policy.js';
 import { saveCheckpoint, restoreCheckpoint } from './trainer/state.js';
 import { probeSeed } from './trainer/seeds.js';
@@ -339,8 +339,13 @@ export class PrimeTrainer {
       const temp = c.rollout.temperature;
       const t1 = performance.now();
       this.onProgress({ phase: 'score', step: this.step, done: 0, total: N });
-      const refLogp = this.#usesPrm || (useKl && temp === 1) ? scoreLogprobs(this.ref, batch, c.prm.micro_batch) : null;
-      const refLogpKl = !useKl ? null : temp === 1 ? refLogp : scoreLogprobs(this.ref, batch, c.prm.micro_batch, { temperature: temp });
+      let refLogp: Tensor | null = null, refLogpKl: Tensor | null = null;
+      if (this.#usesPrm && useKl && temp !== 1) [refLogp, refLogpKl] = scoreLogprobsAt(this.ref, batch, c.prm.micro_batch, [1, temp]);
+      else if (this.#usesPrm || useKl) {
+        const lp = scoreLogprobs(this.ref, batch, c.prm.micro_batch, { temperature: this.#usesPrm ? 1 : temp });
+        if (this.#usesPrm) refLogp = lp;
+        if (useKl) refLogpKl = lp;
+      }
       m['time/score_ref'] = (performance.now() - t1) / 1000;
 
       // -- the implicit PRM: update and rewards (trainer/prm.ts)
