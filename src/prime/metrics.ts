@@ -47,7 +47,7 @@ export class MetricsLog {
     const done = step - this.#firstStep;
     const perStep = (Date.now() - this.#t0) / 1000 / Math.max(1, done);
     const parts = keys.filter(([k]) => k in m).map(([k, label]) => `${label} ${fmt(m[k]!)}`);
-    for (const k of Object.keys(m)) if (k.startsWith('val/') && !keys.some(([x]) => x === k)) parts.push(`${k} ${fmt(m[k]!)}`);
+    for (const k of Object.keys(m)) if (k.startsWith('val/') && !['val/prompts', 'val/response_length'].includes(k) && !keys.some(([x]) => x === k)) parts.push(`${k} ${fmt(m[k]!)}`);
     return `step ${step}/${total} | ${parts.join(' | ')} | ${perStep.toFixed(1)} s/step | ETA ${eta(perStep * (total - step))}`;
   }
 }

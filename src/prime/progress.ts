@@ -95,7 +95,13 @@ export class ProgressDisplay {
     ph.last = e;
     const finished = e.total > 0 && e.done >= e.total;
     if (this.tty) {
-      if (finished || now - this.#lastDraw >= this.#minInterval) this.#draw(this.format(e, (now - ph.start) / 1000));
+      if (finished || now - this.#lastDraw >= this.#minInterval) {
+        // the bar narrows (or goes) before the figures are cut on a narrow terminal
+        const cols = this.#stream.columns ?? 120;
+        const plain = this.format(e, (now - ph.start) / 1000, { bar: false });
+        const room = cols - 1 - plain.length - 3;
+        this.#draw(room >= 5 ? this.format(e, (now - ph.start) / 1000, { barWidth: Math.min(20, room) }) : plain);
+      }
     } else if (finished || now - ph.lastPlain >= this.#plainEvery) {
       ph.lastPlain = now;
       this.#stream.write(this.format(e, (now - ph.start) / 1000, { bar: false }) + '\n');
@@ -127,11 +133,11 @@ export class ProgressDisplay {
    * "step 3/100 rollout [#####-----] 32/64 samples | 850 tok/s | 12.0s | ETA 12s" (bar on a TTY);
    * when the phase is over, the elapsed time replaces the ETA.
    */
-  format(e: ProgressEvent, elapsedS: number, o: { bar?: boolean } = {}): string {
+  format(e: ProgressEvent, elapsedS: number, o: { bar?: boolean; barWidth?: number } = {}): string {
     const frac = e.total > 0 ? Math.min(1, e.done / e.total) : 0;
     const parts = [`step ${e.step}${this.totalSteps ? `/${this.totalSteps}` : ''} ${e.phase}`];
     if (o.bar ?? true) {
-      const width = 20, full = Math.round(frac * width);
+      const width = o.barWidth ?? 20, full = Math.round(frac * width);
       parts[0] += ` [${'#'.repeat(full)}${'-'.repeat(width - full)}]`;
     }
     parts[0] += ` ${e.done}/${e.total} ${UNIT[e.phase]}`;

@@ -100,6 +100,7 @@ export class TrainingValidation {
     if (K > 1 || !cfg.eval.greedy) passes.push({ greedy: false, samples: K });
     const total = mine.length * passes.length;
     let done = 0, tokens = 0;
+    host.onProgress?.({ phase: 'validate', step, done, total, tokens });
     const chunk = Math.max(1, Math.floor(cfg.rollout.micro_batch / (passes.length > 1 ? K : passes[0]!.samples)) || 1);
     for (const p of passes) {
       // sums over this rank's prompts: [prompts, avg, maj, pass, length]
@@ -131,7 +132,6 @@ export class TrainingValidation {
       }
       m['val/prompts'] = n;
     }
-    if (total === 0) host.onProgress?.({ phase: 'validate', step, done: 0, total: 0 });
     m['time/validation'] = (performance.now() - t0) / 1000;
     if (rank === 0 && cfg.trainer.keep_best) this.#keepBest(host, step, m);
     return m;
@@ -143,7 +143,10 @@ export class TrainingValidation {
     const metric = cfg.trainer.keep_best;
     const v = m[metric];
     if (v === undefined) throw new Error(`trainer.keep_best: validation produced no '${metric}' (it produces ${Object.keys(m).filter((k) => k.startsWith('val/')).join(', ')})`);
-    if (this.best && !(v > this.best.value)) return;
+    if (this.best && !(v > this.best.value)) {
+      m['val/best'] = this.best.value;
+      return;
+    }
     const dir = path.join(cfg.trainer.output_dir, 'best');
     const tmp = `${dir}.tmp-${process.pid}`;
     fs.rmSync(tmp, { recursive: true, force: true });

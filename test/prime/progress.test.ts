@@ -51,6 +51,24 @@ test('not a TTY: plain lines only when a phase ends (and every plainEveryMs whil
   assert.equal(writes.at(-1), 'a line\n');
 });
 
+test('a narrow terminal: the bar narrows, then goes, before the figures are cut', () => {
+  for (const [columns, expected] of [
+    [80, 'step 3 rollout [######------] 16/32 samples | 100 tok/s | ETA 2s'],
+    [55, 'step 3 rollout 16/32 samples | 100 tok/s | ETA 2s'],
+  ] as const) {
+    const writes: string[] = [];
+    let t = 0;
+    const d = new ProgressDisplay({ stream: { isTTY: true, columns, write: (s: string) => writes.push(s) }, now: () => t });
+    d.onProgress({ phase: 'rollout', step: 3, done: 0, total: 32, tokens: 0 });
+    t = 2000;
+    d.onProgress({ phase: 'rollout', step: 3, done: 16, total: 32, tokens: 200 });
+    const shown = writes.at(-1)!.replace('\r\x1b[2K', '');
+    assert.ok(shown.length < columns);
+    if (columns === 80) assert.match(shown, /^step 3 rollout \[#+-+\] 16\/32 samples \| 100 tok\/s \| ETA 2s$/);
+    else assert.equal(shown, expected);
+  }
+});
+
 test('formatDuration and safeProgress', () => {
   assert.equal(formatDuration(5.4), '5s');
   assert.equal(formatDuration(65), '1m05s');

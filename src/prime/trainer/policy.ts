@@ -37,6 +37,7 @@ export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tenso
   const acc = { loss: 0, clip: 0, kl: 0, ent: 0, gn: 0, n: 0, steps: 0, klRef: 0 };
   const indexTensor = (idx: number[]) => torch.tensor(BigInt64Array.from(idx, BigInt));
   const progress = { done: 0, total: N * c.actor.ppo_epochs, tokens: 0 }; // this rank's sequences, all epochs
+  t.onProgress({ phase: 'update', step: t.step, ...progress });
   for (let epoch = 0; epoch < c.actor.ppo_epochs; epoch++) {
     // global sequence indices in shuffled order
     const order = c.rollout.seed_per_prompt

@@ -96,6 +96,7 @@ export async function collectBatch(t: PrimeTrainer, m: Metrics): Promise<Group<R
       ? mine.map(({ i }) => (i < fromQueue.length ? requeueSeed(c.trainer.seed, step, round, i) : rolloutSeed(c.trainer.seed, step, round, i - fromQueue.length)))
       : undefined;
     progress.total += mine.length * c.rollout.n;
+    t.onProgress({ phase: 'rollout', step, ...progress }); // the phase's (or round's) start
     const groups = await rolloutGroups(t, mine.map(({ row }) => row), { seeds, components, progress });
     drawn += groups.length;
     for (const g of groups) {
