@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { lineChartsSvg, type Panel } from './demo/plot.js';
 
-/** Metrics drawn by default (those present in some run), then every val/* and reward/* metric. */
+/** Metrics drawn by default (those present in some run), then every val/* metric (but val/prompts) and reward/<term>. */
 export const DEFAULT_PLOT_METRICS = [
   'rollout/accuracy', 'reward/outcome_mean', 'reward/process_mean', 'prm/accuracy', 'prm/loss',
   'actor/pg_loss', 'actor/approx_kl', 'actor/entropy', 'actor/kl_ref', 'filter/kept_fraction',
@@ -60,7 +60,8 @@ export function selectMetrics(runs: RunMetrics[], spec?: string): string[] {
     return out;
   }
   const picked = DEFAULT_PLOT_METRICS.filter((k) => present.has(k));
-  for (const k of sorted) if ((k.startsWith('val/') || k.startsWith('reward/')) && !picked.includes(k)) picked.push(k);
+  const extra = (k: string) => (k.startsWith('val/') && k !== 'val/prompts') || (k.startsWith('reward/') && !k.startsWith('reward/process_'));
+  for (const k of sorted) if (extra(k) && !picked.includes(k)) picked.push(k);
   return picked.length > 0 ? picked : sorted.slice(0, 24);
 }
 
