@@ -15,7 +15,7 @@ import type { Node as YamlNode, YAMLMap } from 'yaml';
 // The typed configuration (field names are the YAML keys)
 
 export type Dtype = 'float32' | 'bfloat16' | 'float16';
-export type AdvantageName = 'prime' | 'rloo' | 'grpo';
+export type AdvantageName = 'prime' | 'rloo' | 'grpo' | 'drgrpo';
 
 export interface PrimeConfig {
   model: {
@@ -54,6 +54,10 @@ export interface PrimeConfig {
     code_reward: 'all' | 'fraction';
     code_timeout: number;
   };
+  reward: {
+    overlong_buffer_len: number;
+    overlong_penalty_factor: number;
+  };
   algorithm: {
     advantage: AdvantageName;
     beta: number;
@@ -69,6 +73,11 @@ export interface PrimeConfig {
     kl_estimator: 'k1' | 'k3';
     kl_mode: 'loss' | 'reward';
     entropy_coef: number;
+    process_return: 'sum' | 'min';
+    min_form_temperature: number;
+    kl_ctrl: 'fixed' | 'adaptive';
+    kl_target: number;
+    kl_horizon: number;
   };
   actor: {
     lr: number;
@@ -78,6 +87,9 @@ export interface PrimeConfig {
     mini_batch: number;
     micro_batch: number;
     clip_eps: number;
+    clip_low: number;
+    clip_high: number;
+    loss_agg: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
     warmup_steps: number;
   };
   prm: {
@@ -198,7 +210,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'rollout.buffer', type: 'enum', values: ['prompts', 'responses'], default: 'prompts', help: "surplus groups kept by the filter beyond the batch: 'prompts' = re-queue their prompts, sampled again by the next step's policy so nothing stale is trained on (PRIME's reference); 'responses' = keep the groups, responses and log-probs from the older policy, for the next step (cheaper: no re-sampling)" }),
 
   // filter
-  opt({ key: 'filter.enable', type: 'boolean', default: true, help: 'online prompt filtering: keep a group only if its mean accuracy is in [low, high] (paper §3.4)' }),
+  opt({ key: 'filter.enable', type: 'boolean', default: true, help: "online prompt filtering: keep a group only if its mean accuracy is in [low, high] (paper §3.4); DAPO's dynamic sampling (Yu et al. 2025: drop groups that are all right or all wrong, sample until the batch is full) is this filter with a band that drops only 0 and 1, e.g. low=0.01, high=0.99" }),
   opt({ key: 'filter.low', type: 'number', default: 0.2, min: 0, max: 1, help: 'lower bound of the kept accuracy band (paper: 0.2)' }),
   opt({ key: 'filter.high', type: 'number', default: 0.8, min: 0, max: 1, help: 'upper bound of the kept accuracy band (paper: 0.8)' }),
   opt({ key: 'filter.drop_truncated', type: 'boolean', default: false, help: 'also drop groups with a response cut at max_response_length (optional; chosen: off)' }),
@@ -207,8 +219,12 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'verify.code_reward', type: 'enum', values: ['all', 'fraction'], default: 'all', help: "code outcome: 'all' = 1 only if every test passes, 'fraction' = share of tests passed (DESIGN §2.2: all; fraction is an option)" }),
   opt({ key: 'verify.code_timeout', type: 'number', default: 5, gt: 0, help: 'seconds per code test case in the sandbox (chosen)' }),
 
+  // reward (shaping of the outcome score before the advantage)
+  opt({ key: 'reward.overlong_buffer_len', type: 'integer', default: 0, min: 0, help: "DAPO's overlong reward shaping (Yu et al. 2025, eq. 13): over the last L tokens before data.max_response_length the outcome score gets a penalty growing linearly to −overlong_penalty_factor at the limit; the PRM still learns from the unshaped score; 0 = off (chosen: off; DAPO: 4096 of 20480)" }),
+  opt({ key: 'reward.overlong_penalty_factor', type: 'number', default: 1.0, min: 0, help: "scale of the overlong penalty (DAPO: 1; verl's overlong_penalty_factor)" }),
+
   // algorithm
-  opt({ key: 'algorithm.advantage', type: 'enum', values: ['prime', 'rloo', 'grpo'], default: 'prime', help: 'advantage estimator: prime = RLOO outcome + RLOO process returns; rloo = outcome only (paper baseline); grpo = group-normalized outcomes' }),
+  opt({ key: 'algorithm.advantage', type: 'enum', values: ['prime', 'rloo', 'grpo', 'drgrpo'], default: 'prime', help: 'advantage estimator: prime = RLOO outcome + RLOO process returns; rloo = outcome only (paper baseline); grpo = group-normalized outcomes; drgrpo = Dr. GRPO (Liu et al. 2025): group-centered outcomes, no std normalization, never whitened (pair it with actor.loss_agg=seq-mean-token-sum-norm)' }),
   opt({ key: 'algorithm.beta', type: 'number', default: 0.05, gt: 0, help: 'β of the implicit PRM reward r_t = β·log(π_φ/π_ref) (PRIME paper §3; reference: 0.05)' }),
   opt({ key: 'algorithm.granularity', type: 'enum', values: ['token', 'whole'], default: 'token', help: "process reward per token, or 'whole' = the sum placed on the last token (reference: token)" }),
   opt({ key: 'algorithm.prm_update', type: 'enum', values: ['after', 'before', 'none'], default: 'after', help: "order of the PRM's update and the rewards it gives: 'after' = mini-batches in turn, each one's rewards from the forward that computes its loss (before its own update, after the earlier mini-batches'): one PRM forward (PRIME's released code; default); 'before' = prm.epochs of updates on the whole batch, then a second forward re-scores it (verl's port); 'none' = frozen PRM" }),
@@ -217,11 +233,16 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'algorithm.outcome_coef', type: 'number', default: 5, min: 0, help: 'c_o, weight of the outcome advantage in A = c_o·A_o + c_p·A_p (reference: 5)' }),
   opt({ key: 'algorithm.process_coef', type: 'number', default: 5, min: 0, help: 'c_p, weight of the process advantage; ignored by rloo/grpo (reference: 5)' }),
   opt({ key: 'algorithm.gamma', type: 'number', default: 1.0, min: 0, max: 1, help: 'discount γ of the process return Σ_{s≥t} γ^{s−t} r_s (paper: 1.0)' }),
-  opt({ key: 'algorithm.whiten', type: 'boolean', default: true, help: 'whiten advantages over all valid tokens of the batch (reference code whitens)' }),
+  opt({ key: 'algorithm.whiten', type: 'boolean', default: true, help: 'whiten advantages over all valid tokens of the batch; ignored by drgrpo, which removes std normalization (reference code whitens)' }),
   opt({ key: 'algorithm.kl_coef', type: 'number', default: 0.0, min: 0, help: 'weight of the KL to π_ref; 0 = off (reference: 0)' }),
   opt({ key: 'algorithm.kl_estimator', type: 'enum', values: ['k1', 'k3'], default: 'k3', help: 'KL estimator: k1 = log ratio, k3 = ratio − 1 − log ratio (unbiased, ≥ 0) (chosen: k3)' }),
   opt({ key: 'algorithm.kl_mode', type: 'enum', values: ['loss', 'reward'], default: 'loss', help: 'apply the KL as a loss term or as a per-token reward penalty (chosen: loss)' }),
+  opt({ key: 'algorithm.kl_ctrl', type: 'enum', values: ['fixed', 'adaptive'], default: 'fixed', help: "KL coefficient: 'fixed' = kl_coef throughout; 'adaptive' = Ziegler et al. 2019's controller starting at kl_coef: β ← β·(1 + clip(KL/kl_target − 1, ±0.2)·n/kl_horizon) after each step, KL = the step's token-mean estimate (kl_estimator) between the rollout policy and π_ref, n = its responses; logged as actor/kl_coef, kept in checkpoints (chosen: fixed)" }),
+  opt({ key: 'algorithm.kl_target', type: 'number', default: 0.1, gt: 0, help: 'target per-token KL of the adaptive controller (verl: 0.1)' }),
+  opt({ key: 'algorithm.kl_horizon', type: 'number', default: 10000, gt: 0, help: 'horizon of the adaptive controller in responses: larger = slower changes of β (verl, Ziegler et al. code: 10000)' }),
   opt({ key: 'algorithm.entropy_coef', type: 'number', default: 0.0, min: 0, help: 'entropy bonus weight in the policy loss (reference: 0)' }),
+  opt({ key: 'algorithm.process_return', type: 'enum', values: ['sum', 'min'], default: 'sum', help: "prime's process return: 'sum' = Σ_{s≥t} γ^{s−t} r_s (PRIME); 'min' = PURE's min-form credit assignment (Cheng et al. 2025): rewards reweighted by a softmin over each response, r*_t = softmax(−r/T)_t·r_t, before the RLOO baseline and the return, so the return approaches the response's minimum reward (paper: sum)" }),
+  opt({ key: 'algorithm.min_form_temperature', type: 'number', default: 0.1, gt: 0, help: "T of process_return=min, in reward units: → 0 = hard minimum, → ∞ = the mean reward. PURE's step rewards lie in [−1, 1]; so do process returns here under process_reward_norm=batch_norm, the rewards the softmin sees (with kl_mode=reward the KL penalty is among them) (PURE: 0.1)" }),
 
   // actor (policy)
   opt({ key: 'actor.lr', type: 'number', default: 5e-7, gt: 0, help: 'policy AdamW learning rate, constant; small models want larger (reference 7B: 5e-7)' }),
@@ -230,7 +251,10 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'actor.ppo_epochs', type: 'integer', default: 1, min: 1, help: 'passes of PPO over each step’s batch (reference: 1)' }),
   opt({ key: 'actor.mini_batch', type: 'integer', default: 256, min: 1, help: 'sequences per policy optimizer step; must divide batch_prompts × n (reference: 256)' }),
   opt({ key: 'actor.micro_batch', type: 'integer', default: 4, min: 1, help: 'sequences per forward/backward (gradient accumulation); must divide mini_batch (chosen for CPU)' }),
-  opt({ key: 'actor.clip_eps', type: 'number', default: 0.2, gt: 0, help: 'PPO clip ε: ratio clipped to [1−ε, 1+ε] (reference: 0.2)' }),
+  opt({ key: 'actor.clip_eps', type: 'number', default: 0.2, gt: 0, max: 0.999, help: 'PPO clip ε: ratio clipped to [1−ε, 1+ε]; clip_low / clip_high override either side (reference: 0.2)' }),
+  opt({ key: 'actor.clip_low', type: 'number', default: 0, min: 0, max: 0.999, help: "lower clip ε_low: ratio ≥ 1 − ε_low; 0 = actor.clip_eps (as verl's clip_ratio_low defaults to clip_ratio) (DAPO: 0.2)" }),
+  opt({ key: 'actor.clip_high', type: 'number', default: 0, min: 0, help: "upper clip ε_high: ratio ≤ 1 + ε_high; 0 = actor.clip_eps. DAPO's clip-higher (Yu et al. 2025) raises it to keep low-probability tokens exploring (DAPO: 0.28)" }),
+  opt({ key: 'actor.loss_agg', type: 'enum', values: ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'], default: 'token-mean', help: "how per-token losses become the mini-batch loss (verl's loss_agg_mode): token-mean = every valid token weighs the same (DAPO's token-level loss; verl's default, kept here); seq-mean-token-mean = each response weighs the same (GRPO; what PRIME's released code effectively does); seq-mean-token-sum = per-response token sums, averaged; seq-mean-token-sum-norm = token sums / data.max_response_length, averaged (Dr. GRPO's constant normalizer). The policy, entropy and KL-loss terms are aggregated alike (chosen: token-mean)" }),
   opt({ key: 'actor.warmup_steps', type: 'integer', default: 0, min: 0, help: 'linear lr warmup steps; 0 = constant lr (reference: constant)' }),
 
   // prm
@@ -284,7 +308,7 @@ const SPEC_BY_KEY = new Map<string, OptionSpec>(CONFIG_SCHEMA.map((s) => [s.key,
 const SECTIONS = [...new Set(CONFIG_SCHEMA.map((s) => s.key.split('.')[0]!))];
 
 /** The estimators whose baseline is the other samples of the same prompt, so they need K ≥ 2. */
-const GROUP_ESTIMATORS: ReadonlySet<string> = new Set(['prime', 'rloo', 'grpo']);
+const GROUP_ESTIMATORS: ReadonlySet<string> = new Set(['prime', 'rloo', 'grpo', 'drgrpo']);
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -512,6 +536,18 @@ function crossFieldProblems(c: PrimeConfig): string[] {
     let achievable = false;
     for (let k = 0; k <= K; k++) if (k / K >= c.filter.low - 1e-9 && k / K <= c.filter.high + 1e-9) achievable = true;
     if (!achievable) p.push(`filter band [${c.filter.low}, ${c.filter.high}] contains no accuracy k/${K} reachable with rollout.n=${K}; every group would be dropped`);
+  }
+  if (c.algorithm.kl_ctrl === 'adaptive' && !(c.algorithm.kl_coef > 0)) {
+    p.push(`algorithm.kl_ctrl=adaptive scales algorithm.kl_coef multiplicatively, so it needs a starting kl_coef > 0, got ${c.algorithm.kl_coef}`);
+  }
+  if (c.algorithm.process_return === 'min' && c.algorithm.advantage !== 'prime') {
+    p.push(`algorithm.process_return=min transforms the implicit PRM's process rewards, which only advantage=prime uses (got advantage=${c.algorithm.advantage})`);
+  }
+  if (c.algorithm.process_return === 'min' && c.algorithm.granularity === 'whole') {
+    p.push(`algorithm.process_return=min with algorithm.granularity=whole: each response has one reward-bearing step, where the minimum is the sum; use granularity=token`);
+  }
+  if (c.reward.overlong_buffer_len > c.data.max_response_length) {
+    p.push(`reward.overlong_buffer_len (${c.reward.overlong_buffer_len}) must be ≤ data.max_response_length (${c.data.max_response_length})`);
   }
   if (c.actor.mini_batch % c.actor.micro_batch !== 0) {
     p.push(`actor.mini_batch (${c.actor.mini_batch}) must be divisible by actor.micro_batch (${c.actor.micro_batch})`);

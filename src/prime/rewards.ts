@@ -94,3 +94,28 @@ export function normalizeProcessRewards(tokenRewards: Tensor, mask: Tensor, norm
     return { rewards: r.div(z + 1e-6), scale: z };
   });
 }
+
+/**
+ * DAPO's overlong reward shaping (Yu et al. 2025, "DAPO: An Open-Source LLM Reinforcement Learning
+ * System at Scale", arXiv 2503.14476, eq. 13), scaled by `factor` (DAPO: 1; verl's
+ * overlong_penalty_factor): with L_max = maxLength, L_cache = bufferLen and |y| a response's length,
+ *   R_length(y) = 0                                 if |y| ≤ L_max − L_cache
+ *               = ((L_max − L_cache) − |y|) / L_cache   if L_max − L_cache < |y| ≤ L_max
+ *               = −1                                if |y| > L_max,
+ * i.e. clamp(((L_max − L_cache) − |y|)/L_cache, −1, 0): a penalty that grows linearly over the last
+ * L_cache tokens before the limit (a response truncated at the limit gets −factor). It is added to
+ * the outcome score before the advantage; bufferLen = 0 turns it off (zeros).
+ *
+ * lengths: (N) response lengths in tokens (any float or integer dtype). Returns (N) float32.
+ * Throws unless 0 ≤ bufferLen ≤ maxLength and factor ≥ 0.
+ */
+export function overlongPenalty(lengths: Tensor, maxLength: number, bufferLen: number, factor = 1): Tensor {
+  if (!(Number.isInteger(bufferLen) && bufferLen >= 0 && bufferLen <= maxLength))
+    throw new Error(`overlongPenalty: bufferLen must be an integer in [0, maxLength=${maxLength}], got ${bufferLen}`);
+  if (!(factor >= 0)) throw new Error(`overlongPenalty: factor must be ≥ 0, got ${factor}`);
+  return tidy(() => {
+    const len = lengths.to('float32');
+    if (bufferLen === 0) return len.mul(0);
+    return len.neg().add(maxLength - bufferLen).div(bufferLen).clamp(-1, 0).mul(factor);
+  });
+}

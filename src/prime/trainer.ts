@@ -4,7 +4,7 @@
  *
  *   trainer/rollout.ts   draw prompts → sample K each → verify → filter (oversample; surplus re-queued or buffered)
  *   trainer/prm.ts       reference and PRM log-probs, the PRM update (after | before | none), the PRM probe
- *   (here)               process rewards (+ batch_norm) → advantages
+ *   (here)               process rewards (+ batch_norm) → overlong shaping of the outcome → advantages → KL controller
  *   trainer/policy.ts    PPO mini-batches / epochs for the policy
  *   trainer/state.ts     checkpoints and exact resume
  *   trainer/parallel.ts  data-parallel collectives (the identity on one process)
@@ -28,9 +28,9 @@ import { loadPretrained, packSequences, type CausalLM, type Tokenizer, type Pack
 import type { PrimeConfig } from './config.js';
 import { configToYaml } from './config.js';
 import { loadPromptFiles, PromptDataset, seededPermutation, type PromptRow } from './data.js';
-import { implicitProcessReward, normalizeProcessRewards, prmCrossEntropyLoss } from './rewards.js';
+import { implicitProcessReward, normalizeProcessRewards, overlongPenalty, prmCrossEntropyLoss } from './rewards.js';
 import { getAdvantageEstimator } from './advantages.js';
-import { klPenalty } from './ppo.js';
+import { klPenalty, KlController } from './ppo.js';
 import { maskedMean, globalMaskedMean } from './masked.js';
 import { PromptBuffer, type Group } from './filter.js';
 import { latestCheckpoint } from './checkpoint.js';
@@ -87,6 +87,8 @@ export class PrimeTrainer {
   probe: PrmProbeSet | null = null;
   policyOpt!: AdamW;
   prmOpt: AdamW | null = null;
+  /** The KL coefficient β to π_ref (algorithm.kl_ctrl: fixed | adaptive); its value is kept in checkpoints. */
+  klCtrl!: KlController;
   step = 0;
   droppedLongPrompts = 0;
   /** metrics.jsonl; null on ranks other than 0 (rank 0 writes the metrics of the whole job). */
@@ -198,6 +200,8 @@ export class PrimeTrainer {
     if (cfg.algorithm.prm_update !== 'none' && this.#usesPrm)
       this.prmOpt = new AdamW(this.prm.parameters(), { lr: cfg.prm.lr, weightDecay: cfg.prm.weight_decay });
 
+    const a = cfg.algorithm;
+    this.klCtrl = new KlController(a.kl_ctrl, a.kl_coef, a.kl_target, a.kl_horizon);
     if (resumeFrom) restoreCheckpoint(this, resumeFrom, rows);
     this.parallel.broadcastParameters([['policy', this.policy], ['PRM', this.prm]]);
     if (probeRows.length > 0 && !this.probe) this.probe = await this.#sampleProbe(probeRows);
@@ -363,19 +367,28 @@ export class PrimeTrainer {
         tokenRewards = norm.rewards;
       }
       if (useKl && c.algorithm.kl_mode === 'reward') {
-        const penalty = klPenalty(oldLogp, refLogpKl!, mask, c.algorithm.kl_estimator).mul(-c.algorithm.kl_coef);
+        const penalty = klPenalty(oldLogp, refLogpKl!, mask, c.algorithm.kl_estimator).mul(-this.klCtrl.value);
         tokenRewards = tokenRewards ? tokenRewards.add(penalty) : penalty;
       }
       m['reward/outcome_mean'] = outcome.mean().item();
       m['time/score_prm'] = (performance.now() - t1) / 1000; // reference + PRM, update included
       this.onProgress({ phase: 'score', step: this.step, done: N, total: N, tokens: mask.sum().item() });
 
+      // -- DAPO's overlong shaping of the outcome score (the PRM above learned from the unshaped one)
+      let shaped = outcome;
+      if (c.reward.overlong_buffer_len > 0) {
+        const penalty = overlongPenalty(mask.sum(1), c.data.max_response_length, c.reward.overlong_buffer_len, c.reward.overlong_penalty_factor);
+        m['reward/overlong_penalty_mean'] = penalty.mean().item();
+        shaped = outcome.add(penalty);
+      }
+
       // -- advantages
       const { advantages, metrics: am } = getAdvantageEstimator(c.algorithm.advantage)(
-        { outcome, tokenRewards, mask, groupSize: K },
+        { outcome: shaped, tokenRewards, mask, groupSize: K },
         {
           outcomeCoef: c.algorithm.outcome_coef, processCoef: c.algorithm.process_coef, gamma: c.algorithm.gamma, whiten: c.algorithm.whiten,
           processBaseline: c.algorithm.process_baseline,
+          processReturn: c.algorithm.process_return, minTemperature: c.algorithm.min_form_temperature,
           ...(dp.allReduceSum ? { allReduceSum: dp.allReduceSum } : {}),
         });
       Object.assign(m, am);
@@ -384,6 +397,17 @@ export class PrimeTrainer {
       const t3 = performance.now();
       Object.assign(m, updatePolicy(this, batch, oldLogp, advantages, refLogpKl, mask, K));
       m['time/policy_update'] = (performance.now() - t3) / 1000;
+      // -- KL coefficient: the one this step used; the adaptive controller moves it for the next step
+      //    from this batch's token-mean KL between the rollout policy and π_ref (over all ranks)
+      if (useKl) {
+        m['actor/kl_coef'] = this.klCtrl.value;
+        if (c.algorithm.kl_ctrl === 'adaptive') {
+          const k = klPenalty(oldLogp, refLogpKl!, mask, c.algorithm.kl_estimator);
+          const kl = dp.allReduceSum ? globalMaskedMean(k, mask, dp.allReduceSum).mean : maskedMean(k, mask).item();
+          m['actor/kl_rollout'] = kl;
+          this.klCtrl.update(kl, N * dp.world);
+        }
+      }
       m['batch/sequences'] = N;
       m['batch/response_tokens'] = mask.sum().item();
     });

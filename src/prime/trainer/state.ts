@@ -1,7 +1,7 @@
 /**
  * Checkpoints of a run: everything a resumed run needs to continue exactly — policy and PRM in
  * Hugging Face layout, optimizer states, RNG state, the data cursor, the prompt buffer and the
- * re-queued prompts, the PRM probe set — written atomically (checkpoint.ts).
+ * re-queued prompts, the PRM probe set, the KL coefficient — written atomically (checkpoint.ts).
  *
  * With several ranks, each rank's RNG state and prompt buffer are gathered to rank 0, which
  * writes them as `ranks/rank-NNNNN.json` beside the rest (models and optimizer states are the
@@ -37,6 +37,8 @@ interface SavedState {
   requeue?: number[];
   probe?: PrmProbeSet | null;
   world_size?: number;
+  /** The KL controller's coefficient (algorithm.kl_ctrl). */
+  kl_ctrl?: ReturnType<PrimeTrainer['klCtrl']['state']>;
 }
 
 const rankFile = (rank: number): string => `rank-${String(rank).padStart(5, '0')}.json`;
@@ -60,7 +62,7 @@ export function saveCheckpoint(t: PrimeTrainer): string {
     rng.dispose();
     const state: SavedState = {
       step: t.step, dataset: t.dataset.state(), buffer: t.buffer.toJSON(), droppedLongPrompts: t.droppedLongPrompts,
-      requeue: t.requeue, probe: t.probe,
+      requeue: t.requeue, probe: t.probe, kl_ctrl: t.klCtrl.state(),
       ...(ranks ? { world_size: ranks.length } : {}),
     };
     fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
@@ -110,6 +112,7 @@ export function restoreCheckpoint(t: PrimeTrainer, dir: string, rows: PromptRow[
   t.buffer = PromptBuffer.fromJSON(state.buffer);
   t.requeue = state.requeue ?? [];
   if (state.probe) t.probe = state.probe;
+  if (state.kl_ctrl && t.klCtrl.kind === 'adaptive') t.klCtrl.load(state.kl_ctrl); // a fixed β is the config's
   const loadOpt = (opt: AdamW, f: string) => {
     const tensors = torch.loadSafetensors(f);
     const step = Number(torch.readSafetensorsHeader(f).metadata.step ?? 0);
