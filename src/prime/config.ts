@@ -57,6 +57,7 @@ export interface PrimeConfig {
   reward: {
     overlong_buffer_len: number;
     overlong_penalty_factor: number;
+    functions: RewardFunctionSpec[];
   };
   algorithm: {
     advantage: AdvantageName;
@@ -118,9 +119,6 @@ export interface PrimeConfig {
   eval: {
     greedy: boolean;
     samples: number;
-  };
-  reward: {
-    functions: RewardFunctionSpec[];
   };
   sft: {
     lr: number;
@@ -222,6 +220,7 @@ export const CONFIG_SCHEMA = [
   // reward (shaping of the outcome score before the advantage)
   opt({ key: 'reward.overlong_buffer_len', type: 'integer', default: 0, min: 0, help: "DAPO's overlong reward shaping (Yu et al. 2025, eq. 13): over the last L tokens before data.max_response_length the outcome score gets a penalty growing linearly to −overlong_penalty_factor at the limit; the PRM still learns from the unshaped score; 0 = off (chosen: off; DAPO: 4096 of 20480)" }),
   opt({ key: 'reward.overlong_penalty_factor', type: 'number', default: 1.0, min: 0, help: "scale of the overlong penalty (DAPO: 1; verl's overlong_penalty_factor)" }),
+  opt({ key: 'reward.functions', type: 'object[]', default: [], item: rewardFunctionProblem, help: "outcome reward as a weighted sum: [{ name: math, weight: 1 }, { module: ./my_reward.js, weight: 0.5 }]; 'name' = a verifier of prime-ts/verify (math, code, …; 'default' = by the row's data_source/ability), 'module' = a JS file (path from the working directory) exporting (response, row) => score; each term is logged as reward/<name>; [] = the default verifier alone" }),
 
   // algorithm
   opt({ key: 'algorithm.advantage', type: 'enum', values: ['prime', 'rloo', 'grpo', 'drgrpo'], default: 'prime', help: 'advantage estimator: prime = RLOO outcome + RLOO process returns; rloo = outcome only (paper baseline); grpo = group-normalized outcomes; drgrpo = Dr. GRPO (Liu et al. 2025): group-centered outcomes, no std normalization, never whitened (pair it with actor.loss_agg=seq-mean-token-sum-norm)' }),
@@ -285,8 +284,6 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'eval.greedy', type: 'boolean', default: true, help: 'validate with greedy decoding: val/accuracy (reference: greedy)' }),
   opt({ key: 'eval.samples', type: 'integer', default: 1, min: 1, help: 'K: when > 1, also sample K responses per validation prompt at rollout.temperature: val/avg@K, val/maj@K, val/pass@K (with eval.greedy off and K = 1: val/avg@1)' }),
 
-  // reward
-  opt({ key: 'reward.functions', type: 'object[]', default: [], item: rewardFunctionProblem, help: "outcome reward as a weighted sum: [{ name: math, weight: 1 }, { module: ./my_reward.js, weight: 0.5 }]; 'name' = a verifier of prime-ts/verify (math, code, …; 'default' = by the row's data_source/ability), 'module' = a JS file (path from the working directory) exporting (response, row) => score; each term is logged as reward/<name>; [] = the default verifier alone" }),
 
   // sft (`prime sft`: supervised fine-tuning on chat data, for warm starts)
   opt({ key: 'sft.lr', type: 'number', default: 1e-5, gt: 0, help: 'peak learning rate, cosine-decayed to 0 after warmup (small models want ~1e-3)' }),
@@ -451,6 +448,8 @@ function validationRewardProblems(c: PrimeConfig): string[] {
   c.reward.functions.forEach((f, i) => {
     const n = rewardFunctionName(f);
     if (seen.has(n)) p.push(`reward.functions[${i}]: the name '${n}' is also reward.functions[${seen.get(n)}]'s; give one a distinct name (metrics are logged as reward/<name>)`);
+    if (['outcome_mean', 'overlong_penalty_mean'].includes(n) || n.startsWith('process_'))
+      p.push(`reward.functions[${i}]: the name '${n}' would clash with the trainer's reward/${n} metric; set another name`);
     seen.set(n, i);
   });
   return p;

@@ -30,6 +30,7 @@ test('config: reward.functions entries are checked with errors that name the ent
     [[{ name: 'math', weight: 'x' }], 'reward.functions[0].weight: expected a number, got "x"'],
     [['math'], 'reward.functions[0]: expected { name: VERIFIER, weight: W } or { module: FILE.js, weight: W }, got "math"'],
     [[{ name: 'math' }, { module: './lib/math.js' }], "reward.functions[1]: the name 'math' is also reward.functions[0]'s"],
+    [[{ module: './r.js', name: 'outcome_mean' }], "reward.functions[0]: the name 'outcome_mean' would clash with the trainer's reward/outcome_mean metric"],
   ];
   for (const [fns, msg] of bad) {
     assert.throws(() => cfgWith(fns), (e: Error) => e instanceof ConfigError && e.message.includes(msg), msg);
