@@ -59,6 +59,7 @@ export interface PrimeConfig {
   reward: {
     overlong_buffer_len: number;
     overlong_penalty_factor: number;
+    functions: RewardFunctionSpec[];
   };
   algorithm: {
     advantage: AdvantageName;
@@ -114,6 +115,8 @@ export interface PrimeConfig {
     resume: boolean;
     threads: number;
     dist_timeout_s: number;
+    val_before_train: boolean;
+    keep_best: string;
   };
   eval: {
     greedy: boolean;
@@ -148,7 +151,19 @@ export type ConfigValue<K extends ConfigKey> = K extends `${infer S extends Sect
     : never
   : never;
 
-export type OptionType = 'number' | 'integer' | 'string' | 'boolean' | 'enum' | 'string[]';
+export type OptionType = 'number' | 'integer' | 'string' | 'boolean' | 'enum' | 'string[]' | 'object[]';
+
+/**
+ * One term of the outcome reward (`reward.functions`): a built-in verifier by `name` (math, code,
+ * … as registered in prime-ts/verify, or 'default' = chosen per row by its data_source/ability),
+ * or a user `module` (a .js/.mjs file whose default export, or export `reward`, maps
+ * (response, row) to a number or { score }); `weight` multiplies it in the sum.
+ */
+export interface RewardFunctionSpec {
+  name?: string;
+  module?: string;
+  weight?: number;
+}
 
 export interface OptionSpec<K extends ConfigKey = ConfigKey> {
   key: K;
@@ -158,6 +173,8 @@ export interface OptionSpec<K extends ConfigKey = ConfigKey> {
   default: ConfigValue<K>;
   /** Must be set (non-empty) by the user. */
   required?: boolean;
+  /** 'object[]': checks one element (i = its index); returns a problem (without the key) or null. */
+  item?: (x: unknown, i: number) => string | null;
   /** Inclusive bounds for numbers; `gt` is an exclusive lower bound. */
   min?: number;
   max?: number;
@@ -213,6 +230,7 @@ export const CONFIG_SCHEMA = [
   // reward (shaping of the outcome score before the advantage)
   opt({ key: 'reward.overlong_buffer_len', type: 'integer', default: 0, min: 0, help: "DAPO's overlong reward shaping (Yu et al. 2025, eq. 13): over the last L tokens before data.max_response_length the outcome score gets a penalty growing linearly to −overlong_penalty_factor at the limit; the PRM still learns from the unshaped score; 0 = off (chosen: off; DAPO: 4096 of 20480)" }),
   opt({ key: 'reward.overlong_penalty_factor', type: 'number', default: 1.0, min: 0, help: "scale of the overlong penalty (DAPO: 1; verl's overlong_penalty_factor)" }),
+  opt({ key: 'reward.functions', type: 'object[]', default: [], item: rewardFunctionProblem, help: "outcome reward as a weighted sum: [{ name: math, weight: 1 }, { module: ./my_reward.js, weight: 0.5 }]; 'name' = a verifier of prime-ts/verify (math, code, …; 'default' = by the row's data_source/ability), 'module' = a JS file (path from the working directory) exporting (response, row) => score; each term is logged as reward/<name>; [] = the default verifier alone" }),
 
   // algorithm
   opt({ key: 'algorithm.advantage', type: 'enum', values: ['prime', 'rloo', 'grpo', 'drgrpo'], default: 'prime', help: 'advantage estimator: prime = RLOO outcome + RLOO process returns; rloo = outcome only (paper baseline); grpo = group-normalized outcomes; drgrpo = Dr. GRPO (Liu et al. 2025): group-centered outcomes, no std normalization, never whitened (pair it with actor.loss_agg=seq-mean-token-sum-norm)' }),
@@ -269,9 +287,13 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'trainer.threads', type: 'integer', default: 0, min: 0, help: 'intra-op CPU threads for libtorch; 0 = all cores' }),
   opt({ key: 'trainer.dist_timeout_s', type: 'number', default: 300, gt: 0, help: 'data-parallel runs: seconds a rank waits in the rendezvous or a collective before failing with an error, so a rank that died or hangs stops the others within this bound; must exceed the longest a rank may wait for a slower one (uneven rollout rounds, rank 0 writing a checkpoint) (chosen: 300; PyTorch: 1800)' }),
 
-  // eval
-  opt({ key: 'eval.greedy', type: 'boolean', default: true, help: 'validate with greedy decoding (reference: greedy)' }),
-  opt({ key: 'eval.samples', type: 'integer', default: 1, min: 1, help: 'samples per validation prompt (avg@K, maj@K when > 1 and not greedy)' }),
+  opt({ key: 'trainer.val_before_train', type: 'boolean', default: true, help: 'with trainer.eval_every > 0, also validate before the first step (logged as step 0; not on resume) (verl: val_before_train)' }),
+  opt({ key: 'trainer.keep_best', type: 'string', default: '', help: "keep the policy with the highest value of this validation metric (e.g. val/accuracy) in output_dir/best/ with best.json; '' = off (chosen)" }),
+
+  // eval (validation during training: trainer.eval_every, data.val_files)
+  opt({ key: 'eval.greedy', type: 'boolean', default: true, help: 'validate with greedy decoding: val/accuracy (reference: greedy)' }),
+  opt({ key: 'eval.samples', type: 'integer', default: 1, min: 1, help: 'K: when > 1, also sample K responses per validation prompt at rollout.temperature: val/avg@K, val/maj@K, val/pass@K (with eval.greedy off and K = 1: val/avg@1)' }),
+
 
   // sft (`prime sft`: supervised fine-tuning on chat data, for warm starts)
   opt({ key: 'sft.lr', type: 'number', default: 1e-5, gt: 0, help: 'peak learning rate, cosine-decayed to 0 after warmup (small models want ~1e-3)' }),
@@ -351,6 +373,7 @@ function unknownKeyProblem(key: string): string {
 function typeName(spec: OptionSpec): string {
   if (spec.type === 'enum') return `one of ${spec.values!.join(' | ')}`;
   if (spec.type === 'string[]') return 'a list of strings';
+  if (spec.type === 'object[]') return 'a list of objects';
   if (spec.type === 'integer') return 'an integer';
   return `a ${spec.type}`;
 }
@@ -388,7 +411,67 @@ function checkValue(spec: OptionSpec, v: unknown): string | null {
       return null;
     case 'string[]':
       return Array.isArray(v) && v.every((x) => typeof x === 'string') ? null : bad;
+    case 'object[]': {
+      if (!Array.isArray(v)) return bad;
+      for (const [i, x] of v.entries()) {
+        const p = spec.item?.(x, i) ?? (x !== null && typeof x === 'object' && !Array.isArray(x) ? null : `expected an object, got ${show(x)}`);
+        if (p) return `${spec.key}[${i}]${p.startsWith('.') ? '' : ': '}${p}`;
+      }
+      return null;
+    }
   }
+}
+
+/** Checks one reward.functions entry: { name | module, weight?, name with module }. */
+function rewardFunctionProblem(x: unknown, _i: number): string | null {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return `expected { name: VERIFIER, weight: W } or { module: FILE.js, weight: W }, got ${show(x)}`;
+  const o = x as Record<string, unknown>;
+  const fields = ['name', 'module', 'weight'];
+  for (const k of Object.keys(o)) {
+    if (!fields.includes(k)) {
+      const near = fields.map((f) => [f, levenshtein(k, f)] as const).sort((a, b) => a[1] - b[1])[0]!;
+      return `.${k}: unknown field${near[1] <= 3 ? ` (did you mean '${near[0]}'?)` : ''}; expected name, module, weight`;
+    }
+  }
+  if (o.name === undefined && o.module === undefined) return 'needs name (a built-in verifier) or module (a JS file)';
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) return `.name: expected a non-empty string, got ${show(o.name)}`;
+  if (o.module !== undefined && (typeof o.module !== 'string' || o.module === '')) return `.module: expected a file path, got ${show(o.module)}`;
+  if (o.weight !== undefined && (typeof o.weight !== 'number' || !Number.isFinite(o.weight))) return `.weight: expected a number, got ${show(o.weight)}`;
+  return null;
+}
+
+/** The display name of a reward term: its name, or its module's file name without extension. */
+export function rewardFunctionName(f: RewardFunctionSpec): string {
+  return f.name ?? f.module!.split(/[\\/]/).pop()!.replace(/\.(c|m)?js$/, '');
+}
+
+/** The val/* metric names a config's validation produces (what trainer.keep_best may name). */
+export function validationMetricNames(cfg: Pick<PrimeConfig, 'eval'>): string[] {
+  const names: string[] = [];
+  if (cfg.eval.greedy) names.push('val/accuracy');
+  const K = cfg.eval.samples;
+  if (K > 1) names.push(`val/avg@${K}`, `val/maj@${K}`, `val/pass@${K}`);
+  else if (!cfg.eval.greedy) names.push('val/avg@1');
+  return names;
+}
+
+/** Validation and reward options that depend on each other. */
+function validationRewardProblems(c: PrimeConfig): string[] {
+  const p: string[] = [];
+  if (c.trainer.keep_best) {
+    const names = validationMetricNames(c);
+    if (c.trainer.eval_every <= 0) p.push(`trainer.keep_best=${c.trainer.keep_best} needs validation: set trainer.eval_every > 0 and data.val_files`);
+    else if (!names.includes(c.trainer.keep_best)) p.push(`trainer.keep_best: '${c.trainer.keep_best}' is not a validation metric of this config (it logs ${names.join(', ')})`);
+  }
+  const seen = new Map<string, number>();
+  c.reward.functions.forEach((f, i) => {
+    const n = rewardFunctionName(f);
+    if (seen.has(n)) p.push(`reward.functions[${i}]: the name '${n}' is also reward.functions[${seen.get(n)}]'s; give one a distinct name (metrics are logged as reward/<name>)`);
+    if (['outcome_mean', 'overlong_penalty_mean'].includes(n) || n.startsWith('process_'))
+      p.push(`reward.functions[${i}]: the name '${n}' would clash with the trainer's reward/${n} metric; set another name`);
+    seen.set(n, i);
+  });
+  return p;
 }
 
 /**
@@ -414,6 +497,15 @@ function parseOverrideValue(spec: OptionSpec, raw: string): { value: unknown } |
     case 'string':
     case 'enum':
       return { value: raw };
+    case 'object[]': {
+      let v: unknown;
+      try {
+        v = s === '' ? [] : parseYaml(s);
+      } catch (e) {
+        return { problem: `${spec.key}: cannot parse ${JSON.stringify(raw)}: ${(e as Error).message.split('\n')[0]}` };
+      }
+      return { value: v };
+    }
     case 'string[]': {
       if (s.startsWith('[')) {
         let v: unknown;
@@ -488,6 +580,7 @@ function crossFieldProblems(c: PrimeConfig): string[] {
   if (c.trainer.eval_every > 0 && c.data.val_files.length === 0) {
     p.push(`trainer.eval_every=${c.trainer.eval_every} needs data.val_files`);
   }
+  p.push(...validationRewardProblems(c));
   return p;
 }
 
@@ -596,7 +689,7 @@ export function loadConfig(file: string | null, overrides: readonly string[] = [
     for (const [key, { value, at }] of flattenYaml(file, src, problems)) {
       const spec = SPEC_BY_KEY.get(key)!;
       // `val_files:` with nothing after it means the empty list
-      const v = value === null && spec.type === 'string[]' ? [] : value;
+      const v = value === null && (spec.type === 'string[]' || spec.type === 'object[]') ? [] : value;
       const p = checkValue(spec, v);
       if (p) problems.push(`${at}: ${p}`);
       else flat.set(key, v);

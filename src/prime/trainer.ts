@@ -43,6 +43,9 @@ import { updatePolicy } from './trainer/policy.js';
 import { saveCheckpoint, restoreCheckpoint } from './trainer/state.js';
 import { probeSeed } from './trainer/seeds.js';
 import { TrainingDivergedError } from './trainer/errors.js';
+import { safeProgress, type OnProgress } from './progress.js';
+import { TrainingValidation } from './validation.js';
+import { createVerifier } from './reward_functions.js';
 
 export { TrainingDivergedError } from './trainer/errors.js';
 export { derivedSeed, rolloutSeed, ppoShuffleSeed } from './trainer/seeds.js';
@@ -61,6 +64,8 @@ export interface TrainerOptions {
   log?: (line: string) => void;
   /** Called with each event of the PRM's part of a step, in order (tests of the update modes). */
   onPrmEvent?: (e: PrmEvent) => void;
+  /** Phase progress (rollout, score, update, validate) on rank 0, e.g. ProgressDisplay.onProgress (progress.ts). */
+  onProgress?: OnProgress;
 }
 
 const rowKey = (r: PromptRow) => `${r.file}#${r.row}`;
@@ -92,6 +97,10 @@ export class PrimeTrainer {
   /** Progress lines; a no-op on ranks other than 0. */
   readonly log: (line: string) => void;
   readonly parallel: Parallel;
+  /** Phase progress (a no-op unless TrainerOptions.onProgress; rank 0 only). */
+  readonly onProgress: OnProgress;
+  /** Validation on data.val_files every trainer.eval_every steps (validation.ts); null when off. */
+  validation: TrainingValidation | null = null;
   readonly #onPrmEvent: ((e: PrmEvent) => void) | undefined;
   #promptCache = new Map<string, number[]>();
   #rowIndex: { rows: readonly PromptRow[]; index: Map<PromptRow, number> } | null = null;
@@ -108,6 +117,7 @@ export class PrimeTrainer {
     this.verifier = opts.verifier ? checkedVerifier(opts.verifier, 'the trainer\'s verifier (TrainerOptions.verifier)') : defaultVerifier(cfg);
     this.log = dp.rank !== 0 ? () => {} : (opts.log ?? ((l) => console.log(l)));
     this.#onPrmEvent = opts.onPrmEvent;
+    this.onProgress = safeProgress(opts.onProgress, dp.rank);
     dp.where = () => `step ${this.step + (this.#inStep ? 0 : 1)}`;
   }
 
@@ -128,6 +138,7 @@ export class PrimeTrainer {
    * same config, and copies rank 0's policy and PRM parameters to every rank.
    */
   static async create(cfg: PrimeConfig, opts: TrainerOptions = {}): Promise<PrimeTrainer> {
+    if (!opts.verifier && cfg.reward.functions.length > 0) opts = { ...opts, verifier: await createVerifier(cfg) }; // reward.functions
     const dp = Parallel.join(cfg);
     if (dp.active && !cfg.rollout.seed_per_prompt) cfg = { ...cfg, rollout: { ...cfg.rollout, seed_per_prompt: true } };
     const t = new PrimeTrainer(cfg, opts, dp);
@@ -195,6 +206,7 @@ export class PrimeTrainer {
     if (resumeFrom) restoreCheckpoint(this, resumeFrom, rows);
     this.parallel.broadcastParameters([['policy', this.policy], ['PRM', this.prm]]);
     if (probeRows.length > 0 && !this.probe) this.probe = await this.#sampleProbe(probeRows);
+    this.validation = await TrainingValidation.create(this);
     if (this.rank === 0) {
       this.metricsLog = new MetricsLog(cfg.trainer.output_dir, resumeFrom ? { resumeFromStep: this.step } : {});
       fs.writeFileSync(path.join(cfg.trainer.output_dir, 'config.yaml'), configToYaml(cfg));
@@ -331,6 +343,7 @@ export class PrimeTrainer {
       const useKl = c.algorithm.kl_coef > 0;
       const temp = c.rollout.temperature;
       const t1 = performance.now();
+      this.onProgress({ phase: 'score', step: this.step, done: 0, total: N });
       let refLogp: Tensor | null = null, refLogpKl: Tensor | null = null;
       if (this.#usesPrm && useKl && temp !== 1) [refLogp, refLogpKl] = scoreLogprobsAt(this.ref, batch, c.prm.micro_batch, [1, temp]);
       else if (this.#usesPrm || useKl) {
@@ -360,6 +373,7 @@ export class PrimeTrainer {
       }
       m['reward/outcome_mean'] = outcome.mean().item();
       m['time/score_prm'] = (performance.now() - t1) / 1000; // reference + PRM, update included
+      this.onProgress({ phase: 'score', step: this.step, done: N, total: N, tokens: mask.sum().item() });
 
       // -- DAPO's overlong shaping of the outcome score (the PRM above learned from the unshaped one)
       let shaped = outcome;
@@ -424,8 +438,14 @@ export class PrimeTrainer {
   async train(opts: { onStep?: (step: number, m: Metrics) => void | Promise<void> } = {}): Promise<Metrics[]> {
     const c = this.cfg.trainer;
     const all: Metrics[] = [];
+    if (this.validation && this.step === 0 && c.val_before_train) {
+      const v = await this.validation.run(this, 0);
+      this.metricsLog?.write(0, v);
+      this.log(`validation before training: ${Object.entries(v).filter(([k]) => k.startsWith('val/')).map(([k, x]) => `${k} ${x.toFixed(3)}`).join(' | ')}`);
+    }
     while (this.step < c.total_steps) {
       const m = await this.trainStep();
+      if (this.validation) Object.assign(m, await this.validation.maybeRun(this, this.step));
       this.metricsLog?.write(this.step, m);
       all.push(m);
       if (this.metricsLog && this.step % c.log_every === 0)

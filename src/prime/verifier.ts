@@ -10,6 +10,8 @@ export interface VerifierResult {
   score: number;
   /** The answer the grader extracted, when it has one (used for majority voting). */
   extracted?: string | null;
+  /** reward.functions: each term's unweighted score by name (logged as reward/<name>; see reward_functions.ts). */
+  components?: Record<string, number>;
 }
 export type Verifier = (row: PromptRow, response: string) => Promise<VerifierResult>;
 

@@ -42,6 +42,8 @@ export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tenso
   const klCoef = t.klCtrl.value;
   const acc = { loss: 0, clip: 0, kl: 0, ent: 0, gn: 0, n: 0, steps: 0, klRef: 0 };
   const indexTensor = (idx: number[]) => torch.tensor(BigInt64Array.from(idx, BigInt));
+  const progress = { done: 0, total: N * c.actor.ppo_epochs, tokens: 0 }; // this rank's sequences, all epochs
+  t.onProgress({ phase: 'update', step: t.step, ...progress });
   for (let epoch = 0; epoch < c.actor.ppo_epochs; epoch++) {
     // global sequence indices in shuffled order
     const order = c.rollout.seed_per_prompt
@@ -81,6 +83,9 @@ export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tenso
           const share = mk.sum().item() / tokens; // token-mean metrics
           acc.loss += lv; acc.clip += pg.clipFraction * share; acc.kl += pg.approxKl * share;
           acc.ent += entropy.item() * share; acc.klRef += (kl ? kl.item() : 0) * share;
+          progress.done += mk.size(0);
+          progress.tokens += share * tokens;
+          t.onProgress({ phase: 'update', step: t.step, ...progress });
         });
       }
       dp.allReduceGradients(t.policy.parameters(), 'policy');
