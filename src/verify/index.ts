@@ -32,6 +32,8 @@ export {
   Semaphore,
   DEFAULT_LIMITS,
   DEFAULT_SANDBOX,
+  sandboxCgroupParent,
+  type ProbeResult,
   type SandboxLimits,
   type SandboxConfig,
   type RunResult,
