@@ -49,17 +49,48 @@ export interface PrmLossResult {
 /**
  * Cross-entropy of the implicit PRM against outcome labels o ∈ [0, 1] (N), in the stable
  * with-logits form:
- *   L = −[o·log σ(s) + (1−o)·log(1−σ(s))] = max(s, 0) − s·o + log(1 + exp(−|s|)),
- * since log σ(s) = −log(1+e^{−s}) and log(1−σ(s)) = −s − log(1+e^{−s}); splitting on the sign
- * of s keeps every exponent ≤ 0.
+ *   L = −[o·log σ(s) + (1−o)·log(1−σ(s))] = softplus(s) − s·o,
+ * since log σ(s) = −softplus(−s) and log(1−σ(s)) = −softplus(s), and softplus(−s) = softplus(s) − s.
+ * libtorch's softplus is computed stably (max(s, 0) + log1p(e^{−|s|}) in value; linear past s = 20)
+ * and its gradient is σ(s) everywhere, so ∂L/∂s = σ(s) − o.
+ *
+ * Why not autograd through max(s, 0) + log1p(exp(−|s|)) directly: at s = 0 exactly its subgradients
+ * give ∂L/∂s = 1 − o instead of 1/2 − o (clamp passes the gradient at its bound, |s|' = sign(0) = 0).
+ * Every PRIME run starts there — π_φ = π_ref bit for bit, so s = 0 for every response — and that
+ * gradient pushes every response's score down (found here: the PRM drifted to s ≈ −2.3 for all
+ * responses instead of ranking them).
  */
 export function prmCrossEntropyLoss(prmLogp: Tensor, refLogp: Tensor, mask: Tensor, outcome: Tensor, beta: number): PrmLossResult {
   return tidy(() => {
     const s = implicitOutcomeLogit(prmLogp, refLogp, mask, beta);
     const o = outcome.to(s.dtype);
-    const loss = s.clamp(0, null).sub(s.mul(o)).add(s.abs().neg().exp().log1p()).mean();
+    const loss = s.softplus().sub(s.mul(o)).mean();
     const sd = s.detach();
     const accuracy = sd.gt(0).eq(o.gt(0.5)).to('float32').mean().item();
     return { loss, logits: sd, accuracy };
+  });
+}
+
+export type ProcessRewardNorm = 'batch_norm' | 'none';
+
+/**
+ * PRIME's process-reward normalization (reference default, `prime_norm: batch_norm`): every token
+ * reward of the batch is divided by the largest absolute reverse cumulative sum of any response,
+ *   Z = max_i max_t |Σ_{s≥t} r_{i,s}|,   r̃_{i,t} = r_{i,t} / (Z + ε),   ε = 1e-6,
+ * so every undiscounted process return Σ_{s≥t} r̃_{i,s} lies in [−1, 1], the outcome's scale, and β
+ * acts only through the PRM's loss. `none` returns the rewards unchanged (a copy).
+ *
+ * tokenRewards, mask: (N, T). `allReduceMax` (data-parallel) maximizes Z over every rank's batch.
+ * Returns the normalized rewards (N, T) and Z.
+ */
+export function normalizeProcessRewards(tokenRewards: Tensor, mask: Tensor, norm: ProcessRewardNorm,
+  allReduceMax?: (xs: number[]) => number[]): { rewards: Tensor; scale: number } {
+  if (norm === 'none') return { rewards: tidy(() => tokenRewards.mul(1)), scale: 1 };
+  if (norm !== 'batch_norm') throw new Error(`normalizeProcessRewards: unknown norm '${norm as string}' (batch_norm | none)`);
+  return tidy(() => {
+    const r = tokenRewards.where(mask.bool(), 0);
+    let z = r.flip(1).cumsum(1).flip(1).abs().max().item(); // max over responses and tokens
+    if (allReduceMax) z = allReduceMax([z])[0]!;
+    return { rewards: r.div(z + 1e-6), scale: z };
   });
 }
