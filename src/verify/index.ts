@@ -46,6 +46,8 @@ export {
   registerVerifier,
   unregisterVerifier,
   resolveVerifier,
+  mathVerifier,
+  codeVerifier,
   UnknownVerifierError,
   type VerifyRow,
   type VerifyOptions,
