@@ -185,6 +185,12 @@ test('the seccomp filter denies what untrusted Python never needs, and nothing i
   // Without the filter the same calls give other answers: the test can fail.
   const g0 = await gradeCode(py(lines.join('\n')), { inputs: [''], outputs: [expected.join('\n')] }, { timeoutMs: 4000, sandbox: { seccompPath: null } });
   assert.notEqual(g0.details[0]!.status, 'passed');
+  // A syscall of another ABI (x32: number | 0x40000000) kills the process (SIGSYS) instead of
+  // slipping past a filter written for x86_64 numbers.
+  const x32 = 'import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nprint("before", flush=True)\nlibc.syscall(0x40000000 + 39)\nprint("after")';
+  const gx = await gradeCode(py(x32), { inputs: [''], outputs: ['before\nafter'] }, { timeoutMs: 2000 });
+  assert.equal(gx.details[0]!.status, 'runtime-error', JSON.stringify(gx.details));
+  assert.equal(gx.details[0]!.got?.trim(), 'before');
 });
 
 test('code extraction is linear: 1 MB of ``` on one line and other degenerate responses', () => {
