@@ -399,13 +399,13 @@ interface Fds {
 
 /** argv for running `pythonArgs` under bwrap with the program on fd 3. */
 function bwrapArgv(cfg: SandboxConfig, limits: SandboxLimits, pythonArgs: string[], fds: Fds): string[] {
-  const join = fds.cgroupProcs !== undefined ? ['/bin/sh', '-c', JOIN_CGROUP, fds.cgroupProcs] : [];
+  const enter = fds.cgroupProcs !== undefined ? ['/bin/sh', '-c', JOIN_CGROUP, fds.cgroupProcs] : [];
   const drop = isRoot()
     ? [cfg.setprivPath, `--reuid=${cfg.sandboxUid}`, `--regid=${cfg.sandboxUid}`, '--clear-groups', '--']
     : [];
   const size = String(limits.tmpBytes);
   return [
-    ...join,
+    ...enter,
     ...drop,
     cfg.bwrapPath,
     '--unshare-all',
