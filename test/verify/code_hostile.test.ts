@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { extractCode, gradeCode, probeSandbox, runSandboxed, Semaphore } from '../../src/verify/index.js';
 import { sandboxCgroupParent, type ProbeResult, type SandboxConfig } from '../../src/verify/code/sandbox.js';
-import { listRunCgroups } from '../../src/verify/code/cgroup.js';
+import { listRunCgroups, pendingCgroups, removeIdleCgroups } from '../../src/verify/code/cgroup.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { assertNoStragglers, namespaceOf, NS_LINE } from './sandbox_util.js';
 
 const py = (src: string) => '```python\n' + src + '\n```';
@@ -107,8 +109,16 @@ print("held", held, flush=True)
   assert.equal(r.memoryLimit, true, 'the OOM killer must have acted in the run cgroup');
   if (held !== undefined) assert.ok(Number(held) <= 1, `${held} children held 160 MiB each under a 256 MiB cap`);
   assertNoStragglers(namespaceOf(r.stdout));
+  // The run cgroups of this process (pooled for reuse) are empty, and none is stuck.
   const where = sandboxCgroupParent();
-  if (where.ok) assert.deepEqual(listRunCgroups(where.parent).filter((n) => n.startsWith(`prime-sandbox-${process.pid}-`)), [], 'run cgroup removed');
+  assert.ok(where.ok);
+  const mine = listRunCgroups(where.parent).filter((n) => n.startsWith(`prime-sandbox-${process.pid}-`));
+  assert.ok(mine.length > 0);
+  for (const n of mine) assert.equal(readFileSync(join(where.parent.dir, n, 'cgroup.procs'), 'utf8').trim(), '', `${n} still holds processes`);
+  assert.deepEqual(pendingCgroups(), []);
+  // …and removed when asked (as at exit).
+  removeIdleCgroups();
+  assert.deepEqual(listRunCgroups(where.parent).filter((n) => n.startsWith(`prime-sandbox-${process.pid}-`)), []);
 });
 
 test('memfd_create is denied (its pages escape RLIMIT_AS)', async () => {

@@ -11,7 +11,8 @@
  *      cgroup.subtree_control (a delegated cgroup, e.g. systemd `Delegate=yes`);
  *   3. cgroup v1 (hybrid hosts): this process's own directory in the memory hierarchy, if we
  *      may create a child there (typically root).
- * The run cgroups are children of the parent, so the parent's own limits keep applying.
+ * The run cgroups are children of the parent, so the parent's own limits keep applying; they are
+ * pooled (see RunCgroup) and removed at exit.
  * None of these → no cgroup; the caller decides whether that is acceptable (see sandbox.ts).
  *
  * v2 files: memory.max, memory.swap.max = 0, memory.oom.group = 1, pids.max (when the pids
@@ -119,7 +120,10 @@ export function detectCgroupParent(explicit?: string): CgroupDetection {
 let counter = 0;
 /** Run cgroups not yet removed (removal retried later and at exit). */
 const stale = new Set<string>();
+/** Empty run cgroups ready for the next run, per parent directory. */
+const idle = new Map<string, RunCgroup[]>();
 let exitHook = false;
+const sweptParents = new Set<string>();
 
 function tryRemove(dir: string): boolean {
   try {
@@ -134,6 +138,31 @@ function sweepStale(): void {
   for (const d of stale) if (tryRemove(d)) stale.delete(d);
 }
 
+/** At exit: remove the idle pool and what could not be removed before. */
+function removeAll(): void {
+  for (const list of idle.values()) for (const cg of list.splice(0)) if (!tryRemove(cg.dir)) stale.add(cg.dir);
+  sweepStale();
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Once per parent: removes empty `prime-sandbox-PID-*` cgroups of processes that are gone (killed before their exit hook ran). */
+function sweepDeadOwners(parentDir: string): void {
+  if (sweptParents.has(parentDir)) return;
+  sweptParents.add(parentDir);
+  for (const name of listRunCgroups({ version: 2, dir: parentDir })) {
+    const pid = Number(/^prime-sandbox-(\d+)-/.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) tryRemove(join(parentDir, name));
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface RunCgroupLimits {
@@ -142,11 +171,21 @@ export interface RunCgroupLimits {
   maxTasks: number;
 }
 
-/** A cgroup holding every process of one sandbox run. */
+/**
+ * A cgroup holding every process of one sandbox run. Run cgroups are pooled: `acquire` hands out
+ * an empty one (made on first need) with the run's limits written, `release` empties it (kills
+ * until no process is left) and returns it to the pool. Reuse avoids a mkdir/rmdir per run — on
+ * cgroup v1 each rmdir queues memcg teardown work that competed with the next runs for the CPU.
+ * A cgroup is only reused once empty, so the cap is still per run; the pool is removed at exit.
+ */
 export class RunCgroup {
+  /** memory.events / memory.oom_control's oom_kill count when this run started. */
+  private oomBase = 0;
+
   private constructor(
     readonly version: 1 | 2,
     readonly dir: string,
+    private readonly parentDir: string,
   ) {}
 
   /** The file a process writes its pid to in order to join. */
@@ -154,33 +193,50 @@ export class RunCgroup {
     return join(this.dir, 'cgroup.procs');
   }
 
-  /** Creates the run cgroup with its limits. Throws (with the path) if the kernel refuses. */
-  static create(parent: CgroupParent, limits: RunCgroupLimits): RunCgroup {
+  /** An empty run cgroup under `parent` with `limits` written. Throws (with the path) if the kernel refuses. */
+  static acquire(parent: CgroupParent, limits: RunCgroupLimits): RunCgroup {
     sweepStale();
+    sweepDeadOwners(parent.dir);
     if (!exitHook) {
       exitHook = true;
-      process.on('exit', sweepStale);
+      process.on('exit', removeAll);
     }
-    const dir = join(parent.dir, `prime-sandbox-${process.pid}-${++counter}`);
-    mkdirSync(dir);
-    const cg = new RunCgroup(parent.version, dir);
+    let cg = idle.get(parent.dir)?.pop();
+    let made = false;
+    if (cg === undefined) {
+      const dir = join(parent.dir, `prime-sandbox-${process.pid}-${++counter}`);
+      mkdirSync(dir);
+      cg = new RunCgroup(parent.version, dir, parent.dir);
+      made = true;
+    }
     try {
-      const mem = String(limits.memoryBytes);
-      if (parent.version === 2) {
-        writeFileSync(join(dir, 'memory.max'), mem);
-        if (existsSync(join(dir, 'memory.swap.max'))) writeFileSync(join(dir, 'memory.swap.max'), '0');
-        if (existsSync(join(dir, 'memory.oom.group'))) writeFileSync(join(dir, 'memory.oom.group'), '1');
-        if (existsSync(join(dir, 'pids.max'))) writeFileSync(join(dir, 'pids.max'), String(limits.maxTasks));
-      } else {
-        writeFileSync(join(dir, 'memory.limit_in_bytes'), mem);
-        // memsw (memory + swap) must be >= the memory limit; equal means no swap.
-        if (existsSync(join(dir, 'memory.memsw.limit_in_bytes'))) writeFileSync(join(dir, 'memory.memsw.limit_in_bytes'), mem);
-      }
+      cg.setLimits(limits);
     } catch (e) {
-      tryRemove(dir);
-      throw e;
+      if (!tryRemove(cg.dir)) stale.add(cg.dir);
+      if (made) throw e;
+      return RunCgroup.acquire(parent, limits); // a pooled one went bad: make a fresh one
     }
+    cg.oomBase = cg.oomKillCount();
     return cg;
+  }
+
+  private setLimits(limits: RunCgroupLimits): void {
+    const dir = this.dir;
+    const mem = String(limits.memoryBytes);
+    if (this.version === 2) {
+      writeFileSync(join(dir, 'memory.max'), mem);
+      if (existsSync(join(dir, 'memory.swap.max'))) writeFileSync(join(dir, 'memory.swap.max'), '0');
+      if (existsSync(join(dir, 'memory.oom.group'))) writeFileSync(join(dir, 'memory.oom.group'), '1');
+      if (existsSync(join(dir, 'pids.max'))) writeFileSync(join(dir, 'pids.max'), String(limits.maxTasks));
+    } else {
+      // memsw (memory + swap) must stay >= the memory limit: lower order matters both ways.
+      const memsw = join(dir, 'memory.memsw.limit_in_bytes');
+      const hasMemsw = existsSync(memsw);
+      const current = Number(readTrim(join(dir, 'memory.limit_in_bytes')));
+      if (hasMemsw && limits.memoryBytes > current) writeFileSync(memsw, mem);
+      writeFileSync(join(dir, 'memory.limit_in_bytes'), mem);
+      if (hasMemsw) writeFileSync(memsw, mem); // equal to the memory limit: no swap
+    }
   }
 
   /** Pids in the cgroup now. */
@@ -192,15 +248,19 @@ export class RunCgroup {
     }
   }
 
-  /** Whether the OOM killer acted in this cgroup (memory.events / memory.oom_control). */
-  oomKilled(): boolean {
+  private oomKillCount(): number {
     try {
       const f = this.version === 2 ? 'memory.events' : 'memory.oom_control';
       const m = /^oom_kill (\d+)$/m.exec(readFileSync(join(this.dir, f), 'utf8'));
-      return m !== null && Number(m[1]) > 0;
+      return m === null ? 0 : Number(m[1]);
     } catch {
-      return false;
+      return 0;
     }
+  }
+
+  /** Whether the OOM killer acted in this cgroup during this run (memory.events / memory.oom_control). */
+  oomKilled(): boolean {
+    return this.oomKillCount() > this.oomBase;
   }
 
   /** SIGKILLs every process in the cgroup now (cgroup.kill where the kernel has it). */
@@ -223,13 +283,12 @@ export class RunCgroup {
   }
 
   /**
-   * Kills everything in the cgroup until it is empty, then removes it. Resolves once the
-   * cgroup is empty (or after `timeoutMs`, leaving the directory to a later sweep).
+   * Kills everything in the cgroup until it is empty, then returns it to the pool. Resolves once
+   * the cgroup is empty (or after `timeoutMs`: then it is never reused, and removed when it can be).
    */
-  async destroy(timeoutMs = 5000): Promise<void> {
+  async release(timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
-      if (this.pids().length === 0 && tryRemove(this.dir)) return;
+    for (let wait = 1; this.pids().length > 0; wait = Math.min(wait * 2, 50)) {
       if (Date.now() > deadline) {
         stale.add(this.dir);
         return;
@@ -237,13 +296,21 @@ export class RunCgroup {
       this.killNow();
       await sleep(wait);
     }
+    let list = idle.get(this.parentDir);
+    if (list === undefined) idle.set(this.parentDir, (list = []));
+    list.push(this);
   }
 }
 
-/** Run cgroups of this process that could not be removed yet (for tests and diagnostics). */
+/** Run cgroups of this process that could not be emptied or removed yet (for tests and diagnostics). */
 export function pendingCgroups(): string[] {
   sweepStale();
   return [...stale];
+}
+
+/** Removes the pool of idle run cgroups now (also done at exit). */
+export function removeIdleCgroups(): void {
+  removeAll();
 }
 
 /** Lists leftover `prime-sandbox-*` cgroups under a parent (for tests). */

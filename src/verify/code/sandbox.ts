@@ -30,7 +30,7 @@
  * host pid (from --json-status-fd) before the run's process group, so a program that cleared
  * init's parent-death signal (ptrace is denied by the filter, but the kill does not rely on
  * that) still loses its whole pid namespace; the run cgroup, where there is one, is then
- * killed until empty and removed. A run resolves only once nothing of it is left.
+ * killed until empty (and pooled for a later run). A run resolves only once nothing of it is left.
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -181,7 +181,7 @@ interface ProcessSpec {
   extraFds: (string | Buffer)[];
   /** One more fd after extraFds that bwrap writes its JSON status to (--json-status-fd). */
   statusFd: boolean;
-  /** The run's cgroup: killed with the run, emptied and removed before the run resolves. */
+  /** The run's cgroup: killed with the run, emptied (and returned to the pool) before the run resolves. */
   cgroup?: RunCgroup;
   env: Record<string, string>;
   cwd: string;
@@ -248,7 +248,7 @@ function runProcess(spec: ProcessSpec): Promise<RunResult> {
       });
     } catch (e) {
       resolve({ status: 'spawn-error', exitCode: null, signal: null, stdout: '', stderr: String(e), wallMs: 0 });
-      spec.cgroup?.destroy();
+      void spec.cgroup?.release();
       return;
     }
 
@@ -264,7 +264,7 @@ function runProcess(spec: ProcessSpec): Promise<RunResult> {
         // finishes only after every other member of its pid namespace.)
         if (spec.cgroup !== undefined) {
           memoryLimit = spec.cgroup.oomKilled();
-          await spec.cgroup.destroy();
+          await spec.cgroup.release();
         }
         if (init !== null) await waitGone(init.pid, init.start);
         resolve({
@@ -510,7 +510,7 @@ export async function runSandboxed(req: RunRequest, slots: Semaphore = defaultRu
       if (where.ok) {
         try {
           // Tasks: the program's processes and threads plus bwrap's monitor and init.
-          cgroup = RunCgroup.create(where.parent, { memoryBytes: limits.memoryBytes, maxTasks: limits.maxProcesses + 4 });
+          cgroup = RunCgroup.acquire(where.parent, { memoryBytes: limits.memoryBytes, maxTasks: limits.maxProcesses + 4 });
           fds.cgroupProcs = cgroup.procsFile;
         } catch (e) {
           if (cfg.cgroup === 'require') throw new SandboxUnavailableError(`cannot create a run cgroup: ${(e as Error).message}`);
