@@ -168,6 +168,7 @@ export const COMMANDS: Command[] = [
       const pre = loadPretrained(model, { dtype: cfg.model.dtype });
       if (!pre.tokenizer) throw new Error(`${model}: no tokenizer.json`);
       const rows = await loadPromptFiles([data]);
+      await (await import('./verifier.js')).checkRowVerifiers(rows); // every row gradable, before any sampling
       const greedy = samples === 1 || values.greedy === true;
       const r = await evaluateModel(pre.model, pre.tokenizer, rows, defaultVerifier(cfg), {
         samples, greedy, maxNewTokens: values['max-new-tokens'] as number, temperature: values.temperature as number,

@@ -33,9 +33,9 @@ import { getAdvantageEstimator } from './advantages.js';
 import { klPenalty, KlController } from './ppo.js';
 import { maskedMean, globalMaskedMean } from './masked.js';
 import { PromptBuffer, type Group } from './filter.js';
-import { latestCheckpoint } from './checkpoint.js';
+import { latestLoadableCheckpoint } from './checkpoint.js';
 import { MetricsLog, type Metrics } from './metrics.js';
-import { checkedVerifier, defaultVerifier, type Verifier } from './verifier.js';
+import { checkRowVerifiers, checkedVerifier, defaultVerifier, type Verifier } from './verifier.js';
 import { Parallel } from './trainer/parallel.js';
 import { collectBatch, rolloutGroups } from './trainer/rollout.js';
 import { prmPhase, probePrm, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
@@ -109,12 +109,15 @@ export class PrimeTrainer {
   #probeCache: { batch: PackedBatch; refLogp: Tensor } | null = null;
   /** True once trainStep has counted the step in progress (this.step is then its number). */
   #inStep = false;
+  /** With the default verifier, every row's verifier and ground truth are checked at load. */
+  #checkRows: boolean;
 
   private constructor(cfg: PrimeConfig, opts: TrainerOptions, dp: Parallel) {
     this.cfg = cfg;
     this.parallel = dp;
     // a NaN, ±∞ or out-of-[0, 1] score stops the run naming the verifier, file and row (not a NaN advantage later)
     this.verifier = opts.verifier ? checkedVerifier(opts.verifier, 'the trainer\'s verifier (TrainerOptions.verifier)') : defaultVerifier(cfg);
+    this.#checkRows = opts.verifier === undefined;
     this.log = dp.rank !== 0 ? () => {} : (opts.log ?? ((l) => console.log(l)));
     this.#onPrmEvent = opts.onPrmEvent;
     this.onProgress = safeProgress(opts.onProgress, dp.rank);
@@ -175,7 +178,8 @@ export class PrimeTrainer {
     torch.manualSeed(cfg.trainer.seed);
     this.parallel.checkSameConfig(cfg);
     const ckRoot = path.join(cfg.trainer.output_dir, 'checkpoints');
-    const resumeFrom = cfg.trainer.resume ? latestCheckpoint(ckRoot) : null;
+    // The newest checkpoint that checks out; a corrupt one is reported and passed over.
+    const resumeFrom = cfg.trainer.resume ? (latestLoadableCheckpoint(ckRoot, (m) => this.log(`warning: ${m}`))?.dir ?? null) : null;
     if (cfg.trainer.resume && !resumeFrom) this.log(`resume: no checkpoint under ${ckRoot}; starting fresh`);
     const dtype = cfg.model.dtype;
     const pol = loadPretrained(resumeFrom ? path.join(resumeFrom, 'policy') : cfg.model.path, { dtype });
@@ -191,6 +195,7 @@ export class PrimeTrainer {
     if (cfg.algorithm.prm_update === 'none' || !this.#usesPrm) for (const p of this.prm.parameters()) p.requiresGrad = false;
 
     const rows = await loadPromptFiles(cfg.data.train_files);
+    if (this.#checkRows) await checkRowVerifiers(rows);
     if (rows.length === 0) throw new Error(`${cfg.data.train_files.join(', ')}: no rows`);
     this.dataset = new PromptDataset(rows, cfg.data.seed);
     this.droppedLongPrompts = this.dataset.dropWhere((r) => this.promptIds(r).length > cfg.data.max_prompt_length);
@@ -227,7 +232,9 @@ export class PrimeTrainer {
     const c = this.cfg;
     if (!(c.prm.probe_every > 0 && this.#usesPrm)) return [];
     if (c.data.val_files.length > 0) {
-      const val = (await loadPromptFiles(c.data.val_files)).filter((r) => this.promptIds(r).length <= c.data.max_prompt_length);
+      const valRows = await loadPromptFiles(c.data.val_files);
+      if (this.#checkRows) await checkRowVerifiers(valRows);
+      const val = valRows.filter((r) => this.promptIds(r).length <= c.data.max_prompt_length);
       return val.slice(0, c.prm.probe_prompts);
     }
     const rows = this.dataset.rows;

@@ -42,3 +42,34 @@ export function checkedVerifier(verifier: Verifier, name: string): Verifier {
     return r;
   };
 }
+
+/**
+ * Load-time check for the default verifier: every row must be handled by a registered verifier
+ * (its data_source, else its ability — the registry's lookup), and a row routed to the built-in
+ * math or code verifier must carry a ground truth it can grade (data.ts's groundTruthProblem).
+ * Throws one error naming the file and row (and line) of the first offender, with the number of
+ * such rows, instead of failing when the row is first drawn. Call it right after loading rows
+ * when the run uses `defaultVerifier`.
+ */
+export async function checkRowVerifiers(rows: readonly PromptRow[]): Promise<void> {
+  const { resolveVerifier, mathVerifier, codeVerifier } = await import('../verify/index.js');
+  const { groundTruthProblem, rowWhere } = await import('./data.js');
+  let first: string | null = null;
+  let bad = 0;
+  for (const row of rows) {
+    let problem: string | null = null;
+    try {
+      const { fn } = resolveVerifier({ ability: row.ability, data_source: row.dataSource });
+      const kind = fn === mathVerifier ? 'math' : fn === codeVerifier ? 'code' : null;
+      const p = kind === null ? null : groundTruthProblem(kind, row.groundTruth);
+      if (p !== null) problem = `field '${row.groundTruthField ?? 'reward_model.ground_truth'}' ${p}`;
+    } catch (e) {
+      problem = (e as Error).message;
+    }
+    if (problem === null) continue;
+    bad++;
+    first ??= `${rowWhere(row)}: ${problem}`;
+  }
+  const more = bad - 1;
+  if (first !== null) throw new Error(more > 0 ? `${first} (${more} more row${more > 1 ? 's fail' : ' fails'} this check)` : first);
+}

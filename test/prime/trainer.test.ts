@@ -136,6 +136,12 @@ test('bad data and config errors name the file, row and key', async () => {
     assert.match(e.message, /reward_model/);
     return true;
   });
+  // With the default verifier, a row no verifier handles fails when the data loads, not when drawn.
+  const unknown = path.join(root, 'no-verifier.jsonl');
+  fs.writeFileSync(unknown, fs.readFileSync(dataFile, 'utf8').split('\n').slice(0, 2).join('\n') +
+    '\n{"data_source":"lab","prompt":[{"role":"user","content":"hi"}],"ability":"chemistry","reward_model":{"ground_truth":"H2O"}}\n');
+  await assert.rejects(PrimeTrainer.create(config(path.join(root, 'run-no-verifier'), { data: { train_files: [unknown] } }), { log: quiet }),
+    /no-verifier\.jsonl: row 2 \(line 3\): Unknown verifier: no verifier registered for data_source "lab" or ability "chemistry"/);
   assert.throws(() => config(root, { algorithm: { betaa: 1 } }), /algorithm\.betaa.*algorithm\.beta/s);
 });
 

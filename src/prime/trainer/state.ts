@@ -15,7 +15,7 @@ import { savePretrained } from '../../lm/index.js';
 import { configToYaml } from '../config.js';
 import { PromptDataset, type PromptRow, type DatasetState } from '../data.js';
 import { PromptBuffer, type Group } from '../filter.js';
-import { writeCheckpoint, checkpointName } from '../checkpoint.js';
+import { writeCheckpoint, checkpointName, readCheckpointState } from '../checkpoint.js';
 import type { PrimeTrainer, RolloutGroup } from '../trainer.js';
 import type { PrmProbeSet } from './prm.js';
 
@@ -96,13 +96,7 @@ function gatherRankStates(t: PrimeTrainer): RankState[] {
 
 /** Restores the run state of checkpoint `dir` into t (models were loaded from it already). */
 export function restoreCheckpoint(t: PrimeTrainer, dir: string, rows: PromptRow[]): void {
-  const file = path.join(dir, 'state.json');
-  let state: SavedState;
-  try {
-    state = JSON.parse(fs.readFileSync(file, 'utf8')) as SavedState;
-  } catch (e) {
-    throw new Error(`${file}: cannot read the checkpoint state: ${(e as Error).message}`);
-  }
+  const state = readCheckpointState(dir) as unknown as SavedState; // errors name state.json
   const savedWorld = state.world_size ?? 1;
   if (savedWorld !== t.worldSize)
     throw new Error(`${dir} was written by a run on ${savedWorld} rank(s); resume it on ${savedWorld} (prompt buffers and RNG states are per rank), not ${t.worldSize}`);
