@@ -56,11 +56,14 @@ export const DEMO: DemoSettings = {
   rlSteps: 60,
   evalEvery: 20,
   maxResponseLength: 96,
+  // PRIME's reference settings (β 0.05, update 'after', batch_norm, paper's RLOO baselines) with the
+  // learning rates a 0.8M model wants: PRM lr 5e-4 (at 5e-5 the PRM barely moved in 60 steps and its
+  // normalized noise cost 16 points held-out; see README, "PRIME on the embedded task").
   rl: {
     rollout: { n: 4, batch_prompts: 16, micro_batch: 64, oversample: 2, temperature: 0.7 },
     algorithm: { advantage: 'prime', beta: 0.05, prm_update: 'after', kl_coef: 0.05, kl_estimator: 'k3', kl_mode: 'loss' },
     actor: { lr: 3e-5, mini_batch: 32, micro_batch: 32, warmup_steps: 0 },
-    prm: { lr: 5e-5, micro_batch: 32, mini_batch: 32, probe_every: 10, probe_prompts: 64 },
+    prm: { lr: 5e-4, micro_batch: 32, mini_batch: 32, probe_every: 10, probe_prompts: 64 },
   },
 };
 
