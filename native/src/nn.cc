@@ -289,24 +289,25 @@ static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at
   if (small) return (p.view({B, Hkv, G, Tk, 1}) * v.unsqueeze(2)).sum(3).view({B, H, Tq, Dh});
   return at::matmul(p.view({B, Hkv, G * Tq, Tk}), v).view({B, H, Tq, Dh});
 }
-// decoderLayer(x (B,T,D), weights[16], cos (B,T,Dh), sin (B,T,Dh), keyMask (B,Tk) bool | null,
+// decoderLayer(x (B,T,D), weights[18], cos (B,T,Dh), sin (B,T,Dh), keyMask (B,Tk) bool | null,
 //              kCache | null, vCache | null, cacheStart, H, Hkv, eps) -> (B,T,D)
 // weights: [input_layernorm, q.w, q.b, k.w, k.b, v.w, v.b, o.w, o.b, post_attention_layernorm,
-//           gate.w, gate.b, up.w, up.b, down.w, down.b], null for an absent bias.
+//           gate.w, gate.b, up.w, up.b, down.w, down.b, q_norm.w, k_norm.w], null for an absent bias
+//           or norm (q_norm/k_norm: Qwen3's per-head RMSNorm over Dh of q and k before RoPE).
 // With caches (B,Hkv,Tmax,Dh), the new keys/values are written at cacheStart and attention
 // spans positions [0, cacheStart + T); Tk = cacheStart + T.
 //   h = x + o_proj(attn(rope(q), rope(k), v)) on rmsnorm(x);  y = h + down(silu(gate(n)) · up(n)), n = rmsnorm(h)
 static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
   at::Tensor x = T(info, 0);
-  if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != 16)
-    throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 16 tensors or nulls");
+  if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != 18)
+    throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 18 tensors or nulls");
   Napi::Array wa = info[1].As<Napi::Array>();
-  std::vector<c10::optional<at::Tensor>> w(16);
-  for (uint32_t k = 0; k < 16; k++) {
+  std::vector<c10::optional<at::Tensor>> w(18);
+  for (uint32_t k = 0; k < 18; k++) {
     Napi::Value e = wa.Get(k);
     if (e.IsNull() || e.IsUndefined()) continue;
     if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(NTensor::constructor->Value()))
-      throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 16 tensors or nulls");
+      throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 18 tensors or nulls");
     NTensor* h = NTensor::Unwrap(e.As<Napi::Object>());
     if (h->released) throw Napi::Error::New(info.Env(), "tensor used after dispose()");
     w[k] = h->tensor;
@@ -321,9 +322,16 @@ static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
   int64_t B = x.size(0), Tn = x.size(1);
   if (H % Hkv != 0) throw std::invalid_argument("decoderLayer: H must be a multiple of Hkv");
 
+  if (w[16].has_value() != w[17].has_value()) throw std::invalid_argument("decoderLayer: q_norm and k_norm come together");
   at::Tensor n1 = LmRmsNorm(x, *w[0], eps);
-  at::Tensor q = LmRope(LmLinear(n1, *w[1], w[2]).view({B, Tn, H, -1}).transpose(1, 2), cos, sin);    // (B,H,T,Dh)
-  at::Tensor k = LmRope(LmLinear(n1, *w[3], w[4]).view({B, Tn, Hkv, -1}).transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
+  at::Tensor q = LmLinear(n1, *w[1], w[2]).view({B, Tn, H, -1});    // (B,T,H,Dh)
+  at::Tensor k = LmLinear(n1, *w[3], w[4]).view({B, Tn, Hkv, -1});  // (B,T,Hkv,Dh)
+  if (w[16]) {
+    q = LmRmsNorm(q, *w[16], eps);
+    k = LmRmsNorm(k, *w[17], eps);
+  }
+  q = LmRope(q.transpose(1, 2), cos, sin);  // (B,H,T,Dh)
+  k = LmRope(k.transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
   at::Tensor v = LmLinear(n1, *w[5], w[6]).view({B, Tn, Hkv, -1}).transpose(1, 2);                    // (B,Hkv,T,Dh)
   if (kCache && vCache) {
     kCache->narrow(2, start, Tn).copy_(k);

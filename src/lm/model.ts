@@ -1,5 +1,5 @@
 /**
- * A Qwen2/Llama-family decoder-only transformer (pre-norm, RMSNorm, rotary attention with
+ * A Qwen2/Qwen3/Llama-family decoder-only transformer (pre-norm, RMSNorm, rotary attention with
  * grouped-query heads, SiLU-gated MLP), with parameters named exactly as Hugging Face names them:
  *
  *   model.embed_tokens.weight                          (V, D)
@@ -7,7 +7,8 @@
  *   model.layers.N.self_attn.q_proj.{weight,bias}      (H·Dh, D), (H·Dh)      bias: Qwen2 / attention_bias
  *   model.layers.N.self_attn.k_proj.{weight,bias}      (Hkv·Dh, D), (Hkv·Dh)
  *   model.layers.N.self_attn.v_proj.{weight,bias}      (Hkv·Dh, D), (Hkv·Dh)
- *   model.layers.N.self_attn.o_proj.{weight,bias}      (D, H·Dh), (D)         bias: Llama attention_bias only
+ *   model.layers.N.self_attn.o_proj.{weight,bias}      (D, H·Dh), (D)         bias: Llama/Qwen3 attention_bias only
+ *   model.layers.N.self_attn.{q_norm,k_norm}.weight    (Dh), (Dh)             Qwen3 only
  *   model.layers.N.post_attention_layernorm.weight     (D)
  *   model.layers.N.mlp.{gate,up,down}_proj.weight      (I, D), (I, D), (D, I)
  *   model.norm.weight                                  (D)
@@ -16,7 +17,8 @@
  * One layer:  h = x + o_proj(attn(rope(q_proj(n₁)), rope(k_proj(n₁)), v_proj(n₁))),  n₁ = rmsnorm₁(x)
  *             y = h + down_proj(silu(gate_proj(n₂)) ⊙ up_proj(n₂)),                  n₂ = rmsnorm₂(h)
  * attention is causal, restricted to non-padding keys, scaled by 1/√Dh, query head j reading
- * key/value head ⌊j / (H/Hkv)⌋.
+ * key/value head ⌊j / (H/Hkv)⌋. Qwen3 normalises each query and key head (RMSNorm over Dh,
+ * `q_norm` / `k_norm`) after the projection and before RoPE.
  *
  * The layer runs as one native call (`decoderLayer` in native/src/nn.cc, which records autograd
  * like any op) — a layer is ~25 ops, and crossing from JS for each costs more than the op on
@@ -72,6 +74,9 @@ export class Attention extends Module {
   readonly k_proj: Projection;
   readonly v_proj: Projection;
   readonly o_proj: Projection;
+  /** Qwen3's per-head RMSNorms of queries and keys (null for Qwen2/Llama). */
+  readonly q_norm: Norm | null;
+  readonly k_norm: Norm | null;
   constructor(c: LMConfig, dtype: DType, init: Init) {
     super();
     const D = c.hiddenSize, Dh = c.headDim;
@@ -79,6 +84,8 @@ export class Attention extends Module {
     this.k_proj = this.child('k_proj', new Projection(D, c.numKvHeads * Dh, c.qkvBias, dtype, init));
     this.v_proj = this.child('v_proj', new Projection(D, c.numKvHeads * Dh, c.qkvBias, dtype, init));
     this.o_proj = this.child('o_proj', new Projection(c.numHeads * Dh, D, c.oBias, dtype, init));
+    this.q_norm = c.qkNorm ? this.child('q_norm', new Norm(Dh, c.rmsNormEps, dtype, init)) : null;
+    this.k_norm = c.qkNorm ? this.child('k_norm', new Norm(Dh, c.rmsNormEps, dtype, init)) : null;
   }
 }
 
@@ -107,13 +114,14 @@ export class DecoderLayer extends Module {
     this.post_attention_layernorm = this.child('post_attention_layernorm', new Norm(config.hiddenSize, config.rmsNormEps, dtype, init));
   }
 
-  /** The tensors of the fused native layer, in its argument order (null for absent biases). */
+  /** The tensors of the fused native layer, in its argument order (null for absent biases and norms). */
   nativeWeights(): (Tensor | null)[] {
     const a = this.self_attn, m = this.mlp;
     return [
       this.input_layernorm.weight, a.q_proj.weight, a.q_proj.bias, a.k_proj.weight, a.k_proj.bias, a.v_proj.weight, a.v_proj.bias,
       a.o_proj.weight, a.o_proj.bias, this.post_attention_layernorm.weight,
       m.gate_proj.weight, m.gate_proj.bias, m.up_proj.weight, m.up_proj.bias, m.down_proj.weight, m.down_proj.bias,
+      a.q_norm?.weight ?? null, a.k_norm?.weight ?? null,
     ];
   }
 }
@@ -272,8 +280,11 @@ export function layerReference(layer: DecoderLayer, x: Tensor, cos: Tensor, sin:
   const a = layer.self_attn;
   const n1 = layer.input_layernorm.forward(x);
   const cs = cos.unsqueeze(1), sn = sin.unsqueeze(1); // (B, 1, T, Dh)
-  const q = torch.applyRope(a.q_proj.forward(n1).view(B, T, c.numHeads, c.headDim).transpose(1, 2), cs, sn); // (B, H, T, Dh)
-  let k = torch.applyRope(a.k_proj.forward(n1).view(B, T, c.numKvHeads, c.headDim).transpose(1, 2), cs, sn); // (B, Hkv, T, Dh)
+  let q = a.q_proj.forward(n1).view(B, T, c.numHeads, c.headDim); // (B, T, H, Dh)
+  let k = a.k_proj.forward(n1).view(B, T, c.numKvHeads, c.headDim); // (B, T, Hkv, Dh)
+  if (a.q_norm && a.k_norm) [q, k] = [a.q_norm.forward(q), a.k_norm.forward(k)];
+  q = torch.applyRope(q.transpose(1, 2), cs, sn); // (B, H, T, Dh)
+  k = torch.applyRope(k.transpose(1, 2), cs, sn); // (B, Hkv, T, Dh)
   let v = a.v_proj.forward(n1).view(B, T, c.numKvHeads, c.headDim).transpose(1, 2); // (B, Hkv, T, Dh)
   if (cache) [k, v] = cache.append(l, k, v); // (B, Hkv, Tk, Dh)
   const mask = keyMask ? keyMask.view(B, 1, 1, keyMask.size(1)) : null;

@@ -13,12 +13,16 @@ export interface NativeHandle { readonly __native: unique symbol }
 const here = path.dirname(fileURLToPath(import.meta.url));
 // dist/src/torch -> repo root; src/torch when run from sources.
 const roots = [path.resolve(here, '../../..'), path.resolve(here, '../..')];
-const candidates = roots.map((r) => path.join(r, 'native/build/Release/prime_native.node'));
+// PRIME_NATIVE=/path/to/prime_native.node selects another build of the addon (e.g. the one
+// against libtorch 2.x in native/build-lt2, made by `make build-libtorch2`).
+const override = process.env.PRIME_NATIVE;
+const candidates = override ? [path.resolve(override)] : roots.map((r) => path.join(r, 'native/build/Release/prime_native.node'));
 const found = candidates.find((p) => existsSync(p));
 if (!found) {
   throw new Error(
-    `prime-ts: the native addon is not built (looked for ${candidates.join(', ')}). ` +
-      'Run `make build` (or `npm run build:native`).',
+    override
+      ? `prime-ts: PRIME_NATIVE=${override} does not exist (run \`make build-libtorch2\` for native/build-lt2)`
+      : `prime-ts: the native addon is not built (looked for ${candidates.join(', ')}). ` + 'Run `make build` (or `npm run build:native`).',
   );
 }
 
