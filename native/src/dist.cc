@@ -40,9 +40,18 @@ using Ms = std::chrono::milliseconds;
 
 namespace {
 
+// libtorch 2.0 split ProcessGroup into a dispatching ProcessGroup and per-device Backends
+// (ProcessGroupGloo/NCCL derive from c10d::Backend); the collectives used here are the same
+// virtual methods on either, so the backend object is held directly.
+#if PRIME_TORCH_AT_LEAST(2, 0)
+using PgBase = c10d::Backend;
+#else
+using PgBase = c10d::ProcessGroup;
+#endif
+
 struct DistState {
   c10::intrusive_ptr<c10d::Store> store;  // the TCPStore (rank 0 hosts its server)
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  c10::intrusive_ptr<PgBase> pg;
   std::string backend;
   int rank = 0;
   int size = 1;

@@ -75,10 +75,12 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
       hidden = model.forward(ids, { positionIds: positionIdsFromMask(mask), maxPosition: T - 2, attentionMask: mask });
     } else hidden = model.forward(ids);
     const h = hidden.narrow(1, start - 1, R); // (B, R, D): predicts columns start … T−1
-    const targets = inputIds.narrow(1, start, R); // (B, R)
+    const dev = model.device;
+    const onDev = (t: Tensor): Tensor => (t.device === hidden.device ? t : t.to(dev));
+    const targets = onDev(inputIds.narrow(1, start, R)); // (B, R)
     let lp: Tensor, ent: Tensor | null = null; // (B, R)
     if (R === 0) {
-      lp = torch.zeros([B, 0], { dtype: hidden.dtype === 'float64' ? 'float64' : 'float32' });
+      lp = torch.zeros([B, 0], { dtype: hidden.dtype === 'float64' ? 'float64' : 'float32', device: dev });
       ent = opts.withEntropy ? lp : null;
     } else if (torch.isGradEnabled() && opts.chunkElements === undefined) {
       // Autograd keeps the logits for the backward pass however they are split, and each piece
@@ -94,12 +96,12 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
     }
     const align = (scored: Tensor): Tensor => {
       let out = scored; // (B, R)
-      if (start > 0) out = torch.cat([torch.zeros([B, start], { dtype: out.dtype }), out], 1); // (B, T)
-      if (opts.responseMask) return out.mul(opts.responseMask.to(out.dtype));
+      if (start > 0) out = torch.cat([torch.zeros([B, start], { dtype: out.dtype, device: dev }), out], 1); // (B, T)
+      if (opts.responseMask) return out.mul(onDev(opts.responseMask).to(out.dtype));
       if (opts.attentionMask) {
         // a token is scored when it and its predecessor are real (not after left padding)
-        const real = opts.attentionMask.to(out.dtype);
-        return out.mul(real).mul(torch.cat([torch.zeros([B, 1], { dtype: out.dtype }), real.narrow(1, 0, T - 1)], 1));
+        const real = onDev(opts.attentionMask).to(out.dtype);
+        return out.mul(real).mul(torch.cat([torch.zeros([B, 1], { dtype: out.dtype, device: dev }), real.narrow(1, 0, T - 1)], 1));
       }
       return out;
     };
@@ -139,7 +141,8 @@ function chunkedHead(model: CausalLM, h: Tensor, targets: Tensor, temperature: n
     }
     const acc = torch.tidy(() => {
       const dt = h.dtype === 'float64' ? 'float64' : 'float32';
-      return { m: torch.full([rows], -Infinity, { dtype: dt }), s: torch.zeros([rows], { dtype: dt }), t: torch.zeros([rows], { dtype: dt }), picked: torch.zeros([rows], { dtype: dt }) };
+      const o = { dtype: dt, device: model.device } as const;
+      return { m: torch.full([rows], -Infinity, o), s: torch.zeros([rows], o), t: torch.zeros([rows], o), picked: torch.zeros([rows], o) };
     });
     for (let v0 = 0; v0 < V; v0 += cols) {
       const c = Math.min(cols, V - v0);

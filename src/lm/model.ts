@@ -26,12 +26,13 @@
  * (`layerReference`), which tests compare against.
  */
 import * as torch from '../torch/index.js';
-import { Module, type DType, type Tensor, noGrad } from '../torch/index.js';
+import { Module, type DType, type Device, type Tensor, noGrad } from '../torch/index.js';
 import { N } from '../torch/native.js';
 import { wrap } from '../torch/tensor.js';
 import type { LMConfig } from './config.js';
 import type { KVCache } from './kvcache.js';
 import { RopeTable } from './rope.js';
+import { resolveDevice, sameDevice } from './device.js';
 
 /** How a fresh model's parameters are filled. */
 export type Init = { kind: 'empty' } | { kind: 'random'; std?: number };
@@ -173,6 +174,12 @@ export interface ForwardOptions {
 export interface CausalLMOptions {
   /** Compute and parameter dtype. Default float32. */
   dtype?: DType;
+  /**
+   * Where parameters, RoPE tables, KV caches and activations live: 'cpu' (default), 'cuda',
+   * 'cuda:N'. A CUDA device needs an addon built against a CUDA libtorch and a visible GPU;
+   * otherwise the constructor throws saying which is missing.
+   */
+  device?: Device;
   /** Default: random (std 0.02), as a newly initialised model. */
   init?: Init;
 }
@@ -188,15 +195,20 @@ export class CausalLM extends Module {
   /** Run each layer as one native call (default) or op by op from TypeScript. */
   fused = true;
   #dtype: DType;
+  #device: Device;
   #rope: RopeTable;
 
   constructor(readonly config: LMConfig, opts: CausalLMOptions = {}) {
     super();
     this.#dtype = checkDtype(opts.dtype ?? 'float32');
+    this.#device = resolveDevice(opts.device, 'CausalLM device');
     const init = opts.init ?? { kind: 'random' };
     this.model = this.child('model', new DecoderBody(config, this.#dtype, init));
     this.lm_head = config.tieWordEmbeddings ? null : this.child('lm_head', new Projection(config.hiddenSize, config.vocabSize, false, this.#dtype, init));
-    this.#rope = new RopeTable(config, this.#dtype);
+    // parameters are made on the CPU (random init draws from the CPU generator, so a seed gives
+    // the same model on every device), then moved
+    if (this.#device !== 'cpu') super.to(this.#device);
+    this.#rope = new RopeTable(config, this.#dtype, this.#device);
   }
 
   /** Compute and parameter dtype. */
@@ -204,13 +216,19 @@ export class CausalLM extends Module {
     return this.#dtype;
   }
 
-  /** Casts the parameters (and the RoPE table) to another compute dtype. */
-  override to(dtype: DType): this {
-    checkDtype(dtype);
-    super.to(dtype);
-    this.#dtype = dtype;
+  /** Device of the parameters ('cpu' or 'cuda:N'). */
+  get device(): Device {
+    return this.#device;
+  }
+
+  /** Casts the parameters (and the RoPE table) to another compute dtype, or moves them to another device. */
+  override to(dtypeOrDevice: DType | Device): this {
+    const isDevice = dtypeOrDevice === 'cpu' || dtypeOrDevice.startsWith('cuda');
+    if (isDevice) this.#device = resolveDevice(dtypeOrDevice, 'CausalLM.to');
+    else this.#dtype = checkDtype(dtypeOrDevice as DType);
+    super.to(isDevice ? this.#device : dtypeOrDevice);
     this.#rope.dispose();
-    this.#rope = new RopeTable(this.config, dtype);
+    this.#rope = new RopeTable(this.config, this.#dtype, this.#device);
     return this;
   }
 
@@ -225,20 +243,27 @@ export class CausalLM extends Module {
    */
   forward(inputIds: Tensor, opts: ForwardOptions = {}): Tensor {
     const [B, T] = inputIds.shape as [number, number];
+    const dev = this.#device;
     const cache = opts.cache;
     const start = cache?.length ?? 0;
     if (cache && cache.rows !== B) throw new Error(`forward: batch has ${B} rows but the cache has ${cache.rows}`);
     const c = this.config;
     return torch.tidy(() => {
+      // inputs made on the CPU (token ids, masks) follow the model to its device
+      const onDev = (t: Tensor): Tensor => (sameDevice(t.device, dev) ? t : t.to(dev));
+      inputIds = onDev(inputIds);
       let pos = opts.positionIds, maxPos = opts.maxPosition;
       if (!pos) {
-        pos = torch.arange(start, start + T).unsqueeze(0).expand(B, T);
+        pos = torch.arange(start, start + T, 1, { device: dev }).unsqueeze(0).expand(B, T);
         maxPos = start + T - 1;
-      } else if (maxPos === undefined) maxPos = pos.max().item();
+      } else {
+        if (maxPos === undefined) maxPos = pos.max().item();
+        pos = onDev(pos);
+      }
       const [cos, sin] = this.#rope.lookup(pos, maxPos!); // (B, T, Dh)
       let keyMask: Tensor | null = null;
       if (opts.attentionMask) {
-        keyMask = opts.attentionMask.dtype === 'bool' ? opts.attentionMask : opts.attentionMask.ne(0);
+        keyMask = onDev(opts.attentionMask.dtype === 'bool' ? opts.attentionMask : opts.attentionMask.ne(0));
         if (keyMask.size(1) !== start + T) throw new Error(`forward: attentionMask covers ${keyMask.size(1)} keys, expected cache ${start} + ${T}`);
       }
       let x = torch.embedding(this.model.embed_tokens.weight, inputIds); // (B, T, D)

@@ -7,7 +7,7 @@
  * computes in float64), so logits agree with theirs, not merely with the exact formula.
  */
 import * as torch from '../torch/index.js';
-import { type DType, type Tensor, keep, noGrad, tidy } from '../torch/index.js';
+import { type DType, type Device, type Tensor, keep, noGrad, tidy } from '../torch/index.js';
 import type { LMConfig } from './config.js';
 
 /** inv_freq (Dh/2) with `rope_scaling` applied. */
@@ -39,7 +39,7 @@ export class RopeTable {
   #len = 0;
   readonly angleDtype: DType;
 
-  constructor(readonly config: LMConfig, readonly dtype: DType) {
+  constructor(readonly config: LMConfig, readonly dtype: DType, readonly device: Device = 'cpu') {
     this.angleDtype = dtype === 'float64' ? 'float64' : 'float32';
   }
 
@@ -50,7 +50,8 @@ export class RopeTable {
       const inv = inverseFrequencies(this.config, this.angleDtype); // (Dh/2)
       const freqs = torch.arange(len).to(this.angleDtype).unsqueeze(1).mul(inv.unsqueeze(0)); // (len, Dh/2)
       const emb = torch.cat([freqs, freqs], 1); // (len, Dh)
-      return [emb.cos().to(this.dtype), emb.sin().to(this.dtype)];
+      const [c, s] = [emb.cos().to(this.dtype), emb.sin().to(this.dtype)];
+      return this.device === 'cpu' ? [c, s] : [c.to(this.device), s.to(this.device)];
     }));
     this.#cos?.dispose();
     this.#sin?.dispose();
