@@ -27,13 +27,20 @@ export interface AdvantageConfig {
   /** Whiten the final advantages over all valid tokens of the batch (PRIME's code does). */
   whiten: boolean;
   /**
+   * The process RLOO baseline: 'paper' (default) subtracts mean_{j≠i}(mean_s r_{j,s}) from r_{i,t};
+   * 'code' is PRIME's released code, r_{i,t}·K/(K−1) − Σ_j mean_s r_{j,s}/(K−1): the same response
+   * totals, token deviations K/(K−1) times larger. See rlooProcessAdvantage.
+   */
+  processBaseline?: ProcessBaseline;
+  /**
    * Data-parallel training: sums numbers over all ranks, so that whitening and the advantage
    * mean/std metrics use every valid token of the global batch, not only this rank's share.
    * Default: none (statistics of this batch).
    */
   allReduceSum?: AllReduceSum;
 }
-export const DEFAULT_ADVANTAGE_CONFIG: AdvantageConfig = { outcomeCoef: 5, processCoef: 5, gamma: 1, whiten: true };
+export type ProcessBaseline = 'paper' | 'code';
+export const DEFAULT_ADVANTAGE_CONFIG: AdvantageConfig = { outcomeCoef: 5, processCoef: 5, gamma: 1, whiten: true, processBaseline: 'paper' };
 
 export interface AdvantageResult {
   /** A (N, T), zero at masked positions. */
@@ -87,17 +94,25 @@ export function rlooOutcomeAdvantage(outcome: Tensor, K: number): Tensor {
 }
 
 /**
- * PRIME's process advantage (DESIGN §2.6):
- *   A_p(i, t) = Σ_{s≥t} γ^{s−t} [ r_{i,s} − mean_{j≠i} ( mean_s r_{j,s} ) ]  over valid s.
+ * PRIME's process advantage (DESIGN §2.6), with m_j = mean_s r_{j,s} over valid tokens:
+ *   'paper' (PRIME eq. 5):  A_p(i, t) = Σ_{s≥t} γ^{s−t} [ r_{i,s} − mean_{j≠i} m_j ];
+ *   'code' (its released code): Σ_{s≥t} γ^{s−t} [ r_{i,s}·K/(K−1) − Σ_j m_j/(K−1) ].
+ * The two differ per token by (r_{i,s} − m_i)/(K−1), which sums to 0 over a response: at γ = 1 the
+ * returns at the first token agree, and the code's token deviations are K/(K−1) times the paper's.
  * (N, T), zero at masked positions.
  */
-export function rlooProcessAdvantage(tokenRewards: Tensor, mask: Tensor, K: number, gamma: number): Tensor {
+export function rlooProcessAdvantage(tokenRewards: Tensor, mask: Tensor, K: number, gamma: number, baseline: ProcessBaseline = 'paper'): Tensor {
+  if (K < 2) throw new Error(`leave-one-out baselines need at least 2 samples per prompt, got K=${K}`);
   return tidy(() => {
-    const perResponse = maskedMean(tokenRewards, mask, 1); // mean_s r_{j,s}, (N)
-    const baseline = leaveOneOutMean(perResponse, K).unsqueeze(1); // (N, 1)
+    const perResponse = maskedMean(tokenRewards, mask, 1); // m_j, (N)
     const valid = mask.bool();
-    const centered = tokenRewards.sub(baseline).where(valid, 0);
-    return discountedReturns(centered, gamma).where(valid, 0);
+    let centered: Tensor;
+    if (baseline === 'paper') centered = tokenRewards.sub(leaveOneOutMean(perResponse, K).unsqueeze(1));
+    else if (baseline === 'code') {
+      const groupSum = perResponse.reshape(-1, K).sum(1, true).expand([perResponse.size(0) / K, K]).reshape(-1, 1); // Σ_j m_j, (N, 1)
+      centered = tokenRewards.mul(K / (K - 1)).sub(groupSum.div(K - 1));
+    } else throw new Error(`rlooProcessAdvantage: unknown baseline '${baseline as string}' (paper | code)`);
+    return discountedReturns(centered.where(valid, 0), gamma).where(valid, 0);
   });
 }
 
@@ -127,7 +142,7 @@ function finish(a: Tensor, mask: Tensor, cfg: AdvantageConfig, extra: Record<str
 registerAdvantageEstimator('prime', (inp, cfg) => tidy(() => {
   if (!inp.tokenRewards) throw new Error("advantage 'prime' needs tokenRewards (the implicit PRM's process rewards)");
   const ao = rlooOutcomeAdvantage(inp.outcome.to(inp.tokenRewards.dtype), inp.groupSize).unsqueeze(1); // (N, 1)
-  const ap = rlooProcessAdvantage(inp.tokenRewards, inp.mask, inp.groupSize, cfg.gamma);
+  const ap = rlooProcessAdvantage(inp.tokenRewards, inp.mask, inp.groupSize, cfg.gamma, cfg.processBaseline ?? 'paper');
   const a = ao.mul(cfg.outcomeCoef).add(ap.mul(cfg.processCoef)).where(inp.mask.bool(), 0);
   return finish(a, inp.mask, cfg, {
     'advantage/outcome_mean_abs': ao.abs().mean().item(),

@@ -42,6 +42,7 @@ export interface PrimeConfig {
     stop: string[];
     micro_batch: number;
     seed_per_prompt: boolean;
+    buffer: 'prompts' | 'responses';
   };
   filter: {
     enable: boolean;
@@ -58,6 +59,8 @@ export interface PrimeConfig {
     beta: number;
     granularity: 'token' | 'whole';
     prm_update: 'after' | 'before' | 'none';
+    process_reward_norm: 'batch_norm' | 'none';
+    process_baseline: 'paper' | 'code';
     outcome_coef: number;
     process_coef: number;
     gamma: number;
@@ -81,7 +84,11 @@ export interface PrimeConfig {
     lr: number;
     weight_decay: number;
     grad_clip: number;
+    mini_batch: number;
+    epochs: number;
     micro_batch: number;
+    probe_every: number;
+    probe_prompts: number;
   };
   trainer: {
     total_steps: number;
@@ -169,6 +176,8 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'rollout.micro_batch', type: 'integer', default: 8, min: 1, help: 'sequences per generation micro-batch; bounds memory (chosen for CPU)' }),
   opt({ key: 'rollout.seed_per_prompt', type: 'boolean', default: false, help: "sample each prompt's K responses in a generate call of their own, seeded from (trainer.seed, step, round, the prompt's index in the round's draw), and shuffle PPO mini-batches from (trainer.seed, step, epoch): samples and updates then do not depend on batching or on how prompts are sharded over ranks, so N ranks reproduce a 1-process run up to float rounding. Costs generation batching across prompts (micro_batch then holds one prompt's K samples). Always on with several ranks (chosen: off)" }),
 
+  opt({ key: 'rollout.buffer', type: 'enum', values: ['prompts', 'responses'], default: 'prompts', help: "surplus groups kept by the filter beyond the batch: 'prompts' = re-queue their prompts, sampled again by the next step's policy so nothing stale is trained on (PRIME's reference); 'responses' = keep the groups, responses and log-probs from the older policy, for the next step (cheaper: no re-sampling)" }),
+
   // filter
   opt({ key: 'filter.enable', type: 'boolean', default: true, help: 'online prompt filtering: keep a group only if its mean accuracy is in [low, high] (paper §3.4)' }),
   opt({ key: 'filter.low', type: 'number', default: 0.2, min: 0, max: 1, help: 'lower bound of the kept accuracy band (paper: 0.2)' }),
@@ -183,7 +192,9 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'algorithm.advantage', type: 'enum', values: ['prime', 'rloo', 'grpo'], default: 'prime', help: 'advantage estimator: prime = RLOO outcome + RLOO process returns; rloo = outcome only (paper baseline); grpo = group-normalized outcomes' }),
   opt({ key: 'algorithm.beta', type: 'number', default: 0.05, gt: 0, help: 'β of the implicit PRM reward r_t = β·log(π_φ/π_ref) (PRIME paper §3; reference: 0.05)' }),
   opt({ key: 'algorithm.granularity', type: 'enum', values: ['token', 'whole'], default: 'token', help: "process reward per token, or 'whole' = the sum placed on the last token (reference: token)" }),
-  opt({ key: 'algorithm.prm_update', type: 'enum', values: ['after', 'before', 'none'], default: 'after', help: "PRM update: 'after' = score with the pre-update PRM (one forward), 'before' = update then re-score, 'none' = frozen PRM (paper: after)" }),
+  opt({ key: 'algorithm.prm_update', type: 'enum', values: ['after', 'before', 'none'], default: 'after', help: "order of the PRM's update and the rewards it gives: 'after' = mini-batches in turn, each one's rewards from the forward that computes its loss (before its own update, after the earlier mini-batches'): one PRM forward (PRIME's released code; default); 'before' = prm.epochs of updates on the whole batch, then a second forward re-scores it (verl's port); 'none' = frozen PRM" }),
+  opt({ key: 'algorithm.process_reward_norm', type: 'enum', values: ['batch_norm', 'none'], default: 'batch_norm', help: "'batch_norm' divides every token reward by the batch's largest |reverse cumulative sum| so process returns lie in [−1, 1] like the outcome and β acts only inside the PRM loss (PRIME reference default, prime_norm: batch_norm); 'none' = β·log-ratio as is" }),
+  opt({ key: 'algorithm.process_baseline', type: 'enum', values: ['paper', 'code'], default: 'paper', help: "process RLOO baseline: 'paper' = r_t − mean_{j≠i} mean_s r_{j,s} (PRIME eq. 5); 'code' = r_t·K/(K−1) − Σ_j mean_s r_{j,s}/(K−1) as PRIME's released code (same response totals, token deviations K/(K−1)× larger)" }),
   opt({ key: 'algorithm.outcome_coef', type: 'number', default: 5, min: 0, help: 'c_o, weight of the outcome advantage in A = c_o·A_o + c_p·A_p (reference: 5)' }),
   opt({ key: 'algorithm.process_coef', type: 'number', default: 5, min: 0, help: 'c_p, weight of the process advantage; ignored by rloo/grpo (reference: 5)' }),
   opt({ key: 'algorithm.gamma', type: 'number', default: 1.0, min: 0, max: 1, help: 'discount γ of the process return Σ_{s≥t} γ^{s−t} r_s (paper: 1.0)' }),
@@ -207,6 +218,10 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'prm.lr', type: 'number', default: 1e-6, gt: 0, help: 'implicit PRM AdamW learning rate (reference: 1e-6)' }),
   opt({ key: 'prm.weight_decay', type: 'number', default: 0.0, min: 0, help: 'PRM AdamW weight decay (reference: 0)' }),
   opt({ key: 'prm.grad_clip', type: 'number', default: 10.0, gt: 0, help: 'PRM gradient-norm clip (reference: 10)' }),
+  opt({ key: 'prm.mini_batch', type: 'integer', default: 256, min: 1, help: 'sequences per PRM optimizer step (reference: the actor\'s 256)' }),
+  opt({ key: 'prm.epochs', type: 'integer', default: 1, min: 1, help: 'passes of PRM updates over each step\'s batch; in \'after\' mode the rewards come from the first pass (reference: 1)' }),
+  opt({ key: 'prm.probe_every', type: 'integer', default: 0, min: 0, help: 'every N steps (and at the end) measure the PRM on a fixed labelled probe set: prm/heldout_auc, prm/heldout_pairwise, prm/heldout_loss; 0 = off (chosen). The probe is sampled once from the starting policy: prm.probe_prompts prompts × rollout.n, from data.val_files or else held out of the training prompts' }),
+  opt({ key: 'prm.probe_prompts', type: 'integer', default: 64, min: 1, help: 'prompts in the PRM probe set (chosen)' }),
   opt({ key: 'prm.micro_batch', type: 'integer', default: 4, min: 1, help: 'sequences per PRM / reference forward and PRM backward (chosen for CPU)' }),
 
   // trainer

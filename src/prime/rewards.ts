@@ -63,3 +63,27 @@ export function prmCrossEntropyLoss(prmLogp: Tensor, refLogp: Tensor, mask: Tens
     return { loss, logits: sd, accuracy };
   });
 }
+
+export type ProcessRewardNorm = 'batch_norm' | 'none';
+
+/**
+ * PRIME's process-reward normalization (reference default, `prime_norm: batch_norm`): every token
+ * reward of the batch is divided by the largest absolute reverse cumulative sum of any response,
+ *   Z = max_i max_t |Σ_{s≥t} r_{i,s}|,   r̃_{i,t} = r_{i,t} / (Z + ε),   ε = 1e-6,
+ * so every undiscounted process return Σ_{s≥t} r̃_{i,s} lies in [−1, 1], the outcome's scale, and β
+ * acts only through the PRM's loss. `none` returns the rewards unchanged (a copy).
+ *
+ * tokenRewards, mask: (N, T). `allReduceMax` (data-parallel) maximizes Z over every rank's batch.
+ * Returns the normalized rewards (N, T) and Z.
+ */
+export function normalizeProcessRewards(tokenRewards: Tensor, mask: Tensor, norm: ProcessRewardNorm,
+  allReduceMax?: (xs: number[]) => number[]): { rewards: Tensor; scale: number } {
+  if (norm === 'none') return { rewards: tidy(() => tokenRewards.mul(1)), scale: 1 };
+  if (norm !== 'batch_norm') throw new Error(`normalizeProcessRewards: unknown norm '${norm as string}' (batch_norm | none)`);
+  return tidy(() => {
+    const r = tokenRewards.where(mask.bool(), 0);
+    let z = r.flip(1).cumsum(1).flip(1).abs().max().item(); // max over responses and tokens
+    if (allReduceMax) z = allReduceMax([z])[0]!;
+    return { rewards: r.div(z + 1e-6), scale: z };
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * The implicit PRM's part of a step (DESIGN §2 steps 4–5): the reference's and the PRM's
+ * log-probs of the response tokens, the PRM's cross-entropy update on the outcome labels, and the
+ * log-probs the process rewards are made of, in the order `algorithm.prm_update` says:
+ *
+ *   'after' (PRIME's released code; default): the PRM's mini-batches are processed in turn; each
+ *     mini-batch's log-probs come from the one forward (with gradients) that also computes its
+ *     loss — after the updates of the earlier mini-batches of the step, before its own. One PRM
+ *     forward per sequence.
+ *   'before' (verl's port of PRIME): prm.epochs passes of updates over the whole batch first, then
+ *     a no-grad forward re-scores it. Two forwards; the rewards come from a PRM that has seen these
+ *     labels.
+ *   'none': a frozen PRM (one no-grad forward).
+ *
+ * Shapes: N sequences on this rank, packed as (N, P + T); response window (N, T) from column P.
+ */
+import * as torch from '../../torch/index.js';
+import { type Tensor, tidy, noGrad } from '../../torch/index.js';
+import { logprobs, type CausalLM, type PackedBatch } from '../../lm/index.js';
+import { implicitOutcomeLogit, prmCrossEntropyLoss } from '../rewards.js';
+import { prmPairwiseAccuracy, prmSignAccuracy, rocAuc } from '../prm_metrics.js';
+import type { Metrics } from '../metrics.js';
+import type { PrimeTrainer } from '../trainer.js';
+import { TrainingDivergedError } from './errors.js';
+
+/** Response-window log-probs (N, T) of `model` over the packed batch, in micro-batches, no grad. */
+export function scoreLogprobs(model: CausalLM, batch: PackedBatch, micro: number, opts: { temperature?: number } = {}): Tensor {
+  const N = batch.inputIds.size(0);
+  const P = batch.responseStart;
+  const T = batch.inputIds.size(1) - P;
+  return noGrad(() => tidy(() => {
+    const parts: Tensor[] = [];
+    for (let i = 0; i < N; i += micro) {
+      const c = Math.min(micro, N - i);
+      const lp = logprobs(model, batch.inputIds.narrow(0, i, c), {
+        attentionMask: batch.attentionMask.narrow(0, i, c), responseMask: batch.responseMask.narrow(0, i, c),
+        responseStart: P, temperature: opts.temperature,
+      }).logprobs;
+      parts.push(lp.narrow(1, P, T));
+    }
+    return torch.cat(parts, 0);
+  }));
+}
+
+/** Events of the PRM's part of a step, in order (for tests of the update modes' order of operations). */
+export type PrmEvent = { kind: 'forward'; grad: boolean; from: number; count: number } | { kind: 'step'; index: number };
+
+export interface PrmPhaseResult {
+  /** PRM log-probs (N, T) that the process rewards are made of (detached). */
+  prmLogp: Tensor;
+  metrics: Metrics;
+}
+
+/**
+ * Runs the PRM's part of the step in the configured mode; returns the log-probs for the rewards
+ * and metrics: `prm/loss` (mean CE over the first epoch's update forwards, each before its own
+ * mini-batch's step), `prm/grad_norm`, `prm/accuracy` (within-group pairwise accuracy of the
+ * reward-giving scores, prmPairwiseAccuracy), `prm/accuracy_sign` (sign(s) = label), `prm/score_mean`.
+ *
+ * Data-parallel: PRM mini-batches are contiguous ranges of the global batch of `prm.mini_batch`
+ * sequences; each rank backpropagates the sequences it holds in the range, each weighted
+ * 1/(global mini-batch size), and the gradients are summed over ranks.
+ */
+export function prmPhase(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: Tensor, outcome: Tensor, K: number,
+  onEvent?: (e: PrmEvent) => void): PrmPhaseResult {
+  const c = t.cfg;
+  const mode = t.prmOpt ? c.algorithm.prm_update : 'none';
+  const metrics: Metrics = {};
+  let prmLogp: Tensor;
+  if (mode === 'none') {
+    onEvent?.({ kind: 'forward', grad: false, from: 0, count: batch.inputIds.size(0) });
+    prmLogp = scoreLogprobs(t.prm, batch, c.prm.micro_batch);
+  } else if (mode === 'after') {
+    const r = prmUpdate(t, batch, refLogp, mask, outcome, K, true, onEvent);
+    Object.assign(metrics, r.metrics);
+    prmLogp = r.logp!;
+  } else if (mode === 'before') {
+    Object.assign(metrics, prmUpdate(t, batch, refLogp, mask, outcome, K, false, onEvent).metrics);
+    onEvent?.({ kind: 'forward', grad: false, from: 0, count: batch.inputIds.size(0) });
+    prmLogp = scoreLogprobs(t.prm, batch, c.prm.micro_batch);
+  } else throw new Error(`algorithm.prm_update: unknown mode '${mode as string}' (after | before | none)`);
+  const s = tidy(() => implicitOutcomeLogit(prmLogp, refLogp, mask, c.algorithm.beta).toFlatArray());
+  const o = tidy(() => outcome.toFlatArray());
+  metrics['prm/accuracy'] = prmPairwiseAccuracy(s, o, K);
+  metrics['prm/accuracy_sign'] = prmSignAccuracy(s, o);
+  metrics['prm/score_mean'] = s.reduce((a, b) => a + b, 0) / Math.max(1, s.length);
+  return { prmLogp, metrics };
+}
+
+/**
+ * prm.epochs passes of AdamW on the PRM's cross-entropy over mini-batches of prm.mini_batch
+ * sequences (micro-batches of prm.micro_batch). With `keepLogp`, the first epoch's forwards'
+ * log-probs are returned (detached, (N, T)): each taken before its own mini-batch's step.
+ */
+function prmUpdate(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: Tensor, outcome: Tensor, K: number, keepLogp: boolean,
+  onEvent?: (e: PrmEvent) => void): { logp: Tensor | null; metrics: Metrics } {
+  const c = t.cfg;
+  const dp = t.parallel;
+  const N = batch.inputIds.size(0); // this rank's sequences
+  const Nall = N * dp.world; // the global batch's
+  const P = batch.responseStart, T = batch.inputIds.size(1) - P;
+  const mini = Math.min(c.prm.mini_batch, Nall), micro = c.prm.micro_batch;
+  const globalIdx = Array.from({ length: N }, (_, l) => dp.globalSeq(l, K));
+  /** The first local sequence whose global index is ≥ g. */
+  const localFrom = (g: number) => {
+    const l = globalIdx.findIndex((x) => x >= g);
+    return l < 0 ? N : l;
+  };
+  const parts: Tensor[] = [];
+  let lossSum = 0, n = 0, gnSum = 0, steps = 0;
+  t.prm.train();
+  try {
+    for (let epoch = 0; epoch < c.prm.epochs; epoch++) {
+      for (let s = 0; s < Nall; s += mini) {
+        const mb = Math.min(mini, Nall - s);
+        const end = localFrom(s + mb);
+        for (let i = localFrom(s); i < end; i += micro) {
+          const cnt = Math.min(micro, end - i);
+          onEvent?.({ kind: 'forward', grad: true, from: i, count: cnt });
+          tidy(() => {
+            const lp = logprobs(t.prm, batch.inputIds.narrow(0, i, cnt), {
+              attentionMask: batch.attentionMask.narrow(0, i, cnt), responseMask: batch.responseMask.narrow(0, i, cnt), responseStart: P,
+            }).logprobs.narrow(1, P, T);
+            const { loss } = prmCrossEntropyLoss(lp, refLogp.narrow(0, i, cnt), mask.narrow(0, i, cnt), outcome.narrow(0, i, cnt), c.algorithm.beta);
+            loss.mul(cnt / mb).backward(); // mean over the (global) mini-batch's responses
+            if (epoch === 0) {
+              lossSum += loss.item() * cnt;
+              n += cnt;
+              if (keepLogp) parts.push(torch.keep(lp.detach()));
+            }
+          });
+        }
+        dp.allReduceGradients(t.prm.parameters(), 'PRM');
+        const gn = torch.clipGradNorm(t.prm.parameters(), c.prm.grad_clip);
+        if (!Number.isFinite(gn)) throw new TrainingDivergedError('PRM grad norm', t.step, gn);
+        onEvent?.({ kind: 'step', index: steps });
+        t.prmOpt!.step();
+        t.prmOpt!.zeroGrad();
+        gnSum += gn;
+        steps++;
+      }
+    }
+  } catch (e) {
+    torch.dispose(parts);
+    throw e;
+  }
+  [lossSum, n] = dp.reduce([lossSum, n], 'sum', 'reducing the PRM loss');
+  let logp: Tensor | null = null;
+  if (keepLogp) {
+    logp = N > 0 ? torch.cat(parts, 0) : torch.zeros([0, T]);
+    torch.dispose(parts);
+  }
+  return { logp, metrics: { 'prm/loss': lossSum / Math.max(1, n), 'prm/grad_norm': gnSum / Math.max(1, steps) } };
+}
+
+/** A fixed labelled set of samples on which the PRM's ranking is measured every prm.probe_every steps. */
+export interface PrmProbeSet {
+  prompts: number[][];
+  responses: number[][];
+  outcomes: number[];
+  /** Samples per prompt. */
+  k: number;
+}
+
+/**
+ * The PRM's AUC and within-group pairwise accuracy on the probe set (`prm/heldout_auc`,
+ * `prm/heldout_pairwise`) and its mean cross-entropy there (`prm/heldout_loss`). `refLogp` is the
+ * frozen reference's log-probs of the set (computed once by the caller).
+ */
+export function probePrm(t: PrimeTrainer, probe: PrmProbeSet, batch: PackedBatch, refLogp: Tensor): Metrics {
+  return tidy(() => {
+    const T = batch.inputIds.size(1) - batch.responseStart;
+    const mask = batch.responseMask.narrow(1, batch.responseStart, T);
+    const prmLogp = scoreLogprobs(t.prm, batch, t.cfg.prm.micro_batch);
+    const o = torch.tensor(Float32Array.from(probe.outcomes));
+    const { loss, logits } = prmCrossEntropyLoss(prmLogp, refLogp, mask, o, t.cfg.algorithm.beta);
+    const s = logits.toFlatArray();
+    return {
+      'prm/heldout_auc': rocAuc(s, probe.outcomes),
+      'prm/heldout_pairwise': prmPairwiseAccuracy(s, probe.outcomes, probe.k),
+      'prm/heldout_loss': loss.item(),
+    };
+  });
+}
