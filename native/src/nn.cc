@@ -4,6 +4,7 @@
 #include "common.h"
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <cmath>
 
 namespace prime {
@@ -289,20 +290,95 @@ static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at
   if (small) return (p.view({B, Hkv, G, Tk, 1}) * v.unsqueeze(2)).sum(3).view({B, H, Tq, Dh});
   return at::matmul(p.view({B, Hkv, G * Tq, Tk}), v).view({B, H, Tq, Dh});
 }
+// One decoder layer on ATen tensors. w: the 18 weights (undefined = absent bias / norm).
+//   h = x + o_proj(attn(rope(q), rope(k), v)) on rmsnorm(x);  y = h + down(silu(gate(n)) · up(n)), n = rmsnorm(h)
+// With caches (B,Hkv,Tmax,Dh), the new keys/values are written at `start` and attention spans
+// positions [0, start + T).
+static c10::optional<at::Tensor> Opt(const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; }
+static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Tensor>& w, const at::Tensor& cos, const at::Tensor& sin,
+                                   const c10::optional<at::Tensor>& keyMask, const c10::optional<at::Tensor>& kCache,
+                                   const c10::optional<at::Tensor>& vCache, int64_t start, int64_t H, int64_t Hkv, double eps) {
+  int64_t B = x.size(0), Tn = x.size(1);
+  at::Tensor n1 = LmRmsNorm(x, w[0], eps);
+  at::Tensor q = LmLinear(n1, w[1], Opt(w[2])).view({B, Tn, H, -1});    // (B,T,H,Dh)
+  at::Tensor k = LmLinear(n1, w[3], Opt(w[4])).view({B, Tn, Hkv, -1});  // (B,T,Hkv,Dh)
+  if (w[16].defined()) {
+    q = LmRmsNorm(q, w[16], eps);
+    k = LmRmsNorm(k, w[17], eps);
+  }
+  q = LmRope(q.transpose(1, 2), cos, sin);  // (B,H,T,Dh)
+  k = LmRope(k.transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
+  at::Tensor v = LmLinear(n1, w[5], Opt(w[6])).view({B, Tn, Hkv, -1}).transpose(1, 2);  // (B,Hkv,T,Dh)
+  if (kCache && vCache) {
+    kCache->narrow(2, start, Tn).copy_(k);
+    vCache->narrow(2, start, Tn).copy_(v);
+    k = kCache->narrow(2, 0, start + Tn);
+    v = vCache->narrow(2, 0, start + Tn);
+  }
+  at::Tensor o = LmAttention(q, k, v, keyMask);                                         // (B,H,T,Dh)
+  at::Tensor h = x + LmLinear(o.transpose(1, 2).reshape({B, Tn, -1}), w[7], Opt(w[8]));  // (B,T,D)
+  at::Tensor n2 = LmRmsNorm(h, w[9], eps);
+  at::Tensor m = at::silu(LmLinear(n2, w[10], Opt(w[11]))) * LmLinear(n2, w[12], Opt(w[13]));  // (B,T,I)
+  return h + LmLinear(m, w[14], Opt(w[15]));
+}
+
+// Activation (gradient) checkpointing of one layer (Chen et al. 2016, "Training Deep Nets with
+// Sublinear Memory Cost"; torch.utils.checkpoint): the forward keeps only its inputs, the
+// backward runs the layer again with grad enabled and differentiates that. The layer has no
+// randomness (no dropout), so the recomputation is the same function.
+struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
+  // inputs: x, cos, sin, keyMask (undefined = none), the 18 weights (undefined = absent)
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                            const at::Tensor& keyMask, at::TensorList wl, int64_t H, int64_t Hkv, double eps) {
+    std::vector<at::Tensor> w = wl.vec();
+    std::vector<at::Tensor> saved = {x, cos, sin, keyMask};
+    saved.insert(saved.end(), w.begin(), w.end());
+    ctx->save_for_backward(saved);
+    ctx->saved_data["H"] = H;
+    ctx->saved_data["Hkv"] = Hkv;
+    ctx->saved_data["eps"] = eps;
+    return DecoderLayerImpl(x, w, cos, sin, Opt(keyMask), c10::nullopt, c10::nullopt, 0, H, Hkv, eps);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list gradOut) {
+    auto saved = ctx->get_saved_variables();
+    int64_t H = ctx->saved_data["H"].toInt(), Hkv = ctx->saved_data["Hkv"].toInt();
+    double eps = ctx->saved_data["eps"].toDouble();
+    at::AutoGradMode on(true);
+    // leaves for the recomputation: x and every weight that wants a gradient
+    std::vector<at::Tensor> w(saved.begin() + 4, saved.end());
+    at::Tensor x = saved[0].detach().requires_grad_(saved[0].requires_grad());
+    std::vector<at::Tensor> inputs;
+    std::vector<int> slot;  // forward-input index of each entry of `inputs`
+    if (x.requires_grad()) inputs.push_back(x), slot.push_back(0);
+    for (size_t i = 0; i < w.size(); i++) {
+      if (w[i].defined() && w[i].requires_grad()) {
+        w[i] = w[i].detach().requires_grad_(true);
+        inputs.push_back(w[i]);
+        slot.push_back(4 + static_cast<int>(i));
+      }
+    }
+    at::Tensor y = DecoderLayerImpl(x, w, saved[1], saved[2], Opt(saved[3]), c10::nullopt, c10::nullopt, 0, H, Hkv, eps);
+    torch::autograd::variable_list out(4 + w.size() + 3);  // + H, Hkv, eps (no gradients)
+    if (inputs.empty()) return out;
+    auto grads = torch::autograd::grad({y}, inputs, {gradOut[0]}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+    for (size_t i = 0; i < grads.size(); i++) out[slot[i]] = grads[i];
+    return out;
+  }
+};
+
 // decoderLayer(x (B,T,D), weights[18], cos (B,T,Dh), sin (B,T,Dh), keyMask (B,Tk) bool | null,
-//              kCache | null, vCache | null, cacheStart, H, Hkv, eps) -> (B,T,D)
+//              kCache | null, vCache | null, cacheStart, H, Hkv, eps, checkpoint?) -> (B,T,D)
 // weights: [input_layernorm, q.w, q.b, k.w, k.b, v.w, v.b, o.w, o.b, post_attention_layernorm,
 //           gate.w, gate.b, up.w, up.b, down.w, down.b, q_norm.w, k_norm.w], null for an absent bias
 //           or norm (q_norm/k_norm: Qwen3's per-head RMSNorm over Dh of q and k before RoPE).
-// With caches (B,Hkv,Tmax,Dh), the new keys/values are written at cacheStart and attention
-// spans positions [0, cacheStart + T); Tk = cacheStart + T.
-//   h = x + o_proj(attn(rope(q), rope(k), v)) on rmsnorm(x);  y = h + down(silu(gate(n)) · up(n)), n = rmsnorm(h)
+// checkpoint: recompute the layer in the backward pass instead of keeping its activations
+// (only with grad mode on and no cache; otherwise ignored).
 static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
   at::Tensor x = T(info, 0);
   if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != 18)
     throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 18 tensors or nulls");
   Napi::Array wa = info[1].As<Napi::Array>();
-  std::vector<c10::optional<at::Tensor>> w(18);
+  std::vector<at::Tensor> w(18);
   for (uint32_t k = 0; k < 18; k++) {
     Napi::Value e = wa.Get(k);
     if (e.IsNull() || e.IsUndefined()) continue;
@@ -313,37 +389,18 @@ static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
     w[k] = h->tensor;
   }
   for (int k : {0, 1, 3, 5, 7, 9, 10, 12, 14})
-    if (!w[k]) throw Napi::TypeError::New(info.Env(), "decoderLayer: weight " + std::to_string(k) + " is required");
+    if (!w[k].defined()) throw Napi::TypeError::New(info.Env(), "decoderLayer: weight " + std::to_string(k) + " is required");
+  if (w[16].defined() != w[17].defined()) throw std::invalid_argument("decoderLayer: q_norm and k_norm come together");
   at::Tensor cos = T(info, 2).unsqueeze(1), sin = T(info, 3).unsqueeze(1);  // (B,1,T,Dh)
   auto keyMask = OptT(info, 4);
   auto kCache = OptT(info, 5), vCache = OptT(info, 6);
   int64_t start = I(info, 7), H = I(info, 8), Hkv = I(info, 9);
   double eps = D(info, 10);
-  int64_t B = x.size(0), Tn = x.size(1);
+  bool checkpoint = info.Length() > 11 && B(info, 11);
   if (H % Hkv != 0) throw std::invalid_argument("decoderLayer: H must be a multiple of Hkv");
-
-  if (w[16].has_value() != w[17].has_value()) throw std::invalid_argument("decoderLayer: q_norm and k_norm come together");
-  at::Tensor n1 = LmRmsNorm(x, *w[0], eps);
-  at::Tensor q = LmLinear(n1, *w[1], w[2]).view({B, Tn, H, -1});    // (B,T,H,Dh)
-  at::Tensor k = LmLinear(n1, *w[3], w[4]).view({B, Tn, Hkv, -1});  // (B,T,Hkv,Dh)
-  if (w[16]) {
-    q = LmRmsNorm(q, *w[16], eps);
-    k = LmRmsNorm(k, *w[17], eps);
-  }
-  q = LmRope(q.transpose(1, 2), cos, sin);  // (B,H,T,Dh)
-  k = LmRope(k.transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
-  at::Tensor v = LmLinear(n1, *w[5], w[6]).view({B, Tn, Hkv, -1}).transpose(1, 2);                    // (B,Hkv,T,Dh)
-  if (kCache && vCache) {
-    kCache->narrow(2, start, Tn).copy_(k);
-    vCache->narrow(2, start, Tn).copy_(v);
-    k = kCache->narrow(2, 0, start + Tn);
-    v = vCache->narrow(2, 0, start + Tn);
-  }
-  at::Tensor o = LmAttention(q, k, v, keyMask);                                    // (B,H,T,Dh)
-  at::Tensor h = x + LmLinear(o.transpose(1, 2).reshape({B, Tn, -1}), *w[7], w[8]);  // (B,T,D)
-  at::Tensor n2 = LmRmsNorm(h, *w[9], eps);
-  at::Tensor m = at::silu(LmLinear(n2, *w[10], w[11])) * LmLinear(n2, *w[12], w[13]);  // (B,T,I)
-  return Wrap(info.Env(), h + LmLinear(m, *w[14], w[15]));
+  if (checkpoint && c10::GradMode::is_enabled() && !kCache)
+    return Wrap(info.Env(), CheckpointedLayer::apply(x, cos, sin, keyMask ? *keyMask : at::Tensor(), at::TensorList(w), H, Hkv, eps));
+  return Wrap(info.Env(), DecoderLayerImpl(x, w, cos, sin, keyMask, kCache, vCache, start, H, Hkv, eps));
 }
 
 void InitNN(Napi::Env env, Napi::Object exports) {

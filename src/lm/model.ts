@@ -194,6 +194,13 @@ export class CausalLM extends Module {
   readonly lm_head: Projection | null;
   /** Run each layer as one native call (default) or op by op from TypeScript. */
   fused = true;
+  /**
+   * Activation checkpointing per decoder layer (Chen et al. 2016; torch.utils.checkpoint): a
+   * training forward keeps only each layer's input and the backward pass recomputes the layer,
+   * trading one more forward for O(layers) instead of O(layers × activations) memory. Applies
+   * to the fused layer with grad mode on and no KV cache; identical gradients.
+   */
+  gradientCheckpointing = false;
   #dtype: DType;
   #device: Device;
   #rope: RopeTable;
@@ -276,7 +283,7 @@ export class CausalLM extends Module {
         x = wrap(N.decoderLayer(
           x.handle, layer.nativeWeights().map((w) => (w ? w.handle : null)), cos.handle, sin.handle,
           keyMask ? keyMask.handle : null, cache ? cache.keys[l]!.handle : null, cache ? cache.values[l]!.handle : null,
-          start, c.numHeads, c.numKvHeads, c.rmsNormEps,
+          start, c.numHeads, c.numKvHeads, c.rmsNormEps, this.gradientCheckpointing,
         ));
       }
       cache?.advance(T);
