@@ -263,8 +263,36 @@ static at::Tensor LmRope(const at::Tensor& x, const at::Tensor& cos, const at::T
 // q (B,H,Tq,Dh); k, v (B,Hkv,Tk,Dh); keyMask (B,Tk) bool, true = a real token; causal masking
 // is bottom-right aligned (query i sits at key position Tk − Tq + i). Masked scores get the
 // dtype's lowest finite value, so a padding query (every key masked) yields a finite row.
+// libtorch >= 2.5: the public scaled_dot_product_attention (fused CPU flash-attention kernel,
+// grouped-query heads without copies: enable_gqa) serves the multi-query case (prefill,
+// scoring, training) when g_use_sdpa is set (setAttentionKernel); decoding steps keep the
+// elementwise path below. The mask is additive with the dtype's lowest finite value, as below,
+// so a padding query still gets a finite (uniform) row.
+#if PRIME_TORCH_AT_LEAST(2, 5)
+#define PRIME_HAS_SDPA 1
+#endif
+static bool g_use_sdpa =
+#ifdef PRIME_HAS_SDPA
+    true;
+#else
+    false;
+#endif
+static double Lowest(at::ScalarType st) {
+  return st == at::kDouble ? std::numeric_limits<double>::lowest()
+       : st == at::kFloat ? std::numeric_limits<float>::lowest()
+       : st == at::kBFloat16 ? static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest())
+       : static_cast<double>(std::numeric_limits<c10::Half>::lowest());
+}
 static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& keyMask) {
   int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), Dh = q.size(3), Hkv = k.size(1), Tk = k.size(2), G = H / Hkv;
+#ifdef PRIME_HAS_SDPA
+  if (g_use_sdpa && Tq > 1) {
+    at::Tensor allowed = at::ones({Tq, Tk}, q.options().dtype(at::kBool)).tril(Tk - Tq);  // (Tq,Tk)
+    if (keyMask) allowed = at::logical_and(allowed, keyMask->view({B, 1, 1, Tk}));        // (B,1,Tq,Tk)
+    at::Tensor add = at::zeros(allowed.sizes(), q.options()).masked_fill_(at::logical_not(allowed), Lowest(q.scalar_type()));
+    return at::scaled_dot_product_attention(q, k, v, add, 0.0, false, c10::nullopt, /*enable_gqa=*/H != Hkv);
+  }
+#endif
   at::Tensor qg = (q * (1.0 / std::sqrt(static_cast<double>(Dh)))).reshape({B, Hkv, G * Tq, Dh});
   // One query per row (decoding) over a short cache: the B·Hkv products are too small for a
   // GEMM each (bmm loops over them at ~2 µs apiece), so multiply and sum elementwise instead.
@@ -277,14 +305,7 @@ static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at
     at::Tensor km = keyMask->view({B, 1, 1, 1, Tk});
     allowed = allowed.defined() ? at::logical_and(allowed, km) : km;
   }
-  if (allowed.defined()) {
-    at::ScalarType st = scores.scalar_type();
-    double lowest = st == at::kDouble ? std::numeric_limits<double>::lowest()
-                  : st == at::kFloat ? std::numeric_limits<float>::lowest()
-                  : st == at::kBFloat16 ? static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest())
-                  : static_cast<double>(std::numeric_limits<c10::Half>::lowest());
-    scores = scores.masked_fill(at::logical_not(allowed), lowest);
-  }
+  if (allowed.defined()) scores = scores.masked_fill(at::logical_not(allowed), Lowest(scores.scalar_type()));
   bool half = scores.scalar_type() == at::kHalf || scores.scalar_type() == at::kBFloat16;
   at::Tensor p = half ? at::softmax(scores, -1, at::kFloat).to(scores.scalar_type()) : at::softmax(scores, -1);
   if (small) return (p.view({B, Hkv, G, Tk, 1}) * v.unsqueeze(2)).sum(3).view({B, H, Tq, Dh});
@@ -403,11 +424,24 @@ static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
   return Wrap(info.Env(), DecoderLayerImpl(x, w, cos, sin, keyMask, kCache, vCache, start, H, Hkv, eps));
 }
 
+// setAttentionKernel('sdpa' | 'composite') -> the kernel now in use. 'sdpa' needs libtorch >= 2.5.
+static Napi::Value setAttentionKernel(const Napi::CallbackInfo& info) {
+  if (!IsNull(info, 0)) {
+    std::string k = Str(info, 0);
+    if (k != "sdpa" && k != "composite") throw std::invalid_argument("setAttentionKernel: expected 'sdpa' or 'composite', got '" + k + "'");
+#ifndef PRIME_HAS_SDPA
+    if (k == "sdpa") throw std::runtime_error("setAttentionKernel: 'sdpa' needs libtorch >= 2.5 (this is " TORCH_VERSION ")");
+#endif
+    g_use_sdpa = k == "sdpa";
+  }
+  return Napi::String::New(info.Env(), g_use_sdpa ? "sdpa" : "composite");
+}
+
 void InitNN(Napi::Env env, Napi::Object exports) {
 #define E(name) Export<name>(env, exports, #name);
   E(softmax) E(logSoftmax) E(embedding) E(crossEntropy) E(nllLoss) E(layerNorm) E(rmsNorm)
   E(dropout) E(rope) E(sdpa) E(tokenLogprobs) E(entropyFromLogits) E(sampleNext)
-  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm) E(decoderLayer)
+  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm) E(decoderLayer) E(setAttentionKernel)
 #undef E
 }
 

@@ -19,7 +19,7 @@
  * (V, D) weight-gradient GEMM of its own.
  */
 import * as torch from '../torch/index.js';
-import type { Tensor } from '../torch/index.js';
+import type { Device, Tensor } from '../torch/index.js';
 import { positionIdsFromMask, type CausalLM } from './model.js';
 
 export interface LogprobsOptions {
@@ -44,7 +44,7 @@ export interface LogprobsOptions {
 }
 
 export interface LogprobsResult {
-  /** (B, T) float32 (float64 for a float64 model); differentiable when grad mode is on. */
+  /** (B, T) float32 (float64 for a float64 model), on inputIds' device; differentiable when grad mode is on. */
   logprobs: Tensor;
   /** (B, T) entropies in nats, when `withEntropy`. */
   entropy?: Tensor;
@@ -105,8 +105,11 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
       }
       return out;
     };
-    const result: LogprobsResult = { logprobs: align(lp) };
-    if (ent) result.entropy = align(ent);
+    // results live where the caller's token ids do (a GPU model scored from CPU ids returns CPU
+    // tensors; autograd carries gradients back across the copy)
+    const back = (t: Tensor): Tensor => (t.device === inputIds.device ? t : t.to(inputIds.device as Device));
+    const result: LogprobsResult = { logprobs: back(align(lp)) };
+    if (ent) result.entropy = back(align(ent));
     return result;
   });
 }

@@ -23,6 +23,7 @@ export interface PrimeConfig {
     prm_path: string;
     ref_path: string;
     dtype: Dtype;
+    device: string;
   };
   data: {
     train_files: string[];
@@ -79,6 +80,7 @@ export interface PrimeConfig {
     micro_batch: number;
     clip_eps: number;
     warmup_steps: number;
+    gradient_checkpointing: boolean;
   };
   prm: {
     lr: number;
@@ -89,6 +91,7 @@ export interface PrimeConfig {
     micro_batch: number;
     probe_every: number;
     probe_prompts: number;
+    gradient_checkpointing: boolean;
   };
   trainer: {
     total_steps: number;
@@ -156,6 +159,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'model.prm_path', type: 'string', default: '', help: "checkpoint the implicit PRM π_φ starts from; '' = model.path (paper)" }),
   opt({ key: 'model.ref_path', type: 'string', default: '', help: "checkpoint of the frozen reference π_ref; '' = model.path (paper)" }),
   opt({ key: 'model.dtype', type: 'enum', values: ['float32', 'bfloat16', 'float16'], default: 'float32', help: 'parameter / compute dtype (chosen for CPU: float32)' }),
+  opt({ key: 'model.device', type: 'string', default: 'cpu', help: "where policy, PRM, reference and their optimizer states live: cpu, cuda or cuda:N (needs an addon built against a CUDA libtorch: make build-cuda + PRIME_NATIVE) (chosen: cpu)" }),
 
   // data
   opt({ key: 'data.train_files', type: 'string[]', default: [], required: true, help: 'training prompt files (.parquet, .jsonl or .json) in the Eurus-2-RL-Data schema' }),
@@ -213,6 +217,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'actor.micro_batch', type: 'integer', default: 4, min: 1, help: 'sequences per forward/backward (gradient accumulation); must divide mini_batch (chosen for CPU)' }),
   opt({ key: 'actor.clip_eps', type: 'number', default: 0.2, gt: 0, help: 'PPO clip ε: ratio clipped to [1−ε, 1+ε] (reference: 0.2)' }),
   opt({ key: 'actor.warmup_steps', type: 'integer', default: 0, min: 0, help: 'linear lr warmup steps; 0 = constant lr (reference: constant)' }),
+  opt({ key: 'actor.gradient_checkpointing', type: 'boolean', default: false, help: 'recompute each policy decoder layer in the backward pass instead of storing its activations: less memory, ~1 more forward of time (chosen: off)' }),
 
   // prm
   opt({ key: 'prm.lr', type: 'number', default: 1e-6, gt: 0, help: 'implicit PRM AdamW learning rate (reference: 1e-6)' }),
@@ -223,6 +228,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'prm.probe_every', type: 'integer', default: 0, min: 0, help: 'every N steps (and at the end) measure the PRM on a fixed labelled probe set: prm/heldout_auc, prm/heldout_pairwise, prm/heldout_loss; 0 = off (chosen). The probe is sampled once from the starting policy: prm.probe_prompts prompts × rollout.n, from data.val_files or else held out of the training prompts' }),
   opt({ key: 'prm.probe_prompts', type: 'integer', default: 64, min: 1, help: 'prompts in the PRM probe set (chosen)' }),
   opt({ key: 'prm.micro_batch', type: 'integer', default: 4, min: 1, help: 'sequences per PRM / reference forward and PRM backward (chosen for CPU)' }),
+  opt({ key: 'prm.gradient_checkpointing', type: 'boolean', default: false, help: 'activation checkpointing per decoder layer for the PRM update (chosen: off)' }),
 
   // trainer
   opt({ key: 'trainer.total_steps', type: 'integer', default: 100, min: 1, help: 'training steps to run (chosen)' }),
