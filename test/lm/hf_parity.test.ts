@@ -47,7 +47,7 @@ const pick = <T>(r: (n: number) => number, xs: T[]): T => xs[r(xs.length)]!;
 
 /** An HF config.json object of a random tiny model of the family (transformers 5's key layout). */
 function randomHfConfig(family: 'qwen2' | 'qwen3' | 'llama', seed: number): Record<string, unknown> {
-  const r = rng(seed * 7919 + family.length);
+  const r = rng(seed * 7919 + ['qwen2', 'qwen3', 'llama'].indexOf(family) * 104729);
   const H = pick(r, [2, 4]);
   const Hkv = pick(r, [1, 2, H].filter((k) => H % k === 0));
   const D = pick(r, [24, 32]);
