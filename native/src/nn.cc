@@ -348,42 +348,53 @@ static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Te
 // backward runs the layer again with grad enabled and differentiates that. The layer has no
 // randomness (no dropout), so the recomputation is the same function.
 struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
-  // inputs: x, cos, sin, keyMask (undefined = none), the 18 weights (undefined = absent)
+  // Tensor inputs must all be defined (autograd records each one's device): keyMask is all-true
+  // when there is none, and only the present weights are passed, with their slots in the 18.
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                            const at::Tensor& keyMask, at::TensorList wl, int64_t H, int64_t Hkv, double eps) {
-    std::vector<at::Tensor> w = wl.vec();
+                            const at::Tensor& keyMask, at::TensorList present, std::vector<int64_t> slots, int64_t H, int64_t Hkv, double eps,
+                            bool hasMask) {
     std::vector<at::Tensor> saved = {x, cos, sin, keyMask};
-    saved.insert(saved.end(), w.begin(), w.end());
+    saved.insert(saved.end(), present.begin(), present.end());
     ctx->save_for_backward(saved);
+    ctx->saved_data["slots"] = c10::IValue(slots);
     ctx->saved_data["H"] = H;
     ctx->saved_data["Hkv"] = Hkv;
     ctx->saved_data["eps"] = eps;
-    return DecoderLayerImpl(x, w, cos, sin, Opt(keyMask), c10::nullopt, c10::nullopt, 0, H, Hkv, eps);
+    ctx->saved_data["hasMask"] = hasMask;
+    return DecoderLayerImpl(x, Unpack(present.vec(), slots), cos, sin, hasMask ? Opt(keyMask) : c10::nullopt, c10::nullopt, c10::nullopt, 0, H, Hkv, eps);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list gradOut) {
     auto saved = ctx->get_saved_variables();
+    std::vector<int64_t> slots = ctx->saved_data["slots"].toIntVector();
     int64_t H = ctx->saved_data["H"].toInt(), Hkv = ctx->saved_data["Hkv"].toInt();
     double eps = ctx->saved_data["eps"].toDouble();
+    bool hasMask = ctx->saved_data["hasMask"].toBool();
     at::AutoGradMode on(true);
     // leaves for the recomputation: x and every weight that wants a gradient
-    std::vector<at::Tensor> w(saved.begin() + 4, saved.end());
+    std::vector<at::Tensor> present(saved.begin() + 4, saved.end());
     at::Tensor x = saved[0].detach().requires_grad_(saved[0].requires_grad());
     std::vector<at::Tensor> inputs;
-    std::vector<int> slot;  // forward-input index of each entry of `inputs`
-    if (x.requires_grad()) inputs.push_back(x), slot.push_back(0);
-    for (size_t i = 0; i < w.size(); i++) {
-      if (w[i].defined() && w[i].requires_grad()) {
-        w[i] = w[i].detach().requires_grad_(true);
-        inputs.push_back(w[i]);
-        slot.push_back(4 + static_cast<int>(i));
+    std::vector<size_t> pos;  // index in the forward's flattened inputs of each entry of `inputs`
+    if (x.requires_grad()) inputs.push_back(x), pos.push_back(0);
+    for (size_t i = 0; i < present.size(); i++) {
+      if (present[i].requires_grad()) {
+        present[i] = present[i].detach().requires_grad_(true);
+        inputs.push_back(present[i]);
+        pos.push_back(4 + i);
       }
     }
-    at::Tensor y = DecoderLayerImpl(x, w, saved[1], saved[2], Opt(saved[3]), c10::nullopt, c10::nullopt, 0, H, Hkv, eps);
-    torch::autograd::variable_list out(4 + w.size() + 3);  // + H, Hkv, eps (no gradients)
+    // one entry per forward input: x, cos, sin, keyMask, the present weights, then the 6 non-tensors
+    torch::autograd::variable_list out(4 + present.size() + 6);
     if (inputs.empty()) return out;
+    at::Tensor y = DecoderLayerImpl(x, Unpack(present, slots), saved[1], saved[2], hasMask ? Opt(saved[3]) : c10::nullopt, c10::nullopt, c10::nullopt, 0, H, Hkv, eps);
     auto grads = torch::autograd::grad({y}, inputs, {gradOut[0]}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
-    for (size_t i = 0; i < grads.size(); i++) out[slot[i]] = grads[i];
+    for (size_t i = 0; i < grads.size(); i++) out[pos[i]] = grads[i];
     return out;
+  }
+  static std::vector<at::Tensor> Unpack(const std::vector<at::Tensor>& present, const std::vector<int64_t>& slots) {
+    std::vector<at::Tensor> w(18);
+    for (size_t i = 0; i < slots.size(); i++) w[slots[i]] = present[i];
+    return w;
   }
 };
 
@@ -419,8 +430,14 @@ static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
   double eps = D(info, 10);
   bool checkpoint = info.Length() > 11 && B(info, 11);
   if (H % Hkv != 0) throw std::invalid_argument("decoderLayer: H must be a multiple of Hkv");
-  if (checkpoint && c10::GradMode::is_enabled() && !kCache)
-    return Wrap(info.Env(), CheckpointedLayer::apply(x, cos, sin, keyMask ? *keyMask : at::Tensor(), at::TensorList(w), H, Hkv, eps));
+  if (checkpoint && c10::GradMode::is_enabled() && !kCache) {
+    std::vector<at::Tensor> present;
+    std::vector<int64_t> slots;
+    for (int64_t k = 0; k < 18; k++)
+      if (w[k].defined()) present.push_back(w[k]), slots.push_back(k);
+    at::Tensor km = keyMask ? *keyMask : at::ones({x.size(0), x.size(1)}, x.options().dtype(at::kBool));
+    return Wrap(info.Env(), CheckpointedLayer::apply(x, cos, sin, km, at::TensorList(present), slots, H, Hkv, eps, keyMask.has_value()));
+  }
   return Wrap(info.Env(), DecoderLayerImpl(x, w, cos, sin, keyMask, kCache, vCache, start, H, Hkv, eps));
 }
 
