@@ -9,7 +9,9 @@
  *   train   the same plus backward of the summed log-probs                → tokens/s
  *   sample  generate(): P prompts, maxNew tokens each, temperature 1      → generated tokens/s
  *
- * Also the load time of each addon (import of prime-ts/torch: dlopen of libtorch and init).
+ * Also the load time of each addon (import of prime-ts/torch: dlopen of libtorch and init), and
+ * the 2.x build with its attention kernel switched to the composite path (setAttentionKernel):
+ * what libtorch's scaled_dot_product_attention adds.
  * Run: `node dist/bench/libtorch.js [reps]` after both builds. Child mode: `--child`.
  */
 import path from 'node:path';
@@ -25,6 +27,8 @@ async function child(): Promise<void> {
   const t0 = performance.now();
   const torch = await import('../src/torch/index.js');
   const loadMs = performance.now() - t0;
+  const kernel = process.env.PRIME_BENCH_ATTENTION as 'sdpa' | 'composite' | undefined;
+  if (kernel) torch.setAttentionKernel(kernel);
   const { CausalLM, generate, logprobs, makeConfig } = await import('../src/lm/index.js');
   torch.manualSeed(0);
   const m = new CausalLM(makeConfig({ modelType: 'qwen2', vocabSize: 16384, hiddenSize: 512, intermediateSize: 1408, numLayers: 6, numHeads: 8, numKvHeads: 4, tieWordEmbeddings: true }));
@@ -48,20 +52,24 @@ async function child(): Promise<void> {
   const prompts = Array.from({ length: 8 }, (_, i) => Array.from({ length: 32 }, (_, j) => (i * 131 + j * 17) % 16384));
   const maxNew = 64;
   const sample = time(() => void generate(m, prompts, { maxNewTokens: maxNew, temperature: 1, seed: 1 }));
-  const r: Result = { libtorch: torch.version().libtorch, loadMs, score: (B * T) / score, train: (B * T) / train, sample: (8 * maxNew) / sample };
+  const r: Result = { libtorch: torch.version().libtorch, attention: torch.setAttentionKernel(), loadMs, score: (B * T) / score, train: (B * T) / train, sample: (8 * maxNew) / sample };
   process.stdout.write(JSON.stringify(r) + '\n');
 }
 
 function main(): void {
   const reps = Number(process.argv[2] ?? 2);
+  const lt2 = path.join(ROOT, 'native/build-lt2/build/Release/prime_native.node');
   const builds = [
-    ['libtorch 1.13 (native/build)', path.join(ROOT, 'native/build/Release/prime_native.node')],
-    ['libtorch 2.x (native/build-lt2)', path.join(ROOT, 'native/build-lt2/build/Release/prime_native.node')],
+    ['libtorch 1.13 (native/build)', path.join(ROOT, 'native/build/Release/prime_native.node'), ''],
+    ['libtorch 2.x, SDPA (build-lt2)', lt2, 'sdpa'],
+    ['libtorch 2.x, composite attention', lt2, 'composite'],
   ] as const;
   const runs: Result[][] = builds.map(() => []);
   for (let r = 0; r < reps; r++) {
-    for (const [i, [name, addon]] of builds.entries()) {
-      const p = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child'], { encoding: 'utf8', env: { ...process.env, PRIME_NATIVE: addon } });
+    for (const [i, [name, addon, kernel]] of builds.entries()) {
+      const env: NodeJS.ProcessEnv = { ...process.env, PRIME_NATIVE: addon };
+      if (kernel) env.PRIME_BENCH_ATTENTION = kernel;
+      const p = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child'], { encoding: 'utf8', env });
       if (p.status !== 0) throw new Error(`${name}: ${p.stderr}`);
       runs[i]!.push(JSON.parse(p.stdout.trim().split('\n').pop()!));
     }
@@ -74,8 +82,9 @@ function main(): void {
     train: med(rs.map((x) => x.train)), sample: med(rs.map((x) => x.sample)),
   }));
   for (const r of rows) console.log(`${r.name.padEnd(34)} ${r.lt.padEnd(9)} ${r.load.toFixed(0).padStart(7)} ${r.score.toFixed(0).padStart(12)} ${r.train.toFixed(0).padStart(12)} ${r.sample.toFixed(1).padStart(13)}`);
-  const [a, b] = rows as [typeof rows[0], typeof rows[0]];
-  console.log(`ratio 2.x / 1.13: load ${(b.load / a.load).toFixed(2)}×, score ${(b.score / a.score).toFixed(2)}×, train ${(b.train / a.train).toFixed(2)}×, sample ${(b.sample / a.sample).toFixed(2)}×`);
+  const [a, b, c] = rows as [typeof rows[0], typeof rows[0], typeof rows[0]];
+  console.log(`ratio 2.x (SDPA) / 1.13: load ${(b.load / a.load).toFixed(2)}×, score ${(b.score / a.score).toFixed(2)}×, train ${(b.train / a.train).toFixed(2)}×, sample ${(b.sample / a.sample).toFixed(2)}×`);
+  console.log(`ratio SDPA / composite on 2.x: score ${(b.score / c.score).toFixed(2)}×, train ${(b.train / c.train).toFixed(2)}×, sample ${(b.sample / c.sample).toFixed(2)}×`);
 }
 
 if (process.argv.includes('--child')) await child();
