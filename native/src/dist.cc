@@ -19,7 +19,9 @@
 #define USE_C10D_GLOO 1
 #define PRIME_HAS_GLOO 1
 #endif
-#if defined(PRIME_HAS_CUDA) && __has_include(<nccl.h>)
+// ProcessGroupNCCL's headers include the CUDA runtime's, which need the toolkit's crt/ headers
+// (shipped with nvcc, not with PyPI's CUDA runtime wheels: pip install nvidia-cuda-nvcc adds them).
+#if defined(PRIME_HAS_CUDA) && __has_include(<nccl.h>) && __has_include(<crt/host_config.h>)
 #define USE_C10D_NCCL 1
 #define PRIME_HAS_NCCL 1
 #endif
@@ -205,7 +207,7 @@ static Napi::Value initProcessGroup(const Napi::CallbackInfo& info) {
 #endif
 #ifndef PRIME_HAS_NCCL
   if (backend == "nccl")
-    throw std::runtime_error("distributed: the nccl backend needs a libtorch with CUDA and NCCL (this addon was built without); use gloo");
+    throw std::runtime_error("distributed: the nccl backend needs a libtorch with CUDA and NCCL, and the CUDA toolkit's headers at build time (this addon was built without); use gloo");
 #endif
 
   auto s = std::make_unique<DistState>();
