@@ -10,8 +10,9 @@ TS_SRC := $(shell find src test bench examples -name '*.ts' 2>/dev/null) tsconfi
 NODEDIR := $(shell d=$$(node -p "require('path').resolve(process.execPath, '../..')"); [ -f $$d/include/node/node_api.h ] && echo --nodedir=$$d)
 # libtorch-dev pulls the reference BLAS (libblas3): sgemm ran at 3.5 GFLOPS instead of ~80+.
 # OpenBLAS (its OpenMP build, like libtorch's threading) takes over libblas.so.3 via alternatives.
-# bubblewrap, python3 (Debian's, run inside the sandbox) and setpriv (util-linux): the code verifier.
-APT_NEED := $(if $(LIBTORCH),,libtorch-dev libgloo-dev libopenblas0-openmp) bubblewrap python3 util-linux
+# bubblewrap, python3 (Debian's, run inside the sandbox) and setpriv (util-linux): the code verifier;
+# libseccomp-dev builds its seccomp filter (native/seccomp/sandbox_filter.c).
+APT_NEED := $(if $(LIBTORCH),,libtorch-dev libgloo-dev libopenblas0-openmp) bubblewrap python3 util-linux libseccomp-dev
 
 .PHONY: all setup system build venv venv-bench test demo bench bench-torch clean
 
@@ -33,6 +34,13 @@ $(NATIVE): $(NATIVE_SRC) node_modules/.installed
 	cd native && { [ build/Makefile -nt binding.gyp ] || ../node_modules/.bin/node-gyp configure $(NODEDIR); } \
 	  && ../node_modules/.bin/node-gyp build -j 2 $(NODEDIR)
 
+# The code sandbox's seccomp filter: a libseccomp program writes the BPF that bwrap --seccomp loads.
+SECCOMP_BPF := native/build/seccomp/sandbox.bpf
+$(SECCOMP_BPF): native/seccomp/sandbox_filter.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -o $(@D)/sandbox-filter $< -lseccomp
+	$(@D)/sandbox-filter > $@.tmp && mv $@.tmp $@
+
 dist/.built: $(TS_SRC) node_modules/.installed
 	node_modules/.bin/tsc -p tsconfig.json
 	@touch $@
@@ -53,7 +61,7 @@ venv: $(VENV)/.installed
 venv-bench: $(VENV)/.installed-bench
 
 setup: system build venv
-build: node_modules/.installed $(NATIVE) dist/.built
+build: node_modules/.installed $(NATIVE) $(SECCOMP_BPF) dist/.built
 
 test: setup
 	PRIME_PYTHON=$(abspath $(PY)) node --test --test-concurrency=1 $$(find dist/test -name '*.test.js' | sort)

@@ -3,12 +3,15 @@
  *
  *   math: checks/s over the case table (src/verify/cases.ts), in-thread and via the worker pool
  *   code: samples/s for 64 samples × 10 stdin/stdout tests in the bubblewrap sandbox
+ *   sandbox: per-run wall time of a one-line program, one run at a time, interleaved between
+ *     the full sandbox (seccomp filter + memory cgroup, the default) and peers without the
+ *     filter, without the cgroup and without both; medians and ratios to the bare peer
  *
  * Run: npx tsc -p tsconfig.json && node dist/bench/verify.js [--reps N]
  */
 import { availableParallelism, cpus } from 'node:os';
 import { MATH_CASES } from '../src/verify/cases.js';
-import { closeMathPool, gradeCode, gradeMath, gradeMathSync, probeSandbox } from '../src/verify/index.js';
+import { closeMathPool, gradeCode, gradeMath, gradeMathSync, probeSandbox, runSandboxed, Semaphore, type SandboxConfig } from '../src/verify/index.js';
 
 const repsArg = process.argv.indexOf('--reps');
 const REPS = repsArg >= 0 ? Number(process.argv[repsArg + 1]) : 5;
@@ -25,10 +28,14 @@ async function benchMath(): Promise<void> {
   await Promise.all(MATH_CASES.map((k) => gradeMath(responseOf(k), k.truth)));
 
   let t = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let r = 0; r < REPS; r++) for (const k of MATH_CASES) gradeMathSync(responseOf(k), k.truth);
   const syncMs = performance.now() - t;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const n = REPS * MATH_CASES.length;
-  console.log(`math  gradeMathSync (1 thread):     ${n} checks in ${syncMs.toFixed(0)} ms = ${rate(n, syncMs)}`);
+  // CPU time is less sensitive than wall time to other load on a shared machine.
+  console.log(`math  gradeMathSync (1 thread):     ${n} checks in ${syncMs.toFixed(0)} ms = ${rate(n, syncMs)} (CPU ${cpuMs.toFixed(0)} ms = ${rate(n, cpuMs)} per CPU-second)`);
 
   t = performance.now();
   for (let r = 0; r < REPS; r++) await Promise.all(MATH_CASES.map((k) => gradeMath(responseOf(k), k.truth)));
@@ -82,6 +89,36 @@ async function benchCode(): Promise<void> {
   );
 }
 
+async function benchSandboxOverhead(): Promise<void> {
+  const probe = await probeSandbox();
+  if (!probe.ok) return;
+  const peers: [string, Partial<SandboxConfig>][] = [
+    ['full (filter + cgroup)', {}],
+    ['no cgroup', { cgroup: 'off' }],
+    ['no filter', { seccompPath: null }],
+    ['bare (neither)', { cgroup: 'off', seccompPath: null }],
+  ];
+  const times = peers.map(() => [] as number[]);
+  const one = new Semaphore(1);
+  const rounds = 8 * REPS;
+  for (let r = 0; r < rounds; r++) {
+    for (const [k, [, sandbox]] of peers.entries()) {
+      const t = performance.now();
+      const run = await runSandboxed({ program: 'print(1)', stdin: '', sandbox }, one);
+      if (run.stdout !== '1\n') throw new Error(`sandbox run failed: ${JSON.stringify(run)}`);
+      times[k]!.push(performance.now() - t);
+    }
+  }
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  const bare = median(times[peers.length - 1]!);
+  console.log(`sandbox per-run overhead, ${rounds} interleaved runs each (cgroup: ${probe.cgroup ?? 'none here'}):`);
+  for (const [k, [name]] of peers.entries()) {
+    const m = median(times[k]!);
+    console.log(`  ${name.padEnd(24)} median ${m.toFixed(1)} ms  = ${(m / bare).toFixed(2)}× bare`);
+  }
+}
+
 console.log(`verify benchmark — ${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, node ${process.version}, ${MATH_CASES.length} math cases × ${REPS}`);
 await benchMath();
 await benchCode();
+await benchSandboxOverhead();

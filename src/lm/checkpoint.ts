@@ -174,13 +174,29 @@ export function loadModel(dir: string, opts: { dtype?: DType; device?: Device } 
   return model;
 }
 
+/**
+ * Every token id of the tokenizer must index a row of the model's embedding: its largest id + 1
+ * may not exceed config.json's vocab_size (a model with spare rows is fine, as Qwen's). Throws a
+ * CheckpointError naming both files.
+ */
+export function checkTokenizerFits(tokenizer: Tokenizer, config: LMConfig, dir: string): void {
+  if (tokenizer.vocabSize > config.vocabSize) {
+    throw new CheckpointError(
+      `${path.join(dir, 'tokenizer.json')}: the tokenizer has ${tokenizer.vocabSize} token ids (0…${tokenizer.vocabSize - 1}) ` +
+        `but ${path.join(dir, 'config.json')} says vocab_size ${config.vocabSize}: ids ≥ ${config.vocabSize} have no embedding row`,
+    );
+  }
+}
+
 /** Loads a checkpoint directory: model, tokenizer, generation config and the stop token ids. */
 export function loadPretrained(dir: string, opts: LoadOptions = {}): Pretrained {
+  // The tokenizer first: a mismatch with config.json fails before any weight is read.
+  const wantTok = opts.tokenizer ?? true;
+  const tokenizer = wantTok && fs.existsSync(path.join(dir, 'tokenizer.json')) ? Tokenizer.fromDir(dir) : null;
+  if (tokenizer !== null) checkTokenizerFits(tokenizer, loadConfig(dir), dir);
   const model = loadModel(dir, opts);
   try {
     const generationConfig = loadGenerationConfig(dir, model.config);
-    const wantTok = opts.tokenizer ?? true;
-    const tokenizer = wantTok && fs.existsSync(path.join(dir, 'tokenizer.json')) ? Tokenizer.fromDir(dir) : null;
     const stop = new Set([...generationConfig.eosTokenIds, ...model.config.eosTokenIds]);
     if (tokenizer?.eosTokenId != null) stop.add(tokenizer.eosTokenId);
     return { model, tokenizer, generationConfig, stopTokenIds: [...stop] };

@@ -102,7 +102,8 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
   // Stop strings are looked for in the decoded tail of each sample, long enough to hold any of
   // them even when every character takes 4 byte-level tokens.
   const tailTokens = 4 * Math.max(0, ...stopStrings.map((s) => s.length)) + 4;
-  const decode = (ids: number[]) => tok!.decode(ids, { skipSpecialTokens: skipSpecial });
+  // Exact text of the tokens: no clean_up_tokenization_spaces (verifiers grade what the model wrote).
+  const decode = (ids: number[]) => tok!.decode(ids, { skipSpecialTokens: skipSpecial, cleanUpTokenizationSpaces: false });
 
   const state: { cache: KVCache | null; keyMask: Tensor | null; nextPos: Tensor | null; logits: Tensor | null } = { cache: null, keyMask: null, nextPos: null, logits: null };
   const replace = <K extends 'keyMask' | 'nextPos' | 'logits'>(k: K, t: Tensor | null) => {

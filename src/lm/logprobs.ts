@@ -37,6 +37,12 @@ export interface LogprobsOptions {
   /** Also return the entropy of each predictive distribution, aligned like the log-probs. */
   withEntropy?: boolean;
   /**
+   * Further temperatures to score at from the same decoder pass (only lm_head and the log-softmax
+   * run again): e.g. the reference at temperature 1 for the implicit PRM and at the rollout
+   * temperature for a KL term. Returned in `logprobsAt`, in this order.
+   */
+  alsoTemperatures?: number[];
+  /**
    * Cap on the logits held at once (rows × vocabulary slice). Default 2²⁴ (64 MiB of float32)
    * without gradients; with gradients, unset means one piece (see above).
    */
@@ -48,6 +54,8 @@ export interface LogprobsResult {
   logprobs: Tensor;
   /** (B, T) entropies in nats, when `withEntropy`. */
   entropy?: Tensor;
+  /** (B, T) log-probs at each of `alsoTemperatures`, aligned like `logprobs`. */
+  logprobsAt?: Tensor[];
 }
 
 /** Log-prob (and optionally entropy) of every token of inputIds (B, T) int64 under the model. */
@@ -78,22 +86,28 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
     const dev = model.device;
     const onDev = (t: Tensor): Tensor => (t.device === hidden.device ? t : t.to(dev));
     const targets = onDev(inputIds.narrow(1, start, R)); // (B, R)
+    for (const tau of opts.alsoTemperatures ?? []) if (!(tau > 0)) throw new RangeError(`logprobs: alsoTemperatures must be > 0, got ${tau}`);
     let lp: Tensor, ent: Tensor | null = null; // (B, R)
+    const extra: Tensor[] = [];
     if (R === 0) {
       lp = torch.zeros([B, 0], { dtype: hidden.dtype === 'float64' ? 'float64' : 'float32', device: dev });
       ent = opts.withEntropy ? lp : null;
     } else if (torch.isGradEnabled() && opts.chunkElements === undefined) {
       // Autograd keeps the logits for the backward pass however they are split, and each piece
       // would add a (V, D) weight-gradient GEMM of its own: one piece.
-      let z = model.logits(h); // (B, R, V)
-      if (temperature !== 1) z = z.div(temperature);
+      const logits = model.logits(h); // (B, R, V)
+      const z = temperature !== 1 ? logits.div(temperature) : logits;
       lp = torch.tokenLogprobs(z, targets);
       if (opts.withEntropy) ent = torch.entropyFromLogits(z);
+      for (const tau of opts.alsoTemperatures ?? []) extra.push(torch.tokenLogprobs(tau !== 1 ? logits.div(tau) : logits, targets));
     } else {
       const out = chunkedHead(model, h.reshape(B * R, -1), targets.reshape(B * R), temperature, opts.withEntropy ?? false, opts.chunkElements ?? 2 ** 24);
       lp = out.lp.view(B, R);
       if (out.ent) ent = out.ent.view(B, R);
+      for (const tau of opts.alsoTemperatures ?? [])
+        extra.push(chunkedHead(model, h.reshape(B * R, -1), targets.reshape(B * R), tau, false, opts.chunkElements ?? 2 ** 24).lp.view(B, R));
     }
+    if (R === 0) for (const _ of opts.alsoTemperatures ?? []) extra.push(lp);
     const align = (scored: Tensor): Tensor => {
       let out = scored; // (B, R)
       if (start > 0) out = torch.cat([torch.zeros([B, start], { dtype: out.dtype, device: dev }), out], 1); // (B, T)
@@ -110,6 +124,7 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
     const back = (t: Tensor): Tensor => (t.device === inputIds.device ? t : t.to(inputIds.device as Device));
     const result: LogprobsResult = { logprobs: back(align(lp)) };
     if (ent) result.entropy = back(align(ent));
+    if (opts.alsoTemperatures) result.logprobsAt = extra.map((t) => back(align(t)));
     return result;
   });
 }

@@ -119,9 +119,18 @@ export class Tokenizer {
     return this.#tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
   }
 
-  decode(ids: ArrayLike<number>, opts: { skipSpecialTokens?: boolean } = {}): string {
+  /**
+   * Text of token ids. `cleanUpTokenizationSpaces` (default: tokenizer_config.json's
+   * `clean_up_tokenization_spaces`, true when absent, as transformers.js) removes the space
+   * before `. , ! ?` and contractions — `from . import x` becomes `from. import x` — so text
+   * that is graded or trained on (rollouts) must pass `false`: the exact text of the tokens.
+   */
+  decode(ids: ArrayLike<number>, opts: { skipSpecialTokens?: boolean; cleanUpTokenizationSpaces?: boolean } = {}): string {
     if (ids.length === 0) return '';
-    return this.#tok.decode(Array.from(ids), { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    return this.#tok.decode(Array.from(ids), {
+      skip_special_tokens: opts.skipSpecialTokens ?? false,
+      ...(opts.cleanUpTokenizationSpaces === undefined ? {} : { clean_up_tokenization_spaces: opts.cleanUpTokenizationSpaces }),
+    });
   }
 
   tokenToId(token: string): number | undefined {

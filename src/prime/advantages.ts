@@ -1,5 +1,5 @@
 /**
- * Advantage estimators behind one signature, registered by name (`prime`, `rloo`, `grpo`).
+ * Advantage estimators behind one signature, registered by name (`prime`, `rloo`, `grpo`, `drgrpo`).
  *
  * Shapes: N = B·K responses, rows grouped by prompt (rows g·K … g·K+K−1 answer prompt g);
  * T response tokens; mask (N, T) marks valid tokens.
@@ -33,6 +33,14 @@ export interface AdvantageConfig {
    */
   processBaseline?: ProcessBaseline;
   /**
+   * How `prime` turns process rewards into returns: 'sum' (default, PRIME: Σ_{s≥t} γ^{s−t} r_s) or
+   * 'min' (PURE, Cheng et al. 2025: the rewards are first reweighted by minFormProcessRewards, so the
+   * return approaches the minimum reward as the temperature → 0). See minFormProcessRewards.
+   */
+  processReturn?: ProcessReturn;
+  /** Temperature T of the 'min' form's softmin weights, in reward units (PURE: 0.1). */
+  minTemperature?: number;
+  /**
    * Data-parallel training: sums numbers over all ranks, so that whitening and the advantage
    * mean/std metrics use every valid token of the global batch, not only this rank's share.
    * Default: none (statistics of this batch).
@@ -40,7 +48,10 @@ export interface AdvantageConfig {
   allReduceSum?: AllReduceSum;
 }
 export type ProcessBaseline = 'paper' | 'code';
-export const DEFAULT_ADVANTAGE_CONFIG: AdvantageConfig = { outcomeCoef: 5, processCoef: 5, gamma: 1, whiten: true, processBaseline: 'paper' };
+export type ProcessReturn = 'sum' | 'min';
+export const DEFAULT_ADVANTAGE_CONFIG: AdvantageConfig = {
+  outcomeCoef: 5, processCoef: 5, gamma: 1, whiten: true, processBaseline: 'paper', processReturn: 'sum', minTemperature: 0.1,
+};
 
 export interface AdvantageResult {
   /** A (N, T), zero at masked positions. */
@@ -116,6 +127,30 @@ export function rlooProcessAdvantage(tokenRewards: Tensor, mask: Tensor, K: numb
   });
 }
 
+/**
+ * PURE's min-form reward transformation (Cheng et al. 2025, "Stop Summation: Min-Form Credit
+ * Assignment Is All Process Reward Model Needs for Reasoning", arXiv 2504.15275, §3; its code's
+ * temperature T = 0.1): within each response, over its valid positions,
+ *   w_{i,t} = exp(−r_{i,t}/T) / Σ_s exp(−r_{i,s}/T)   (a softmin),     r*_{i,t} = w_{i,t} · r_{i,t}.
+ * The ordinary return of the transformed rewards, Σ_{s≥t} r*_{i,s}, is then a soft minimum: as
+ * T → 0 it is min_s r_{i,s} at every token up to the worst one and 0 after it, so no token's credit
+ * grows with the number of high-reward tokens after it (the sum form's hackable property); as
+ * T → ∞ the weights are uniform (1/n_i) and r* is the response's mean reward spread over its tokens.
+ * T is in reward units: PURE's step rewards lie in [−1, 1]; PRIME's β·log-ratios are much smaller.
+ * Here a "step" is whatever carries a reward: every token (granularity 'token') or the last one.
+ *
+ * tokenRewards, mask: (N, T). Returns r* (N, T), zero at masked positions (and for empty rows).
+ * Throws when temperature ≤ 0.
+ */
+export function minFormProcessRewards(tokenRewards: Tensor, mask: Tensor, temperature: number): Tensor {
+  if (!(temperature > 0)) throw new Error(`minFormProcessRewards: temperature must be > 0, got ${temperature}`);
+  return tidy(() => {
+    const valid = mask.bool();
+    const w = tokenRewards.div(-temperature).where(valid, -Infinity).softmax(1); // NaN only in rows with no valid token
+    return w.mul(tokenRewards).where(valid, 0);
+  });
+}
+
 function finish(a: Tensor, mask: Tensor, cfg: AdvantageConfig, extra: Record<string, number>): AdvantageResult {
   return tidy(() => {
     const advantages = cfg.whiten ? maskedWhiten(a, mask, 1e-8, cfg.allReduceSum) : a.where(mask.bool(), 0);
@@ -138,11 +173,18 @@ function finish(a: Tensor, mask: Tensor, cfg: AdvantageConfig, extra: Record<str
   });
 }
 
-/** `prime`: A = c_o·A_o + c_p·A_p (outcome RLOO at every token + RLOO process returns). */
+/**
+ * `prime`: A = c_o·A_o + c_p·A_p (outcome RLOO at every token + RLOO process returns); with
+ * processReturn 'min' the process rewards are PURE's transformed r* (minFormProcessRewards) before
+ * the RLOO baseline, as PURE subtracts its baseline from the transformed rewards.
+ */
 registerAdvantageEstimator('prime', (inp, cfg) => tidy(() => {
   if (!inp.tokenRewards) throw new Error("advantage 'prime' needs tokenRewards (the implicit PRM's process rewards)");
   const ao = rlooOutcomeAdvantage(inp.outcome.to(inp.tokenRewards.dtype), inp.groupSize).unsqueeze(1); // (N, 1)
-  const ap = rlooProcessAdvantage(inp.tokenRewards, inp.mask, inp.groupSize, cfg.gamma, cfg.processBaseline ?? 'paper');
+  const ret = cfg.processReturn ?? 'sum';
+  if (ret !== 'sum' && ret !== 'min') throw new Error(`advantage 'prime': unknown processReturn '${ret as string}' (sum | min)`);
+  const rewards = ret === 'min' ? minFormProcessRewards(inp.tokenRewards, inp.mask, cfg.minTemperature ?? 0.1) : inp.tokenRewards;
+  const ap = rlooProcessAdvantage(rewards, inp.mask, inp.groupSize, cfg.gamma, cfg.processBaseline ?? 'paper');
   const a = ao.mul(cfg.outcomeCoef).add(ap.mul(cfg.processCoef)).where(inp.mask.bool(), 0);
   return finish(a, inp.mask, cfg, {
     'advantage/outcome_mean_abs': ao.abs().mean().item(),
@@ -166,4 +208,19 @@ registerAdvantageEstimator('grpo', (inp, cfg) => tidy(() => {
   const g = inp.outcome.to('float32').reshape(-1, K);
   const z = g.sub(g.mean(1, true)).div(g.std(1, { keepdim: true }).add(1e-6)).reshape(-1, 1);
   return finish(z.mul(cfg.outcomeCoef).expand(inp.mask.shape), inp.mask, cfg, {});
+}));
+
+/**
+ * `drgrpo` (Liu et al. 2025, "Understanding R1-Zero-Like Training: A Critical Perspective",
+ * arXiv 2503.20783, §3.1): GRPO without the std normalization, A = c_o·(o_i − mean_g o) at every
+ * valid token, and never whitened (whitening divides by the batch's std, the normalization Dr. GRPO
+ * removes; `whiten` is ignored). Its other half, no division by the response length, is the loss
+ * aggregation `seq-mean-token-sum-norm` (aggregateLoss): choose both for Dr. GRPO.
+ */
+registerAdvantageEstimator('drgrpo', (inp, cfg) => tidy(() => {
+  const K = inp.groupSize;
+  if (K < 2) throw new Error(`advantage 'drgrpo' needs at least 2 samples per prompt, got K=${K}`);
+  const g = inp.outcome.to('float32').reshape(-1, K);
+  const centered = g.sub(g.mean(1, true)).reshape(-1, 1);
+  return finish(centered.mul(cfg.outcomeCoef).expand(inp.mask.shape), inp.mask, { ...cfg, whiten: false }, {});
 }));

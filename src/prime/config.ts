@@ -15,7 +15,7 @@ import type { Node as YamlNode, YAMLMap } from 'yaml';
 // The typed configuration (field names are the YAML keys)
 
 export type Dtype = 'float32' | 'bfloat16' | 'float16';
-export type AdvantageName = 'prime' | 'rloo' | 'grpo';
+export type AdvantageName = 'prime' | 'rloo' | 'grpo' | 'drgrpo';
 
 export interface PrimeConfig {
   model: {
@@ -54,6 +54,13 @@ export interface PrimeConfig {
   verify: {
     code_reward: 'all' | 'fraction';
     code_timeout: number;
+    /** YAML `verify: { math: { extraction } }`; key `verify.math.extraction`. */
+    'math.extraction': 'strict' | 'lenient';
+  };
+  reward: {
+    overlong_buffer_len: number;
+    overlong_penalty_factor: number;
+    functions: RewardFunctionSpec[];
   };
   algorithm: {
     advantage: AdvantageName;
@@ -70,6 +77,11 @@ export interface PrimeConfig {
     kl_estimator: 'k1' | 'k3';
     kl_mode: 'loss' | 'reward';
     entropy_coef: number;
+    process_return: 'sum' | 'min';
+    min_form_temperature: number;
+    kl_ctrl: 'fixed' | 'adaptive';
+    kl_target: number;
+    kl_horizon: number;
   };
   actor: {
     lr: number;
@@ -79,6 +91,9 @@ export interface PrimeConfig {
     mini_batch: number;
     micro_batch: number;
     clip_eps: number;
+    clip_low: number;
+    clip_high: number;
+    loss_agg: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
     warmup_steps: number;
     gradient_checkpointing: boolean;
   };
@@ -103,6 +118,8 @@ export interface PrimeConfig {
     resume: boolean;
     threads: number;
     dist_timeout_s: number;
+    val_before_train: boolean;
+    keep_best: string;
   };
   eval: {
     greedy: boolean;
@@ -118,6 +135,13 @@ export interface PrimeConfig {
     grad_clip: number;
     output_dir: string;
   };
+  prm_fit: {
+    prompts: number;
+    heldout_prompts: number;
+    epochs: number;
+    mini_batch: number;
+    output_dir: string;
+  };
 }
 
 type Section = keyof PrimeConfig & string;
@@ -130,7 +154,19 @@ export type ConfigValue<K extends ConfigKey> = K extends `${infer S extends Sect
     : never
   : never;
 
-export type OptionType = 'number' | 'integer' | 'string' | 'boolean' | 'enum' | 'string[]';
+export type OptionType = 'number' | 'integer' | 'string' | 'boolean' | 'enum' | 'string[]' | 'object[]';
+
+/**
+ * One term of the outcome reward (`reward.functions`): a built-in verifier by `name` (math, code,
+ * … as registered in prime-ts/verify, or 'default' = chosen per row by its data_source/ability),
+ * or a user `module` (a .js/.mjs file whose default export, or export `reward`, maps
+ * (response, row) to a number or { score }); `weight` multiplies it in the sum.
+ */
+export interface RewardFunctionSpec {
+  name?: string;
+  module?: string;
+  weight?: number;
+}
 
 export interface OptionSpec<K extends ConfigKey = ConfigKey> {
   key: K;
@@ -140,6 +176,8 @@ export interface OptionSpec<K extends ConfigKey = ConfigKey> {
   default: ConfigValue<K>;
   /** Must be set (non-empty) by the user. */
   required?: boolean;
+  /** 'object[]': checks one element (i = its index); returns a problem (without the key) or null. */
+  item?: (x: unknown, i: number) => string | null;
   /** Inclusive bounds for numbers; `gt` is an exclusive lower bound. */
   min?: number;
   max?: number;
@@ -183,7 +221,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'rollout.buffer', type: 'enum', values: ['prompts', 'responses'], default: 'prompts', help: "surplus groups kept by the filter beyond the batch: 'prompts' = re-queue their prompts, sampled again by the next step's policy so nothing stale is trained on (PRIME's reference); 'responses' = keep the groups, responses and log-probs from the older policy, for the next step (cheaper: no re-sampling)" }),
 
   // filter
-  opt({ key: 'filter.enable', type: 'boolean', default: true, help: 'online prompt filtering: keep a group only if its mean accuracy is in [low, high] (paper §3.4)' }),
+  opt({ key: 'filter.enable', type: 'boolean', default: true, help: "online prompt filtering: keep a group only if its mean accuracy is in [low, high] (paper §3.4); DAPO's dynamic sampling (Yu et al. 2025: drop groups that are all right or all wrong, sample until the batch is full) is this filter with a band that drops only 0 and 1, e.g. low=0.01, high=0.99" }),
   opt({ key: 'filter.low', type: 'number', default: 0.2, min: 0, max: 1, help: 'lower bound of the kept accuracy band (paper: 0.2)' }),
   opt({ key: 'filter.high', type: 'number', default: 0.8, min: 0, max: 1, help: 'upper bound of the kept accuracy band (paper: 0.8)' }),
   opt({ key: 'filter.drop_truncated', type: 'boolean', default: false, help: 'also drop groups with a response cut at max_response_length (optional; chosen: off)' }),
@@ -191,9 +229,15 @@ export const CONFIG_SCHEMA = [
   // verify
   opt({ key: 'verify.code_reward', type: 'enum', values: ['all', 'fraction'], default: 'all', help: "code outcome: 'all' = 1 only if every test passes, 'fraction' = share of tests passed (DESIGN §2.2: all; fraction is an option)" }),
   opt({ key: 'verify.code_timeout', type: 'number', default: 5, gt: 0, help: 'seconds per code test case in the sandbox (chosen)' }),
+  opt({ key: 'verify.math.extraction', type: 'enum', values: ['strict', 'lenient'], default: 'strict', help: "how the math grader finds the answer: 'strict' = a \\boxed{} or an explicit marker (\"the answer is\", \"Answer:\"), as RL prompts ask for a box; 'lenient' = also the last math span or number, for evaluating models that do not box (chosen: strict)" }),
+
+  // reward (shaping of the outcome score before the advantage)
+  opt({ key: 'reward.overlong_buffer_len', type: 'integer', default: 0, min: 0, help: "DAPO's overlong reward shaping (Yu et al. 2025, eq. 13): over the last L tokens before data.max_response_length the outcome score gets a penalty growing linearly to −overlong_penalty_factor at the limit; the PRM still learns from the unshaped score; 0 = off (chosen: off; DAPO: 4096 of 20480)" }),
+  opt({ key: 'reward.overlong_penalty_factor', type: 'number', default: 1.0, min: 0, help: "scale of the overlong penalty (DAPO: 1; verl's overlong_penalty_factor)" }),
+  opt({ key: 'reward.functions', type: 'object[]', default: [], item: rewardFunctionProblem, help: "outcome reward as a weighted sum: [{ name: math, weight: 1 }, { module: ./my_reward.js, weight: 0.5 }]; 'name' = a verifier of prime-ts/verify (math, code, …; 'default' = by the row's data_source/ability), 'module' = a JS file (path from the working directory) exporting (response, row) => score; each term is logged as reward/<name>; [] = the default verifier alone" }),
 
   // algorithm
-  opt({ key: 'algorithm.advantage', type: 'enum', values: ['prime', 'rloo', 'grpo'], default: 'prime', help: 'advantage estimator: prime = RLOO outcome + RLOO process returns; rloo = outcome only (paper baseline); grpo = group-normalized outcomes' }),
+  opt({ key: 'algorithm.advantage', type: 'enum', values: ['prime', 'rloo', 'grpo', 'drgrpo'], default: 'prime', help: 'advantage estimator: prime = RLOO outcome + RLOO process returns; rloo = outcome only (paper baseline); grpo = group-normalized outcomes; drgrpo = Dr. GRPO (Liu et al. 2025): group-centered outcomes, no std normalization, never whitened (pair it with actor.loss_agg=seq-mean-token-sum-norm)' }),
   opt({ key: 'algorithm.beta', type: 'number', default: 0.05, gt: 0, help: 'β of the implicit PRM reward r_t = β·log(π_φ/π_ref) (PRIME paper §3; reference: 0.05)' }),
   opt({ key: 'algorithm.granularity', type: 'enum', values: ['token', 'whole'], default: 'token', help: "process reward per token, or 'whole' = the sum placed on the last token (reference: token)" }),
   opt({ key: 'algorithm.prm_update', type: 'enum', values: ['after', 'before', 'none'], default: 'after', help: "order of the PRM's update and the rewards it gives: 'after' = mini-batches in turn, each one's rewards from the forward that computes its loss (before its own update, after the earlier mini-batches'): one PRM forward (PRIME's released code; default); 'before' = prm.epochs of updates on the whole batch, then a second forward re-scores it (verl's port); 'none' = frozen PRM" }),
@@ -202,11 +246,16 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'algorithm.outcome_coef', type: 'number', default: 5, min: 0, help: 'c_o, weight of the outcome advantage in A = c_o·A_o + c_p·A_p (reference: 5)' }),
   opt({ key: 'algorithm.process_coef', type: 'number', default: 5, min: 0, help: 'c_p, weight of the process advantage; ignored by rloo/grpo (reference: 5)' }),
   opt({ key: 'algorithm.gamma', type: 'number', default: 1.0, min: 0, max: 1, help: 'discount γ of the process return Σ_{s≥t} γ^{s−t} r_s (paper: 1.0)' }),
-  opt({ key: 'algorithm.whiten', type: 'boolean', default: true, help: 'whiten advantages over all valid tokens of the batch (reference code whitens)' }),
+  opt({ key: 'algorithm.whiten', type: 'boolean', default: true, help: 'whiten advantages over all valid tokens of the batch; ignored by drgrpo, which removes std normalization (reference code whitens)' }),
   opt({ key: 'algorithm.kl_coef', type: 'number', default: 0.0, min: 0, help: 'weight of the KL to π_ref; 0 = off (reference: 0)' }),
   opt({ key: 'algorithm.kl_estimator', type: 'enum', values: ['k1', 'k3'], default: 'k3', help: 'KL estimator: k1 = log ratio, k3 = ratio − 1 − log ratio (unbiased, ≥ 0) (chosen: k3)' }),
   opt({ key: 'algorithm.kl_mode', type: 'enum', values: ['loss', 'reward'], default: 'loss', help: 'apply the KL as a loss term or as a per-token reward penalty (chosen: loss)' }),
+  opt({ key: 'algorithm.kl_ctrl', type: 'enum', values: ['fixed', 'adaptive'], default: 'fixed', help: "KL coefficient: 'fixed' = kl_coef throughout; 'adaptive' = Ziegler et al. 2019's controller starting at kl_coef: β ← β·(1 + clip(KL/kl_target − 1, ±0.2)·n/kl_horizon) after each step, KL = the step's token-mean estimate (kl_estimator) between the rollout policy and π_ref, n = its responses; logged as actor/kl_coef, kept in checkpoints (chosen: fixed)" }),
+  opt({ key: 'algorithm.kl_target', type: 'number', default: 0.1, gt: 0, help: 'target per-token KL of the adaptive controller (verl: 0.1)' }),
+  opt({ key: 'algorithm.kl_horizon', type: 'number', default: 10000, gt: 0, help: 'horizon of the adaptive controller in responses: larger = slower changes of β (verl, Ziegler et al. code: 10000)' }),
   opt({ key: 'algorithm.entropy_coef', type: 'number', default: 0.0, min: 0, help: 'entropy bonus weight in the policy loss (reference: 0)' }),
+  opt({ key: 'algorithm.process_return', type: 'enum', values: ['sum', 'min'], default: 'sum', help: "prime's process return: 'sum' = Σ_{s≥t} γ^{s−t} r_s (PRIME); 'min' = PURE's min-form credit assignment (Cheng et al. 2025): rewards reweighted by a softmin over each response, r*_t = softmax(−r/T)_t·r_t, before the RLOO baseline and the return, so the return approaches the response's minimum reward (paper: sum)" }),
+  opt({ key: 'algorithm.min_form_temperature', type: 'number', default: 0.1, gt: 0, help: "T of process_return=min, in reward units: → 0 = hard minimum, → ∞ = the mean reward. PURE's step rewards lie in [−1, 1]; so do process returns here under process_reward_norm=batch_norm, the rewards the softmin sees (with kl_mode=reward the KL penalty is among them) (PURE: 0.1)" }),
 
   // actor (policy)
   opt({ key: 'actor.lr', type: 'number', default: 5e-7, gt: 0, help: 'policy AdamW learning rate, constant; small models want larger (reference 7B: 5e-7)' }),
@@ -215,7 +264,10 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'actor.ppo_epochs', type: 'integer', default: 1, min: 1, help: 'passes of PPO over each step’s batch (reference: 1)' }),
   opt({ key: 'actor.mini_batch', type: 'integer', default: 256, min: 1, help: 'sequences per policy optimizer step; must divide batch_prompts × n (reference: 256)' }),
   opt({ key: 'actor.micro_batch', type: 'integer', default: 4, min: 1, help: 'sequences per forward/backward (gradient accumulation); must divide mini_batch (chosen for CPU)' }),
-  opt({ key: 'actor.clip_eps', type: 'number', default: 0.2, gt: 0, help: 'PPO clip ε: ratio clipped to [1−ε, 1+ε] (reference: 0.2)' }),
+  opt({ key: 'actor.clip_eps', type: 'number', default: 0.2, gt: 0, max: 0.999, help: 'PPO clip ε: ratio clipped to [1−ε, 1+ε]; clip_low / clip_high override either side (reference: 0.2)' }),
+  opt({ key: 'actor.clip_low', type: 'number', default: 0, min: 0, max: 0.999, help: "lower clip ε_low: ratio ≥ 1 − ε_low; 0 = actor.clip_eps (as verl's clip_ratio_low defaults to clip_ratio) (DAPO: 0.2)" }),
+  opt({ key: 'actor.clip_high', type: 'number', default: 0, min: 0, help: "upper clip ε_high: ratio ≤ 1 + ε_high; 0 = actor.clip_eps. DAPO's clip-higher (Yu et al. 2025) raises it to keep low-probability tokens exploring (DAPO: 0.28)" }),
+  opt({ key: 'actor.loss_agg', type: 'enum', values: ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'], default: 'token-mean', help: "how per-token losses become the mini-batch loss (verl's loss_agg_mode): token-mean = every valid token weighs the same (DAPO's token-level loss; verl's default, kept here); seq-mean-token-mean = each response weighs the same (GRPO; what PRIME's released code effectively does); seq-mean-token-sum = per-response token sums, averaged; seq-mean-token-sum-norm = token sums / data.max_response_length, averaged (Dr. GRPO's constant normalizer). The policy, entropy and KL-loss terms are aggregated alike (chosen: token-mean)" }),
   opt({ key: 'actor.warmup_steps', type: 'integer', default: 0, min: 0, help: 'linear lr warmup steps; 0 = constant lr (reference: constant)' }),
   opt({ key: 'actor.gradient_checkpointing', type: 'boolean', default: false, help: 'recompute each policy decoder layer in the backward pass instead of storing its activations: less memory, ~1 more forward of time (chosen: off)' }),
 
@@ -241,9 +293,13 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'trainer.threads', type: 'integer', default: 0, min: 0, help: 'intra-op CPU threads for libtorch; 0 = all cores' }),
   opt({ key: 'trainer.dist_timeout_s', type: 'number', default: 300, gt: 0, help: 'data-parallel runs: seconds a rank waits in the rendezvous or a collective before failing with an error, so a rank that died or hangs stops the others within this bound; must exceed the longest a rank may wait for a slower one (uneven rollout rounds, rank 0 writing a checkpoint) (chosen: 300; PyTorch: 1800)' }),
 
-  // eval
-  opt({ key: 'eval.greedy', type: 'boolean', default: true, help: 'validate with greedy decoding (reference: greedy)' }),
-  opt({ key: 'eval.samples', type: 'integer', default: 1, min: 1, help: 'samples per validation prompt (avg@K, maj@K when > 1 and not greedy)' }),
+  opt({ key: 'trainer.val_before_train', type: 'boolean', default: true, help: 'with trainer.eval_every > 0, also validate before the first step (logged as step 0; not on resume) (verl: val_before_train)' }),
+  opt({ key: 'trainer.keep_best', type: 'string', default: '', help: "keep the policy with the highest value of this validation metric (e.g. val/accuracy) in output_dir/best/ with best.json; '' = off (chosen)" }),
+
+  // eval (validation during training: trainer.eval_every, data.val_files)
+  opt({ key: 'eval.greedy', type: 'boolean', default: true, help: 'validate with greedy decoding: val/accuracy (reference: greedy)' }),
+  opt({ key: 'eval.samples', type: 'integer', default: 1, min: 1, help: 'K: when > 1, also sample K responses per validation prompt at rollout.temperature: val/avg@K, val/maj@K, val/pass@K (with eval.greedy off and K = 1: val/avg@1)' }),
+
 
   // sft (`prime sft`: supervised fine-tuning on chat data, for warm starts)
   opt({ key: 'sft.lr', type: 'number', default: 1e-5, gt: 0, help: 'peak learning rate, cosine-decayed to 0 after warmup (small models want ~1e-3)' }),
@@ -254,6 +310,15 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'sft.weight_decay', type: 'number', default: 0.0, min: 0, help: 'AdamW decoupled weight decay' }),
   opt({ key: 'sft.grad_clip', type: 'number', default: 1.0, gt: 0, help: 'max gradient L2 norm' }),
   opt({ key: 'sft.output_dir', type: 'string', default: 'runs/sft', help: 'where the fine-tuned checkpoint is written (HF layout)' }),
+
+  // prm_fit (`prime prm-train`: offline implicit-PRM fit on labelled samples of model.path; the PRM
+  // starts from model.prm_path, scores against model.ref_path, samples rollout.n per prompt at
+  // rollout.temperature/top_p, optimizes with prm.lr/weight_decay/grad_clip/micro_batch and algorithm.beta)
+  opt({ key: 'prm_fit.prompts', type: 'integer', default: 0, min: 0, help: 'training prompts sampled (rollout.n responses each); 0 = every prompt left after the held-out ones (ImplicitPRM paper: all its instructions)' }),
+  opt({ key: 'prm_fit.heldout_prompts', type: 'integer', default: 100, min: 0, help: 'held-out prompts for pairwise accuracy / AUC after each epoch: the first of data.val_files, else a seeded draw from data.train_files kept out of training; 0 = none (chosen)' }),
+  opt({ key: 'prm_fit.epochs', type: 'integer', default: 4, min: 1, help: 'passes of the CE loss over the labelled samples (chosen: 4, as the offline check in issue #10)' }),
+  opt({ key: 'prm_fit.mini_batch', type: 'integer', default: 32, min: 1, help: 'samples per PRM optimizer step, shuffled across prompts each epoch (chosen)' }),
+  opt({ key: 'prm_fit.output_dir', type: 'string', default: 'runs/prm', help: 'where the fitted PRM is written (HF layout, with prm-fit.json); use it as model.prm_path to warm-start PRIME' }),
 ] as const;
 
 // Compile-time check that the schema and PrimeConfig list the same keys.
@@ -265,7 +330,7 @@ const SPEC_BY_KEY = new Map<string, OptionSpec>(CONFIG_SCHEMA.map((s) => [s.key,
 const SECTIONS = [...new Set(CONFIG_SCHEMA.map((s) => s.key.split('.')[0]!))];
 
 /** The estimators whose baseline is the other samples of the same prompt, so they need K ≥ 2. */
-const GROUP_ESTIMATORS: ReadonlySet<string> = new Set(['prime', 'rloo', 'grpo']);
+const GROUP_ESTIMATORS: ReadonlySet<string> = new Set(['prime', 'rloo', 'grpo', 'drgrpo']);
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -314,6 +379,7 @@ function unknownKeyProblem(key: string): string {
 function typeName(spec: OptionSpec): string {
   if (spec.type === 'enum') return `one of ${spec.values!.join(' | ')}`;
   if (spec.type === 'string[]') return 'a list of strings';
+  if (spec.type === 'object[]') return 'a list of objects';
   if (spec.type === 'integer') return 'an integer';
   return `a ${spec.type}`;
 }
@@ -351,7 +417,67 @@ function checkValue(spec: OptionSpec, v: unknown): string | null {
       return null;
     case 'string[]':
       return Array.isArray(v) && v.every((x) => typeof x === 'string') ? null : bad;
+    case 'object[]': {
+      if (!Array.isArray(v)) return bad;
+      for (const [i, x] of v.entries()) {
+        const p = spec.item?.(x, i) ?? (x !== null && typeof x === 'object' && !Array.isArray(x) ? null : `expected an object, got ${show(x)}`);
+        if (p) return `${spec.key}[${i}]${p.startsWith('.') ? '' : ': '}${p}`;
+      }
+      return null;
+    }
   }
+}
+
+/** Checks one reward.functions entry: { name | module, weight?, name with module }. */
+function rewardFunctionProblem(x: unknown, _i: number): string | null {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return `expected { name: VERIFIER, weight: W } or { module: FILE.js, weight: W }, got ${show(x)}`;
+  const o = x as Record<string, unknown>;
+  const fields = ['name', 'module', 'weight'];
+  for (const k of Object.keys(o)) {
+    if (!fields.includes(k)) {
+      const near = fields.map((f) => [f, levenshtein(k, f)] as const).sort((a, b) => a[1] - b[1])[0]!;
+      return `.${k}: unknown field${near[1] <= 3 ? ` (did you mean '${near[0]}'?)` : ''}; expected name, module, weight`;
+    }
+  }
+  if (o.name === undefined && o.module === undefined) return 'needs name (a built-in verifier) or module (a JS file)';
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) return `.name: expected a non-empty string, got ${show(o.name)}`;
+  if (o.module !== undefined && (typeof o.module !== 'string' || o.module === '')) return `.module: expected a file path, got ${show(o.module)}`;
+  if (o.weight !== undefined && (typeof o.weight !== 'number' || !Number.isFinite(o.weight))) return `.weight: expected a number, got ${show(o.weight)}`;
+  return null;
+}
+
+/** The display name of a reward term: its name, or its module's file name without extension. */
+export function rewardFunctionName(f: RewardFunctionSpec): string {
+  return f.name ?? f.module!.split(/[\\/]/).pop()!.replace(/\.(c|m)?js$/, '');
+}
+
+/** The val/* metric names a config's validation produces (what trainer.keep_best may name). */
+export function validationMetricNames(cfg: Pick<PrimeConfig, 'eval'>): string[] {
+  const names: string[] = [];
+  if (cfg.eval.greedy) names.push('val/accuracy');
+  const K = cfg.eval.samples;
+  if (K > 1) names.push(`val/avg@${K}`, `val/maj@${K}`, `val/pass@${K}`);
+  else if (!cfg.eval.greedy) names.push('val/avg@1');
+  return names;
+}
+
+/** Validation and reward options that depend on each other. */
+function validationRewardProblems(c: PrimeConfig): string[] {
+  const p: string[] = [];
+  if (c.trainer.keep_best) {
+    const names = validationMetricNames(c);
+    if (c.trainer.eval_every <= 0) p.push(`trainer.keep_best=${c.trainer.keep_best} needs validation: set trainer.eval_every > 0 and data.val_files`);
+    else if (!names.includes(c.trainer.keep_best)) p.push(`trainer.keep_best: '${c.trainer.keep_best}' is not a validation metric of this config (it logs ${names.join(', ')})`);
+  }
+  const seen = new Map<string, number>();
+  c.reward.functions.forEach((f, i) => {
+    const n = rewardFunctionName(f);
+    if (seen.has(n)) p.push(`reward.functions[${i}]: the name '${n}' is also reward.functions[${seen.get(n)}]'s; give one a distinct name (metrics are logged as reward/<name>)`);
+    if (['outcome_mean', 'overlong_penalty_mean'].includes(n) || n.startsWith('process_'))
+      p.push(`reward.functions[${i}]: the name '${n}' would clash with the trainer's reward/${n} metric; set another name`);
+    seen.set(n, i);
+  });
+  return p;
 }
 
 /**
@@ -377,6 +503,15 @@ function parseOverrideValue(spec: OptionSpec, raw: string): { value: unknown } |
     case 'string':
     case 'enum':
       return { value: raw };
+    case 'object[]': {
+      let v: unknown;
+      try {
+        v = s === '' ? [] : parseYaml(s);
+      } catch (e) {
+        return { problem: `${spec.key}: cannot parse ${JSON.stringify(raw)}: ${(e as Error).message.split('\n')[0]}` };
+      }
+      return { value: v };
+    }
     case 'string[]': {
       if (s.startsWith('[')) {
         let v: unknown;
@@ -397,7 +532,9 @@ function parseOverrideValue(spec: OptionSpec, raw: string): { value: unknown } |
 function nest(flat: Flat): PrimeConfig {
   const out: Record<string, Record<string, unknown>> = {};
   for (const s of CONFIG_SCHEMA) {
-    const [sec, field] = s.key.split('.') as [string, string];
+    // The section is the first segment; a field may itself contain dots (verify.math.extraction).
+    const dot = s.key.indexOf('.');
+    const [sec, field] = [s.key.slice(0, dot), s.key.slice(dot + 1)];
     const v = flat.get(s.key);
     (out[sec] ??= {})[field] = Array.isArray(v) ? v.slice() : v;
   }
@@ -413,7 +550,8 @@ function crossFieldProblems(c: PrimeConfig): string[] {
   const p: string[] = [];
   for (const s of CONFIG_SCHEMA) {
     if (!('required' in s) || !s.required) continue;
-    const v = (c as unknown as Record<string, Record<string, unknown>>)[s.key.split('.')[0]!]![s.key.split('.')[1]!];
+    const dot = s.key.indexOf('.');
+    const v = (c as unknown as Record<string, Record<string, unknown>>)[s.key.slice(0, dot)]![s.key.slice(dot + 1)];
     if (v === '' || (Array.isArray(v) && v.length === 0)) p.push(`${s.key} is required (${s.help})`);
   }
   if (c.filter.low > c.filter.high) p.push(`filter.low (${c.filter.low}) must be ≤ filter.high (${c.filter.high})`);
@@ -426,6 +564,18 @@ function crossFieldProblems(c: PrimeConfig): string[] {
     for (let k = 0; k <= K; k++) if (k / K >= c.filter.low - 1e-9 && k / K <= c.filter.high + 1e-9) achievable = true;
     if (!achievable) p.push(`filter band [${c.filter.low}, ${c.filter.high}] contains no accuracy k/${K} reachable with rollout.n=${K}; every group would be dropped`);
   }
+  if (c.algorithm.kl_ctrl === 'adaptive' && !(c.algorithm.kl_coef > 0)) {
+    p.push(`algorithm.kl_ctrl=adaptive scales algorithm.kl_coef multiplicatively, so it needs a starting kl_coef > 0, got ${c.algorithm.kl_coef}`);
+  }
+  if (c.algorithm.process_return === 'min' && c.algorithm.advantage !== 'prime') {
+    p.push(`algorithm.process_return=min transforms the implicit PRM's process rewards, which only advantage=prime uses (got advantage=${c.algorithm.advantage})`);
+  }
+  if (c.algorithm.process_return === 'min' && c.algorithm.granularity === 'whole') {
+    p.push(`algorithm.process_return=min with algorithm.granularity=whole: each response has one reward-bearing step, where the minimum is the sum; use granularity=token`);
+  }
+  if (c.reward.overlong_buffer_len > c.data.max_response_length) {
+    p.push(`reward.overlong_buffer_len (${c.reward.overlong_buffer_len}) must be ≤ data.max_response_length (${c.data.max_response_length})`);
+  }
   if (c.actor.mini_batch % c.actor.micro_batch !== 0) {
     p.push(`actor.mini_batch (${c.actor.mini_batch}) must be divisible by actor.micro_batch (${c.actor.micro_batch})`);
   }
@@ -436,6 +586,7 @@ function crossFieldProblems(c: PrimeConfig): string[] {
   if (c.trainer.eval_every > 0 && c.data.val_files.length === 0) {
     p.push(`trainer.eval_every=${c.trainer.eval_every} needs data.val_files`);
   }
+  p.push(...validationRewardProblems(c));
   return p;
 }
 
@@ -544,7 +695,7 @@ export function loadConfig(file: string | null, overrides: readonly string[] = [
     for (const [key, { value, at }] of flattenYaml(file, src, problems)) {
       const spec = SPEC_BY_KEY.get(key)!;
       // `val_files:` with nothing after it means the empty list
-      const v = value === null && spec.type === 'string[]' ? [] : value;
+      const v = value === null && (spec.type === 'string[]' || spec.type === 'object[]') ? [] : value;
       const p = checkValue(spec, v);
       if (p) problems.push(`${at}: ${p}`);
       else flat.set(key, v);

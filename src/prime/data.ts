@@ -17,11 +17,18 @@
  * "math", data_source to "").
  *
  * A malformed row is an error that names the file, the 0-based row (and the 1-based line for
- * JSONL) and the field.
+ * JSONL) and the field — at load time, for everything a row's own fields can tell:
+ *   - an empty file (no rows) is "FILE: no rows";
+ *   - ability "math": the ground truth must not be empty or whitespace;
+ *   - ability "code"/"coding": the ground truth must be test cases the code verifier accepts
+ *     (JSON, inputs/outputs lists of equal, non-zero length; see prime-ts/verify's parseTests).
+ * Which verifier handles each row (data_source, then ability, through the registry) is checked by
+ * `checkRowVerifiers` in verifier.ts, which the trainer calls right after loading.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
+import { BadTestsError, parseTests } from '../verify/code/tests.js';
 
 // A type alias (not an interface) so it is assignable to prime-ts/lm's open-ended ChatMessage.
 export type ChatMessage = {
@@ -38,6 +45,10 @@ export interface PromptRow {
   /** 0-based row in its file */
   row: number;
   file: string;
+  /** 1-based line (JSONL files). */
+  line?: number;
+  /** Where the ground truth came from: 'reward_model.ground_truth' or 'answer'. */
+  groundTruthField?: string;
 }
 
 /** A row to be written (the demo's generated data): position fields are not needed. */
@@ -51,10 +62,13 @@ export type NewPromptRow = Pick<PromptRow, 'dataSource' | 'messages' | 'ability'
 /** Reads every prompt row of a `.parquet`, `.jsonl` or `.json` (array of objects) file. */
 export async function loadPromptRows(file: string): Promise<PromptRow[]> {
   const ext = extname(file).toLowerCase();
-  if (ext === '.parquet') return loadParquet(file);
-  if (ext === '.jsonl') return loadJsonl(file);
-  if (ext === '.json') return loadJsonArray(file);
-  throw new Error(`${file}: unknown data file extension '${ext || '(none)'}'; expected .parquet, .jsonl or .json`);
+  let rows: PromptRow[];
+  if (ext === '.parquet') rows = await loadParquet(file);
+  else if (ext === '.jsonl') rows = await loadJsonl(file);
+  else if (ext === '.json') rows = await loadJsonArray(file);
+  else throw new Error(`${file}: unknown data file extension '${ext || '(none)'}'; expected .parquet, .jsonl or .json`);
+  if (rows.length === 0) throw new Error(`${file}: no rows`);
+  return rows;
 }
 
 /** Reads several files in order and concatenates their rows (each row keeps its own file/row). */
@@ -117,6 +131,11 @@ interface RowContext {
   row: number;
   /** 1-based line (JSONL only) */
   line?: number;
+}
+
+/** "FILE: row N (line L)" for a loaded row. */
+export function rowWhere(row: Pick<PromptRow, 'file' | 'row' | 'line'>): string {
+  return where(row);
 }
 
 function where(at: RowContext): string {
@@ -210,17 +229,19 @@ function parseGroundTruth(v: unknown, at: RowContext, field: string): string {
 function parseRecord(raw: unknown, at: RowContext): PromptRow {
   if (!isPlainObject(raw)) throw new Error(`${where(at)}: expected an object, got ${describe(raw)}`);
   const rec = raw;
-  const base = { row: at.row, file: at.file };
+  const base = { row: at.row, file: at.file, ...(at.line !== undefined ? { line: at.line } : {}) };
 
   // Fallback: plain question/answer rows.
   if (isMissing(rec['prompt']) && isMissing(rec['reward_model']) && !isMissing(rec['question'])) {
     const question = requireString(rec, 'question', at);
+    const ability = isMissing(rec['ability']) ? 'math' : requireString(rec, 'ability', at);
     return {
       dataSource: isMissing(rec['data_source']) ? '' : requireString(rec, 'data_source', at),
       messages: [{ role: 'user', content: question }],
-      ability: isMissing(rec['ability']) ? 'math' : requireString(rec, 'ability', at),
-      groundTruth: parseGroundTruth(rec['answer'], at, 'answer'),
+      ability,
+      groundTruth: checkGroundTruth(ability, parseGroundTruth(rec['answer'], at, 'answer'), at, 'answer'),
       extraInfo: parseExtraInfo(rec['extra_info'], at),
+      groundTruthField: 'answer',
       ...base,
     };
   }
@@ -234,8 +255,39 @@ function parseRecord(raw: unknown, at: RowContext): PromptRow {
   if (!isMissing(rm['style']) && typeof rm['style'] !== 'string') {
     throw fieldError(at, 'reward_model.style', `must be a string, got ${describe(rm['style'])}`);
   }
-  const groundTruth = parseGroundTruth(rm['ground_truth'], at, 'reward_model.ground_truth');
-  return { dataSource, messages, ability, groundTruth, extraInfo: parseExtraInfo(rec['extra_info'], at), ...base };
+  const field = 'reward_model.ground_truth';
+  const groundTruth = checkGroundTruth(ability, parseGroundTruth(rm['ground_truth'], at, field), at, field);
+  return { dataSource, messages, ability, groundTruth, extraInfo: parseExtraInfo(rec['extra_info'], at), groundTruthField: field, ...base };
+}
+
+/** Abilities whose ground truth the built-in verifiers define (prime-ts/verify's registry). */
+const MATH_ABILITIES = new Set(['math']);
+const CODE_ABILITIES = new Set(['code', 'coding']);
+
+/**
+ * The ground truth a built-in verifier could never grade against is a load error: an empty or
+ * whitespace math answer (every sample would score 0), or code tests that are empty, not JSON or
+ * hold no cases. Other abilities are left to their verifiers. Returns the ground truth.
+ */
+function checkGroundTruth(ability: string, gt: string, at: RowContext, field: string): string {
+  const problem = groundTruthProblem(ability, gt);
+  if (problem !== null) throw fieldError(at, field, problem);
+  return gt;
+}
+
+/** Why `gt` cannot be graded by the built-in verifier of `ability`, or null (also for other abilities). */
+export function groundTruthProblem(ability: string, gt: string): string | null {
+  if (MATH_ABILITIES.has(ability) && gt.trim() === '') return `is empty: a math row needs the answer to compare with`;
+  if (CODE_ABILITIES.has(ability)) {
+    if (gt.trim() === '') return 'is empty: a code row needs its test cases ({"inputs": [...], "outputs": [...]})';
+    try {
+      parseTests(gt);
+    } catch (e) {
+      if (e instanceof BadTestsError) return `holds no usable code tests: ${e.message}`;
+      throw e;
+    }
+  }
+  return null;
 }
 
 function parseExtraInfo(v: unknown, at: RowContext): Record<string, unknown> {

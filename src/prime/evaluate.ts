@@ -27,7 +27,8 @@ export interface EvalResult {
   majAtK: number;
   passAtK: number;
   meanLength: number;
-  samples?: { prompt: number; text: string; score: number }[];
+  /** With `keepSamples`: every sample (prompt-major), its generated token ids and the grader's extracted answer. */
+  samples?: { prompt: number; text: string; score: number; tokenIds: number[]; extracted: string | null }[];
 }
 
 export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows: PromptRow[], verifier: Verifier, o: EvalOptions): Promise<EvalResult> {
@@ -45,7 +46,7 @@ export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows:
       const mine = samples.slice(j * K, (j + 1) * K);
       const results = await Promise.all(mine.map((s) => verifier(row, s.text)));
       const scores = results.map((r) => r.score);
-      if (o.keepSamples) mine.forEach((s, k) => kept.push({ prompt: i + j, text: s.text, score: scores[k]! }));
+      if (o.keepSamples) mine.forEach((s, k) => kept.push({ prompt: i + j, text: s.text, score: scores[k]!, tokenIds: s.tokenIds, extracted: results[k]!.extracted ?? null }));
       sum += scores.reduce((a, b) => a + b, 0) / K;
       pass += Math.max(...scores);
       len += mine.reduce((a, s) => a + s.tokenIds.length, 0) / K;

@@ -16,7 +16,21 @@ export { PrimeTrainer, TrainingDivergedError, type RolloutGroup, type TrainerOpt
 export { defaultVerifier, type Verifier, type VerifierResult } from './verifier.js';
 export { runSft, loadSftExamples, tokenizeSft, type SftExample, type SftResult } from './sft.js';
 export { evaluateModel, type EvalOptions, type EvalResult } from './evaluate.js';
-export { writeCheckpoint, latestCheckpoint, checkpointName } from './checkpoint.js';
+export * from './implicit_prm.js';
+export { bestOfN, bestOfNAccuracy, pickBestOfN, runBestOfN, bestOfNCommand, type BestOfNOptions, type BestOfNResult, type RunBestOfNOptions } from './bestofn.js';
+export { fitImplicitPrm, evaluateImplicitPrm, sampleLabelledRollouts, takeGroups, runPrmFit, type LabelledRollouts, type PrmFitOptions, type PrmFitEpoch, type PrmFitResult, type PrmRanking, type SampleOptions } from './prm_fit.js';
+export {
+  writeCheckpoint,
+  latestCheckpoint,
+  latestLoadableCheckpoint,
+  readCheckpointState,
+  checkCheckpoint,
+  removeStaleTemporaries,
+  checkpointName,
+  CheckpointStateError,
+  type CheckpointState,
+  type LoadableCheckpoint,
+} from './checkpoint.js';
 export { MetricsLog, readMetrics, type Metrics } from './metrics.js';
 export { runDemo, DEMO, type DemoSettings } from './demo/run.js';
 export { generateProblem, generateSplits, problemToRow, type ArithmeticOptions, type ArithmeticProblem } from './demo/arithmetic.js';

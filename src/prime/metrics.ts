@@ -1,9 +1,11 @@
 /**
- * Run metrics: one JSON object per step appended to `metrics.jsonl`, and a one-line progress
+ * Run metrics: one JSON object per step appended to `metrics.jsonl`, the same scalars in a
+ * TensorBoard event file beside it (`tensorboard --logdir RUN_DIR`), and a one-line progress
  * report with ETA on the console.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { EventFileWriter } from './tensorboard.js';
 
 export type Metrics = Record<string, number>;
 
@@ -11,7 +13,9 @@ export class MetricsLog {
   readonly file: string;
   #t0 = Date.now();
   #firstStep: number | null = null;
-  constructor(dir: string, opts: { resumeFromStep?: number } = {}) {
+  /** The TensorBoard event file's writer; null with `tensorboard: false`. */
+  readonly tensorboard: EventFileWriter | null;
+  constructor(dir: string, opts: { resumeFromStep?: number; tensorboard?: boolean } = {}) {
     fs.mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, 'metrics.jsonl');
     // On resume, drop records of steps after the checkpoint: they will be redone.
@@ -26,11 +30,15 @@ export class MetricsLog {
       });
       fs.writeFileSync(this.file, kept.map((l) => l + '\n').join(''));
     }
+    this.tensorboard = opts.tensorboard === false ? null
+      : new EventFileWriter(dir, opts.resumeFromStep !== undefined ? { restartAtStep: opts.resumeFromStep + 1 } : {});
   }
+  /** Appends the step's metrics to metrics.jsonl and the TensorBoard event file (finite values). */
   write(step: number, m: Metrics): void {
     fs.appendFileSync(this.file, JSON.stringify({ step, ...m }) + '\n');
+    this.tensorboard?.addScalars(step, m);
   }
-  /** "step 12/100 | acc 0.53 | … | 4.1 s/step | ETA 6m02s" */
+  /** "step 12/100 | acc 0.53 | … | val/accuracy 0.61 | 4.1 s/step | ETA 6m02s"; every val/* metric in `m` is appended. */
   progress(step: number, total: number, m: Metrics, keys: [string, string][]): string {
     if (this.#firstStep === null) {
       this.#firstStep = step - 1;
@@ -39,6 +47,7 @@ export class MetricsLog {
     const done = step - this.#firstStep;
     const perStep = (Date.now() - this.#t0) / 1000 / Math.max(1, done);
     const parts = keys.filter(([k]) => k in m).map(([k, label]) => `${label} ${fmt(m[k]!)}`);
+    for (const k of Object.keys(m)) if (k.startsWith('val/') && !['val/prompts', 'val/response_length'].includes(k) && !keys.some(([x]) => x === k)) parts.push(`${k} ${fmt(m[k]!)}`);
     return `step ${step}/${total} | ${parts.join(' | ')} | ${perStep.toFixed(1)} s/step | ETA ${eta(perStep * (total - step))}`;
   }
 }

@@ -49,15 +49,22 @@ export interface PrmLossResult {
 /**
  * Cross-entropy of the implicit PRM against outcome labels o ∈ [0, 1] (N), in the stable
  * with-logits form:
- *   L = −[o·log σ(s) + (1−o)·log(1−σ(s))] = max(s, 0) − s·o + log(1 + exp(−|s|)),
- * since log σ(s) = −log(1+e^{−s}) and log(1−σ(s)) = −s − log(1+e^{−s}); splitting on the sign
- * of s keeps every exponent ≤ 0.
+ *   L = −[o·log σ(s) + (1−o)·log(1−σ(s))] = softplus(s) − s·o,
+ * since log σ(s) = −softplus(−s) and log(1−σ(s)) = −softplus(s), and softplus(−s) = softplus(s) − s.
+ * libtorch's softplus is computed stably (max(s, 0) + log1p(e^{−|s|}) in value; linear past s = 20)
+ * and its gradient is σ(s) everywhere, so ∂L/∂s = σ(s) − o.
+ *
+ * Why not autograd through max(s, 0) + log1p(exp(−|s|)) directly: at s = 0 exactly its subgradients
+ * give ∂L/∂s = 1 − o instead of 1/2 − o (clamp passes the gradient at its bound, |s|' = sign(0) = 0).
+ * Every PRIME run starts there — π_φ = π_ref bit for bit, so s = 0 for every response — and that
+ * gradient pushes every response's score down (found here: the PRM drifted to s ≈ −2.3 for all
+ * responses instead of ranking them).
  */
 export function prmCrossEntropyLoss(prmLogp: Tensor, refLogp: Tensor, mask: Tensor, outcome: Tensor, beta: number): PrmLossResult {
   return tidy(() => {
     const s = implicitOutcomeLogit(prmLogp, refLogp, mask, beta);
     const o = outcome.to(s.dtype);
-    const loss = s.clamp(0, null).sub(s.mul(o)).add(s.abs().neg().exp().log1p()).mean();
+    const loss = s.softplus().sub(s.mul(o)).mean();
     const sd = s.detach();
     const accuracy = sd.gt(0).eq(o.gt(0.5)).to('float32').mean().item();
     return { loss, logits: sd, accuracy };
@@ -85,5 +92,30 @@ export function normalizeProcessRewards(tokenRewards: Tensor, mask: Tensor, norm
     let z = r.flip(1).cumsum(1).flip(1).abs().max().item(); // max over responses and tokens
     if (allReduceMax) z = allReduceMax([z])[0]!;
     return { rewards: r.div(z + 1e-6), scale: z };
+  });
+}
+
+/**
+ * DAPO's overlong reward shaping (Yu et al. 2025, "DAPO: An Open-Source LLM Reinforcement Learning
+ * System at Scale", arXiv 2503.14476, eq. 13), scaled by `factor` (DAPO: 1; verl's
+ * overlong_penalty_factor): with L_max = maxLength, L_cache = bufferLen and |y| a response's length,
+ *   R_length(y) = 0                                 if |y| ≤ L_max − L_cache
+ *               = ((L_max − L_cache) − |y|) / L_cache   if L_max − L_cache < |y| ≤ L_max
+ *               = −1                                if |y| > L_max,
+ * i.e. clamp(((L_max − L_cache) − |y|)/L_cache, −1, 0): a penalty that grows linearly over the last
+ * L_cache tokens before the limit (a response truncated at the limit gets −factor). It is added to
+ * the outcome score before the advantage; bufferLen = 0 turns it off (zeros).
+ *
+ * lengths: (N) response lengths in tokens (any float or integer dtype). Returns (N) float32.
+ * Throws unless 0 ≤ bufferLen ≤ maxLength and factor ≥ 0.
+ */
+export function overlongPenalty(lengths: Tensor, maxLength: number, bufferLen: number, factor = 1): Tensor {
+  if (!(Number.isInteger(bufferLen) && bufferLen >= 0 && bufferLen <= maxLength))
+    throw new Error(`overlongPenalty: bufferLen must be an integer in [0, maxLength=${maxLength}], got ${bufferLen}`);
+  if (!(factor >= 0)) throw new Error(`overlongPenalty: factor must be ≥ 0, got ${factor}`);
+  return tidy(() => {
+    const len = lengths.to('float32');
+    if (bufferLen === 0) return len.mul(0);
+    return len.neg().add(maxLength - bufferLen).div(bufferLen).clamp(-1, 0).mul(factor);
   });
 }

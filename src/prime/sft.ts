@@ -24,8 +24,20 @@ export async function loadSftExamples(files: string[]): Promise<SftExample[]> {
   const out: SftExample[] = [];
   for (const file of files) {
     const lines = file.endsWith('.jsonl') ? fs.readFileSync(file, 'utf8').split('\n') : [];
-    const firstLine = lines.find((l) => l.trim());
-    if (firstLine && 'messages' in JSON.parse(firstLine)) {
+    // The first row decides the format (chat `messages`, else Eurus rows): parse it here with
+    // the same file/line error as every other row.
+    const firstIndex = lines.findIndex((l) => l.trim());
+    let first: unknown = null;
+    if (firstIndex >= 0) {
+      try {
+        first = JSON.parse(lines[firstIndex]!);
+      } catch (e) {
+        throw new Error(`${file}: line ${firstIndex + 1}: invalid JSON (${(e as Error).message})`);
+      }
+      if (typeof first !== 'object' || first === null || Array.isArray(first))
+        throw new Error(`${file}: line ${firstIndex + 1}: expected a JSON object, got ${Array.isArray(first) ? 'an array' : JSON.stringify(first)}`);
+    }
+    if (first !== null && 'messages' in (first as object)) {
       lines.forEach((line, i) => {
         if (!line.trim()) return;
         let row: { messages?: ChatMessage[] };
@@ -34,8 +46,12 @@ export async function loadSftExamples(files: string[]): Promise<SftExample[]> {
         } catch (e) {
           throw new Error(`${file}: line ${i + 1}: invalid JSON (${(e as Error).message})`);
         }
-        const msgs = row.messages;
+        const msgs = row?.messages;
         if (!Array.isArray(msgs) || msgs.length < 2) throw new Error(`${file}: line ${i + 1}: field 'messages' must be a list of at least 2 chat messages`);
+        msgs.forEach((m, j) => {
+          if (typeof m !== 'object' || m === null || typeof m.role !== 'string' || typeof m.content !== 'string')
+            throw new Error(`${file}: line ${i + 1}: field 'messages[${j}]' must be a {role, content} object of strings`);
+        });
         const last = msgs[msgs.length - 1]!;
         if (last.role !== 'assistant' || typeof last.content !== 'string') throw new Error(`${file}: line ${i + 1}: field 'messages[${msgs.length - 1}]' must be the assistant's response`);
         out.push({ prompt: msgs.slice(0, -1), response: last.content });

@@ -4,7 +4,7 @@
  *
  *   trainer/rollout.ts   draw prompts → sample K each → verify → filter (oversample; surplus re-queued or buffered)
  *   trainer/prm.ts       reference and PRM log-probs, the PRM update (after | before | none), the PRM probe
- *   (here)               process rewards (+ batch_norm) → advantages
+ *   (here)               process rewards (+ batch_norm) → overlong shaping of the outcome → advantages → KL controller
  *   trainer/policy.ts    PPO mini-batches / epochs for the policy
  *   trainer/state.ts     checkpoints and exact resume
  *   trainer/parallel.ts  data-parallel collectives (the identity on one process)
@@ -28,21 +28,24 @@ import { loadPretrained, packSequences, resolveDevice, type CausalLM, type Token
 import type { PrimeConfig } from './config.js';
 import { configToYaml } from './config.js';
 import { loadPromptFiles, PromptDataset, seededPermutation, type PromptRow } from './data.js';
-import { implicitProcessReward, normalizeProcessRewards, prmCrossEntropyLoss } from './rewards.js';
+import { implicitProcessReward, normalizeProcessRewards, overlongPenalty, prmCrossEntropyLoss } from './rewards.js';
 import { getAdvantageEstimator } from './advantages.js';
-import { klPenalty } from './ppo.js';
+import { klPenalty, KlController } from './ppo.js';
 import { maskedMean, globalMaskedMean } from './masked.js';
 import { PromptBuffer, type Group } from './filter.js';
-import { latestCheckpoint } from './checkpoint.js';
+import { latestLoadableCheckpoint } from './checkpoint.js';
 import { MetricsLog, type Metrics } from './metrics.js';
-import { defaultVerifier, type Verifier } from './verifier.js';
+import { checkRowVerifiers, checkedVerifier, defaultVerifier, type Verifier } from './verifier.js';
 import { Parallel } from './trainer/parallel.js';
 import { collectBatch, rolloutGroups } from './trainer/rollout.js';
-import { prmPhase, probePrm, scoreLogprobs, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
+import { prmPhase, probePrm, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
 import { updatePolicy } from './trainer/policy.js';
 import { saveCheckpoint, restoreCheckpoint } from './trainer/state.js';
 import { probeSeed } from './trainer/seeds.js';
 import { TrainingDivergedError } from './trainer/errors.js';
+import { safeProgress, type OnProgress } from './progress.js';
+import { TrainingValidation } from './validation.js';
+import { createVerifier } from './reward_functions.js';
 
 export { TrainingDivergedError } from './trainer/errors.js';
 export { derivedSeed, rolloutSeed, ppoShuffleSeed } from './trainer/seeds.js';
@@ -61,6 +64,8 @@ export interface TrainerOptions {
   log?: (line: string) => void;
   /** Called with each event of the PRM's part of a step, in order (tests of the update modes). */
   onPrmEvent?: (e: PrmEvent) => void;
+  /** Phase progress (rollout, score, update, validate) on rank 0, e.g. ProgressDisplay.onProgress (progress.ts). */
+  onProgress?: OnProgress;
 }
 
 const rowKey = (r: PromptRow) => `${r.file}#${r.row}`;
@@ -82,6 +87,8 @@ export class PrimeTrainer {
   probe: PrmProbeSet | null = null;
   policyOpt!: AdamW;
   prmOpt: AdamW | null = null;
+  /** The KL coefficient β to π_ref (algorithm.kl_ctrl: fixed | adaptive); its value is kept in checkpoints. */
+  klCtrl!: KlController;
   step = 0;
   droppedLongPrompts = 0;
   /** metrics.jsonl; null on ranks other than 0 (rank 0 writes the metrics of the whole job). */
@@ -90,6 +97,10 @@ export class PrimeTrainer {
   /** Progress lines; a no-op on ranks other than 0. */
   readonly log: (line: string) => void;
   readonly parallel: Parallel;
+  /** Phase progress (a no-op unless TrainerOptions.onProgress; rank 0 only). */
+  readonly onProgress: OnProgress;
+  /** Validation on data.val_files every trainer.eval_every steps (validation.ts); null when off. */
+  validation: TrainingValidation | null = null;
   readonly #onPrmEvent: ((e: PrmEvent) => void) | undefined;
   #promptCache = new Map<string, number[]>();
   #rowIndex: { rows: readonly PromptRow[]; index: Map<PromptRow, number> } | null = null;
@@ -98,13 +109,18 @@ export class PrimeTrainer {
   #probeCache: { batch: PackedBatch; refLogp: Tensor } | null = null;
   /** True once trainStep has counted the step in progress (this.step is then its number). */
   #inStep = false;
+  /** With the default verifier, every row's verifier and ground truth are checked at load. */
+  #checkRows: boolean;
 
   private constructor(cfg: PrimeConfig, opts: TrainerOptions, dp: Parallel) {
     this.cfg = cfg;
     this.parallel = dp;
-    this.verifier = opts.verifier ?? defaultVerifier(cfg);
+    // a NaN, ±∞ or out-of-[0, 1] score stops the run naming the verifier, file and row (not a NaN advantage later)
+    this.verifier = opts.verifier ? checkedVerifier(opts.verifier, 'the trainer\'s verifier (TrainerOptions.verifier)') : defaultVerifier(cfg);
+    this.#checkRows = opts.verifier === undefined;
     this.log = dp.rank !== 0 ? () => {} : (opts.log ?? ((l) => console.log(l)));
     this.#onPrmEvent = opts.onPrmEvent;
+    this.onProgress = safeProgress(opts.onProgress, dp.rank);
     dp.where = () => `step ${this.step + (this.#inStep ? 0 : 1)}`;
   }
 
@@ -125,6 +141,7 @@ export class PrimeTrainer {
    * same config, and copies rank 0's policy and PRM parameters to every rank.
    */
   static async create(cfg: PrimeConfig, opts: TrainerOptions = {}): Promise<PrimeTrainer> {
+    if (!opts.verifier && cfg.reward.functions.length > 0) opts = { ...opts, verifier: await createVerifier(cfg) }; // reward.functions
     const dp = Parallel.join(cfg);
     if (dp.active && !cfg.rollout.seed_per_prompt) cfg = { ...cfg, rollout: { ...cfg.rollout, seed_per_prompt: true } };
     const t = new PrimeTrainer(cfg, opts, dp);
@@ -161,7 +178,8 @@ export class PrimeTrainer {
     torch.manualSeed(cfg.trainer.seed);
     this.parallel.checkSameConfig(cfg);
     const ckRoot = path.join(cfg.trainer.output_dir, 'checkpoints');
-    const resumeFrom = cfg.trainer.resume ? latestCheckpoint(ckRoot) : null;
+    // The newest checkpoint that checks out; a corrupt one is reported and passed over.
+    const resumeFrom = cfg.trainer.resume ? (latestLoadableCheckpoint(ckRoot, (m) => this.log(`warning: ${m}`))?.dir ?? null) : null;
     if (cfg.trainer.resume && !resumeFrom) this.log(`resume: no checkpoint under ${ckRoot}; starting fresh`);
     const dtype = cfg.model.dtype;
     const device = resolveDevice(cfg.model.device, 'model.device'); // fails here, naming the key, on a CPU-only build or machine
@@ -180,6 +198,7 @@ export class PrimeTrainer {
     if (cfg.algorithm.prm_update === 'none' || !this.#usesPrm) for (const p of this.prm.parameters()) p.requiresGrad = false;
 
     const rows = await loadPromptFiles(cfg.data.train_files);
+    if (this.#checkRows) await checkRowVerifiers(rows);
     if (rows.length === 0) throw new Error(`${cfg.data.train_files.join(', ')}: no rows`);
     this.dataset = new PromptDataset(rows, cfg.data.seed);
     this.droppedLongPrompts = this.dataset.dropWhere((r) => this.promptIds(r).length > cfg.data.max_prompt_length);
@@ -190,9 +209,12 @@ export class PrimeTrainer {
     if (cfg.algorithm.prm_update !== 'none' && this.#usesPrm)
       this.prmOpt = new AdamW(this.prm.parameters(), { lr: cfg.prm.lr, weightDecay: cfg.prm.weight_decay });
 
+    const a = cfg.algorithm;
+    this.klCtrl = new KlController(a.kl_ctrl, a.kl_coef, a.kl_target, a.kl_horizon);
     if (resumeFrom) restoreCheckpoint(this, resumeFrom, rows);
     this.parallel.broadcastParameters([['policy', this.policy], ['PRM', this.prm]]);
     if (probeRows.length > 0 && !this.probe) this.probe = await this.#sampleProbe(probeRows);
+    this.validation = await TrainingValidation.create(this);
     if (this.rank === 0) {
       this.metricsLog = new MetricsLog(cfg.trainer.output_dir, resumeFrom ? { resumeFromStep: this.step } : {});
       fs.writeFileSync(path.join(cfg.trainer.output_dir, 'config.yaml'), configToYaml(cfg));
@@ -213,7 +235,9 @@ export class PrimeTrainer {
     const c = this.cfg;
     if (!(c.prm.probe_every > 0 && this.#usesPrm)) return [];
     if (c.data.val_files.length > 0) {
-      const val = (await loadPromptFiles(c.data.val_files)).filter((r) => this.promptIds(r).length <= c.data.max_prompt_length);
+      const valRows = await loadPromptFiles(c.data.val_files);
+      if (this.#checkRows) await checkRowVerifiers(valRows);
+      const val = valRows.filter((r) => this.promptIds(r).length <= c.data.max_prompt_length);
       return val.slice(0, c.prm.probe_prompts);
     }
     const rows = this.dataset.rows;
@@ -329,8 +353,14 @@ export class PrimeTrainer {
       const useKl = c.algorithm.kl_coef > 0;
       const temp = c.rollout.temperature;
       const t1 = performance.now();
-      const refLogp = this.#usesPrm || (useKl && temp === 1) ? scoreLogprobs(this.ref, batch, c.prm.micro_batch) : null;
-      const refLogpKl = !useKl ? null : temp === 1 ? refLogp : scoreLogprobs(this.ref, batch, c.prm.micro_batch, { temperature: temp });
+      this.onProgress({ phase: 'score', step: this.step, done: 0, total: N });
+      let refLogp: Tensor | null = null, refLogpKl: Tensor | null = null;
+      if (this.#usesPrm && useKl && temp !== 1) [refLogp, refLogpKl] = scoreLogprobsAt(this.ref, batch, c.prm.micro_batch, [1, temp]);
+      else if (this.#usesPrm || useKl) {
+        const lp = scoreLogprobs(this.ref, batch, c.prm.micro_batch, { temperature: this.#usesPrm ? 1 : temp });
+        if (this.#usesPrm) refLogp = lp;
+        if (useKl) refLogpKl = lp;
+      }
       m['time/score_ref'] = (performance.now() - t1) / 1000;
 
       // -- the implicit PRM: update and rewards (trainer/prm.ts)
@@ -348,18 +378,28 @@ export class PrimeTrainer {
         tokenRewards = norm.rewards;
       }
       if (useKl && c.algorithm.kl_mode === 'reward') {
-        const penalty = klPenalty(oldLogp, refLogpKl!, mask, c.algorithm.kl_estimator).mul(-c.algorithm.kl_coef);
+        const penalty = klPenalty(oldLogp, refLogpKl!, mask, c.algorithm.kl_estimator).mul(-this.klCtrl.value);
         tokenRewards = tokenRewards ? tokenRewards.add(penalty) : penalty;
       }
       m['reward/outcome_mean'] = outcome.mean().item();
       m['time/score_prm'] = (performance.now() - t1) / 1000; // reference + PRM, update included
+      this.onProgress({ phase: 'score', step: this.step, done: N, total: N, tokens: mask.sum().item() });
+
+      // -- DAPO's overlong shaping of the outcome score (the PRM above learned from the unshaped one)
+      let shaped = outcome;
+      if (c.reward.overlong_buffer_len > 0) {
+        const penalty = overlongPenalty(mask.sum(1), c.data.max_response_length, c.reward.overlong_buffer_len, c.reward.overlong_penalty_factor);
+        m['reward/overlong_penalty_mean'] = penalty.mean().item();
+        shaped = outcome.add(penalty);
+      }
 
       // -- advantages
       const { advantages, metrics: am } = getAdvantageEstimator(c.algorithm.advantage)(
-        { outcome, tokenRewards, mask, groupSize: K },
+        { outcome: shaped, tokenRewards, mask, groupSize: K },
         {
           outcomeCoef: c.algorithm.outcome_coef, processCoef: c.algorithm.process_coef, gamma: c.algorithm.gamma, whiten: c.algorithm.whiten,
           processBaseline: c.algorithm.process_baseline,
+          processReturn: c.algorithm.process_return, minTemperature: c.algorithm.min_form_temperature,
           ...(dp.allReduceSum ? { allReduceSum: dp.allReduceSum } : {}),
         });
       Object.assign(m, am);
@@ -368,6 +408,17 @@ export class PrimeTrainer {
       const t3 = performance.now();
       Object.assign(m, updatePolicy(this, batch, oldLogp, advantages, refLogpKl, mask, K));
       m['time/policy_update'] = (performance.now() - t3) / 1000;
+      // -- KL coefficient: the one this step used; the adaptive controller moves it for the next step
+      //    from this batch's token-mean KL between the rollout policy and π_ref (over all ranks)
+      if (useKl) {
+        m['actor/kl_coef'] = this.klCtrl.value;
+        if (c.algorithm.kl_ctrl === 'adaptive') {
+          const k = klPenalty(oldLogp, refLogpKl!, mask, c.algorithm.kl_estimator);
+          const kl = dp.allReduceSum ? globalMaskedMean(k, mask, dp.allReduceSum).mean : maskedMean(k, mask).item();
+          m['actor/kl_rollout'] = kl;
+          this.klCtrl.update(kl, N * dp.world);
+        }
+      }
       m['batch/sequences'] = N;
       m['batch/response_tokens'] = mask.sum().item();
     });
@@ -397,8 +448,14 @@ export class PrimeTrainer {
   async train(opts: { onStep?: (step: number, m: Metrics) => void | Promise<void> } = {}): Promise<Metrics[]> {
     const c = this.cfg.trainer;
     const all: Metrics[] = [];
+    if (this.validation && this.step === 0 && c.val_before_train) {
+      const v = await this.validation.run(this, 0);
+      this.metricsLog?.write(0, v);
+      this.log(`validation before training: ${Object.entries(v).filter(([k]) => k.startsWith('val/')).map(([k, x]) => `${k} ${x.toFixed(3)}`).join(' | ')}`);
+    }
     while (this.step < c.total_steps) {
       const m = await this.trainStep();
+      if (this.validation) Object.assign(m, await this.validation.maybeRun(this, this.step));
       this.metricsLog?.write(this.step, m);
       all.push(m);
       if (this.metricsLog && this.step % c.log_every === 0)

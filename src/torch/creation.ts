@@ -1,6 +1,6 @@
 /** Tensor factories: from JS data, constants, ranges and random draws. */
 import os from 'node:os';
-import { N } from './native.js';
+import { N, nativeAvailable } from './native.js';
 import { Tensor, wrap, type CreateOptions, type DType, type NestedArray, type Shape, type TypedArray } from './tensor.js';
 
 function finish(t: Tensor, opts: CreateOptions): Tensor {
@@ -111,7 +111,7 @@ export const setRngState = (state: Tensor): void => N.setRngState(state.handle);
 /** Intra-op threads for libtorch (OpenMP). Defaults to the machine's cores at load. */
 export const setNumThreads = (n: number): void => N.setNumThreads(n);
 export const getNumThreads = (): number => N.getNumThreads();
-N.setNumThreads(Number(process.env.PRIME_NUM_THREADS ?? 0) || os.availableParallelism());
+if (nativeAvailable) N.setNumThreads(Number(process.env.PRIME_NUM_THREADS ?? 0) || os.availableParallelism());
 
 /** Live native tensors and their bytes. */
 export const memory = (): { tensors: number; bytes: number } => N.memory();

@@ -17,7 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
-import { N } from './native.js';
+import { N, nativeAvailable } from './native.js';
 import { wrap, type Tensor } from './tensor.js';
 
 export type Backend = 'gloo' | 'nccl';
@@ -64,7 +64,8 @@ interface DistNative {
   allGather(t: unknown, timeoutMs: number | null): unknown[];
   barrier(timeoutMs: number | null): void;
 }
-const D = N.dist as DistNative;
+// without the addon, N itself throws on use (NativeAddonError); importing still works
+const D = (nativeAvailable ? N.dist : N) as DistNative;
 
 const OPS: readonly ReduceOp[] = ['sum', 'avg', 'max', 'min', 'product'];
 

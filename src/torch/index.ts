@@ -16,3 +16,4 @@ export * as optim from './optim.js';
 export { AdamW, SGD, MasterWeights, clipGradNorm, gradNorm, constantLr, linearWarmup, cosineSchedule, type LrSchedule, type Optimizer } from './optim.js';
 export * from './safetensors.js';
 export * as distributed from './distributed.js';
+export { nativeAvailable, nativeLoadError, NativeAddonError } from './native.js';

@@ -35,7 +35,28 @@ export class SafetensorsError extends Error {
   }
 }
 
-/** Reads and validates the header (dtypes, shapes, byte ranges against the file size). */
+/**
+ * The format's layout rule (as the reference implementation enforces it): sorted by offset, the
+ * tensors' byte ranges tile the data section exactly — no overlap (aliased weights), no gap, no
+ * trailing bytes. Errors name the file and both tensors concerned.
+ */
+function checkLayout(file: string, tensors: Map<string, SafetensorsEntry>, dataSize: number): void {
+  const sorted = [...tensors.entries()].sort(([, a], [, b]) => a.begin - b.begin || a.end - b.end);
+  let expected = 0;
+  let prev: string | undefined;
+  for (const [name, e] of sorted) {
+    if (e.begin < expected)
+      throw new SafetensorsError(file, `byte range [${e.begin}, ${e.end}) overlaps tensor '${prev}' (which ends at ${expected})`, name);
+    if (e.begin > expected)
+      throw new SafetensorsError(file, `byte range [${e.begin}, ${e.end}) leaves a gap of ${e.begin - expected} bytes after ${prev === undefined ? 'the header' : `tensor '${prev}'`}`, name);
+    expected = e.end;
+    prev = name;
+  }
+  if (expected !== dataSize)
+    throw new SafetensorsError(file, `the tensors cover ${expected} of the ${dataSize} data bytes (${dataSize - expected} trailing bytes after ${prev === undefined ? 'the header' : `tensor '${prev}'`})`);
+}
+
+/** Reads and validates the header (dtypes, shapes, byte ranges against the file size and each other). */
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
   const fd = fs.openSync(file, 'r');
   try {
@@ -80,6 +101,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
         throw new SafetensorsError(file, `byte range [${begin}, ${end}) runs past the end of the data (${dataSize} bytes): file truncated?`, name);
       tensors.set(name, { dtype, shape: e.shape as number[], begin, end });
     }
+    checkLayout(file, tensors, dataSize);
     return { file, dataStart, tensors, metadata };
   } finally {
     fs.closeSync(fd);

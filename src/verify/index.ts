@@ -19,7 +19,7 @@ export {
   type MathGradeOptions,
   type MathReason,
 } from './math/grade.js';
-export { extractAnswer, type Extraction, type ExtractionMethod } from './math/extract.js';
+export { extractAnswer, EXTRACTION_MODES, type Extraction, type ExtractionMethod, type ExtractionMode } from './math/extract.js';
 export { normalizeAnswer, UNIT_WORDS, TEXT_ONLY_UNIT_WORDS } from './math/normalize.js';
 export { answersEquivalent } from './math/equivalence.js';
 
@@ -32,6 +32,8 @@ export {
   Semaphore,
   DEFAULT_LIMITS,
   DEFAULT_SANDBOX,
+  sandboxCgroupParent,
+  type ProbeResult,
   type SandboxLimits,
   type SandboxConfig,
   type RunResult,
@@ -44,7 +46,11 @@ export {
   registerVerifier,
   unregisterVerifier,
   resolveVerifier,
+  mathVerifier,
+  codeVerifier,
   UnknownVerifierError,
+  VerifierScoreError,
+  checkScore,
   type VerifyRow,
   type VerifyOptions,
   type VerifyResult,

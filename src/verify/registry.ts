@@ -17,6 +17,9 @@ export interface VerifyRow {
   data_source?: string;
   ground_truth?: unknown;
   reward_model?: { ground_truth?: unknown };
+  /** Where the row comes from, for error messages: its data file and 0-based row index. */
+  file?: string;
+  index?: number;
 }
 
 export interface VerifyOptions {
@@ -58,6 +61,31 @@ export class UnknownVerifierError extends Error {
   }
 }
 
+/**
+ * A verifier returned a score that is not a finite number in [0, 1]. One NaN would turn every
+ * advantage of its batch into NaN (whitening spans the batch), so it is stopped where produced.
+ */
+export class VerifierScoreError extends Error {
+  constructor(
+    readonly verifier: string,
+    readonly score: unknown,
+    readonly file: string | undefined,
+    readonly index: number | undefined,
+  ) {
+    const where = file !== undefined ? ` (data file ${file}, row ${index ?? '?'})` : index !== undefined ? ` (row ${index})` : '';
+    super(`verifier '${verifier}' returned score ${typeof score === 'number' ? String(score) : JSON.stringify(score) ?? String(score)}${where}; a score must be a finite number in [0, 1]`);
+    this.name = 'VerifierScoreError';
+  }
+}
+
+/** Returns `score` if it is a finite number in [0, 1]; else throws VerifierScoreError. */
+export function checkScore(score: unknown, verifier: string, where: { file?: string; index?: number } = {}): number {
+  if (typeof score !== 'number' || !Number.isFinite(score) || score < 0 || score > 1) {
+    throw new VerifierScoreError(verifier, score, where.file, where.index);
+  }
+  return score;
+}
+
 /** Adds (or replaces) the verifier for a data_source or ability name. */
 export function registerVerifier(name: string, fn: VerifierFn): void {
   if (name.length === 0) throw new Error('verifier name must be non-empty');
@@ -83,10 +111,15 @@ function groundTruthOf(row: VerifyRow): unknown {
   return row.ground_truth !== undefined ? row.ground_truth : row.reward_model?.ground_truth;
 }
 
-/** Grades `response` for `row` with the verifier its data_source/ability selects. */
+/**
+ * Grades `response` for `row` with the verifier its data_source/ability selects. Throws
+ * VerifierScoreError (naming the verifier and the row's file and index) if the verifier's
+ * score is NaN, ±∞, not a number, or outside [0, 1].
+ */
 export async function verify(row: VerifyRow, response: string, options: VerifyOptions = {}): Promise<VerifyResult & { verifier: string }> {
   const { name, fn } = resolveVerifier(row);
   const result = await fn(response, groundTruthOf(row), row, options);
+  checkScore((result as Partial<VerifyResult> | null)?.score, name, row);
   return { ...result, verifier: name };
 }
 

@@ -106,6 +106,9 @@ test('malformed checkpoints: each error names what is wrong', () => {
     ['sliding window in use', (d) => patchConfig(d, (c) => Object.assign(c, { use_sliding_window: true, max_window_layers: 1 })), /use_sliding_window=true with max_window_layers 1 < 2 layers is not supported/, ConfigError],
     ['unsupported rope scaling', (d) => patchConfig(d, (c) => (c.rope_scaling = { type: 'yarn', factor: 4 })), /rope_scaling type 'yarn' is not supported/, ConfigError],
     ['no weights', (d) => fs.rmSync(path.join(d, 'model.safetensors')), /no model\.safetensors or model\.safetensors\.index\.json/, CheckpointError],
+    // The tiny model has vocab_size 288 and its tokenizer 269 ids; a smaller vocab_size loses rows.
+    ['tokenizer larger than vocab_size', (d) => patchConfig(d, (c) => (c.vocab_size = 40)),
+      /tokenizer\.json: the tokenizer has \d+ token ids .* but \S*config\.json says vocab_size 40/, CheckpointError],
   ];
   const start = torch.memory().tensors;
   for (const [name, corrupt, re, cls] of cases) {

@@ -25,7 +25,8 @@ function yamlFile(text: string): string {
 }
 const REQUIRED = ['model.path=ckpt/sft', 'data.train_files=train.parquet'];
 const get = (cfg: PrimeConfig, key: string) => {
-  const [s, f] = key.split('.') as [string, string];
+  const dot = key.indexOf('.'); // a field may contain dots: verify.math.extraction
+  const [s, f] = [key.slice(0, dot), key.slice(dot + 1)];
   return (cfg as unknown as Record<string, Record<string, unknown>>)[s]![f];
 };
 
@@ -127,7 +128,7 @@ test('wrong types name the key, the expected type and the value', () => {
 });
 
 test('enum out of range lists the allowed values', () => {
-  throwsWith(() => loadConfig(null, [...REQUIRED, 'algorithm.advantage=ppo']), "algorithm.advantage: expected one of 'prime', 'rloo', 'grpo', got \"ppo\"");
+  throwsWith(() => loadConfig(null, [...REQUIRED, 'algorithm.advantage=ppo']), "algorithm.advantage: expected one of 'prime', 'rloo', 'grpo', 'drgrpo', got \"ppo\"");
   const f = yamlFile('model:\n  path: m\n  dtype: fp16\ndata:\n  train_files: [t]\n');
   throwsWith(() => loadConfig(f, []), `${f}:3: model.dtype: expected one of 'float32', 'bfloat16', 'float16', got "fp16"`);
 });
@@ -168,7 +169,7 @@ test('configHelp lists every option with its type, default and meaning, by secti
   for (const sec of ['model:', 'data:', 'rollout:', 'filter:', 'algorithm:', 'actor:', 'prm:', 'trainer:', 'eval:']) {
     assert.ok(help.split('\n').includes(sec), sec);
   }
-  assert.match(help, /algorithm\.advantage\s+prime\|rloo\|grpo\s+\(default: prime\)/);
+  assert.match(help, /algorithm\.advantage\s+prime\|rloo\|grpo\|drgrpo\s+\(default: prime\)/);
   assert.match(help, /model\.path\s+string\s+\(default: required\)/);
 });
 

@@ -69,6 +69,7 @@ test('parquet with nested list-of-struct prompt and struct reward_model', async 
     ability: 'math',
     groundTruth: '2',
     extraInfo: { index: 0, split: 'train' }, // INT64 arrives as bigint and is made a number
+    groundTruthField: 'reward_model.ground_truth',
     row: 0,
     file: f,
   });
@@ -191,7 +192,7 @@ test('writePromptRowsJsonl round-trips through loadPromptRows', async () => {
   const f = path('sub/dir/out.jsonl');
   await writePromptRowsJsonl(f, rows);
   const back = await loadPromptRows(f);
-  assert.deepEqual(back, rows.map((r, i) => ({ ...r, extraInfo: r.extraInfo ?? {}, row: i, file: f })));
+  assert.deepEqual(back, rows.map((r, i) => ({ ...r, extraInfo: r.extraInfo ?? {}, row: i, file: f, line: i + 1, groundTruthField: 'reward_model.ground_truth' })));
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -203,6 +203,26 @@ test('2 ranks hold the same parameters as each other, and as one process on the 
   assert.ok(!lines.some((l) => /^\[rank 1 stdout\] (step|prime:)/.test(l)), `only rank 0 logs:\n${lines.join('\n')}`);
 });
 
+test('2 ranks = 1 process with the algorithm options on (seq-mean loss, clip-higher, overlong shaping, min-form return, adaptive KL)', { timeout: 300_000 }, async () => {
+  // seq-mean-token-mean weighs micro-batches by sequences of the global mini-batch, the adaptive
+  // KL controller reduces its KL over ranks: both must match one process on the same global batch
+  const over: Over = {
+    filter: { enable: false }, rollout: { seed_per_prompt: true }, reward: { overlong_buffer_len: 4 },
+    algorithm: { process_return: 'min', prm_update: 'before', kl_coef: 0.05, kl_ctrl: 'adaptive', kl_target: 0.01, kl_horizon: 32 },
+    actor: { mini_batch: 4, micro_batch: 2, ppo_epochs: 2, loss_agg: 'seq-mean-token-mean', clip_low: 0.2, clip_high: 0.28 },
+  };
+  const dOut = path.join(root, 'dp-options'), sOut = path.join(root, 'single-options');
+  await launchJob(dOut, over);
+  await runSingle(sOut, over);
+  const r0 = loadParams(path.join(dOut, 'params-rank0.safetensors')), one = loadParams(path.join(sOut, 'params-rank0.safetensors'));
+  const vsOne = maxDiff(r0, one), md = metricsDiff(dOut, sOut);
+  const coefs = readMetrics(path.join(dOut, 'metrics.jsonl')).map((m) => m['actor/kl_coef']);
+  console.log(`options on, after 3 steps: max |2 ranks − 1 process| = ${vsOne.toExponential(2)}; max relative metric difference ${md.worst.toExponential(2)} (${md.key}); actor/kl_coef ${coefs.join(' ')}`);
+  assert.ok(vsOne <= 1e-5, `2 ranks vs 1 process: ${vsOne}`);
+  assert.ok(md.worst <= 1e-4, md.key);
+  assert.ok(new Set(coefs).size > 1, 'the adaptive coefficient moved');
+});
+
 test('2 ranks resumed from a checkpoint (accuracy filter on, per-rank buffers) reproduce the uninterrupted run', { timeout: 300_000 }, async () => {
   const over = (steps: number, resume: boolean): Over => ({ rollout: { oversample: 3 }, trainer: { total_steps: steps, save_every: 2, resume } });
   const full = path.join(root, 'dp-full'), split = path.join(root, 'dp-split');

@@ -136,5 +136,48 @@ test('bad data and config errors name the file, row and key', async () => {
     assert.match(e.message, /reward_model/);
     return true;
   });
+  // With the default verifier, a row no verifier handles fails when the data loads, not when drawn.
+  const unknown = path.join(root, 'no-verifier.jsonl');
+  fs.writeFileSync(unknown, fs.readFileSync(dataFile, 'utf8').split('\n').slice(0, 2).join('\n') +
+    '\n{"data_source":"lab","prompt":[{"role":"user","content":"hi"}],"ability":"chemistry","reward_model":{"ground_truth":"H2O"}}\n');
+  await assert.rejects(PrimeTrainer.create(config(path.join(root, 'run-no-verifier'), { data: { train_files: [unknown] } }), { log: quiet }),
+    /no-verifier\.jsonl: row 2 \(line 3\): Unknown verifier: no verifier registered for data_source "lab" or ability "chemistry"/);
   assert.throws(() => config(root, { algorithm: { betaa: 1 } }), /algorithm\.betaa.*algorithm\.beta/s);
+});
+
+test("rollout.buffer: 'prompts' re-queues surplus prompts and trains on no stale response; 'responses' keeps the groups", async () => {
+  const over = { rollout: { n: 4, batch_prompts: 2, micro_batch: 16, oversample: 4 }, filter: { enable: true, low: 0, high: 1 } }; // keeps every group
+  const pr = await PrimeTrainer.create(config(path.join(root, 'buf-prompts'), { ...over, rollout: { ...over.rollout, buffer: 'prompts' } }), { verifier: containsDigit, log: quiet });
+  const m1 = await pr.trainStep();
+  // 8 prompts drawn, 2 trained on: the other 6 wait as prompts, with no responses kept
+  assert.equal(pr.buffer.size, 0);
+  assert.equal(pr.requeue.length, 6);
+  const queued = pr.requeue.map((i) => pr.dataset.rows[i]!.row);
+  const m2 = await pr.trainStep();
+  console.log(`prompts mode: step 1 drew ${m1['rollout/prompts_drawn']}, re-queued ${queued.join(',')}; step 2 drew ${m2['rollout/prompts_drawn']} (re-queued ${m2['rollout/requeued_prompts']})`);
+  assert.equal(m2['rollout/requeued_prompts'], 6, 'step 2 samples the 6 re-queued prompts first (then 2 new ones)');
+  assert.equal(pr.requeue.length, 6);
+  pr.dispose();
+  const rs = await PrimeTrainer.create(config(path.join(root, 'buf-responses'), { ...over, rollout: { ...over.rollout, buffer: 'responses' } }), { verifier: containsDigit, log: quiet });
+  await rs.trainStep();
+  assert.equal(rs.buffer.size, 6);
+  assert.equal(rs.requeue.length, 0);
+  rs.dispose();
+});
+
+test('PRM probe: held-out rows leave training, metrics logged every prm.probe_every steps, probe survives resume', async () => {
+  const out = path.join(root, 'probe');
+  const over = { prm: { lr: 3e-3, micro_batch: 8, probe_every: 2, probe_prompts: 4 }, trainer: { total_steps: 2, save_every: 2, output_dir: out, seed: 11, log_every: 1 } };
+  const t = await PrimeTrainer.create(config(out, over), { verifier: containsDigit, log: quiet });
+  assert.equal(t.probe!.outcomes.length, 16);
+  assert.equal(t.dataset.size, 48 - 4);
+  const ms = await t.train();
+  assert.ok(!('prm/heldout_auc' in ms[0]!) && 'prm/heldout_auc' in ms[1]!);
+  for (const k of ['prm/heldout_pairwise', 'prm/heldout_loss', 'prm/accuracy_sign', 'reward/process_norm_scale']) assert.ok(Number.isFinite(ms[1]![k]), k);
+  const probe = JSON.stringify(t.probe);
+  t.dispose();
+  const r = await PrimeTrainer.create(config(out, { ...over, trainer: { ...over.trainer, total_steps: 3, resume: true } }), { verifier: containsDigit, log: quiet });
+  assert.equal(JSON.stringify(r.probe), probe, 'the resumed run measures on the same probe');
+  assert.equal(r.dataset.size, 48 - 4);
+  r.dispose();
 });

@@ -261,6 +261,33 @@ test('corrupt files: errors name the file and the tensor', () => noLeak(() => {
   assertStError(() => torch.loadSafetensors(badShape), badShape, /bad shape \[-1\]/, 's');
   const badOffsets = writeRaw('offsets.safetensors', { o: { dtype: 'U8', shape: [1], data_offsets: [0] } }, new Uint8Array(1));
   assertStError(() => torch.loadSafetensors(badOffsets), badOffsets, /bad data_offsets \[0\]/, 'o');
+  // overlapping byte ranges (aliased weights), gaps, trailing bytes: the ranges must tile the data
+  const overlap = writeRaw('overlap.safetensors', {
+    a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+    b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] },
+  }, new Uint8Array(16));
+  assertStError(() => torch.loadSafetensors(overlap), overlap, /byte range \[8, 16\) overlaps tensor 'a'/, 'b');
+  const alias = writeRaw('alias.safetensors', {
+    q: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+    k: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+  }, new Uint8Array(8));
+  assertStError(() => torch.readSafetensorsHeader(alias), alias, /overlaps tensor '(q|k)'/);
+  const gap = writeRaw('gap.safetensors', {
+    a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] },
+    b: { dtype: 'U8', shape: [4], data_offsets: [8, 12] },
+  }, new Uint8Array(12));
+  assertStError(() => torch.loadSafetensors(gap), gap, /leaves a gap of 4 bytes after tensor 'a'/, 'b');
+  const late = writeRaw('late.safetensors', { a: { dtype: 'U8', shape: [4], data_offsets: [2, 6] } }, new Uint8Array(6));
+  assertStError(() => torch.loadSafetensors(late), late, /gap of 2 bytes after the header/, 'a');
+  const trailing = writeRaw('trailing.safetensors', { a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] } }, new Uint8Array(9));
+  assertStError(() => torch.loadSafetensors(trailing), trailing, /cover 4 of the 9 data bytes \(5 trailing bytes after tensor 'a'\)/);
+  // zero-size tensors may share an offset
+  const empty = writeRaw('empty-ok.safetensors', {
+    e: { dtype: 'F32', shape: [0], data_offsets: [4, 4] },
+    a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] },
+    z: { dtype: 'F32', shape: [0, 3], data_offsets: [4, 4] },
+  }, new Uint8Array(4));
+  assert.equal(torch.readSafetensorsHeader(empty).tensors.size, 3);
   // a missing file is a plain ENOENT naming it
   assert.throws(() => torch.loadSafetensors(file('absent.safetensors')), /ENOENT.*absent\.safetensors/);
 }));

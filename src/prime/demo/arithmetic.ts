@@ -12,6 +12,9 @@
  * SFT demonstrations skip the working ("\boxed{59}" alone), as noisy real SFT data does: the SFT
  * model then answers some problems without working, and RL must discover that writing the steps
  * pays — a lesson that generalizes to unseen problems, decided in the first response tokens.
+ * `carryDropFraction` makes the demonstrations drop the carry at that share of the addition steps
+ * that need one: the SFT model then makes that step-level mistake, greedy too, at a step that the
+ * outcome alone does not point to (the embedded default; see demo/run.ts).
  */
 import { mulberry32, type PromptRow } from '../data.js';
 
@@ -25,6 +28,12 @@ export interface ArithmeticOptions {
   multiply: boolean;
   /** Share of worked solutions that skip the steps (answer only). */
   shortcutFraction?: number;
+  /**
+   * Share of the addition steps that need a carry (acc ≥ 0 and (acc mod 10) + x ≥ 10) whose
+   * demonstrated result drops it (writes acc + x − 10); the demonstration then continues from the
+   * wrong value, so its boxed answer is wrong too. The ground truth stays the true answer.
+   */
+  carryDropFraction?: number;
 }
 export const DEFAULT_ARITHMETIC: ArithmeticOptions = { minOperands: 3, maxOperands: 4, maxOperand: 50, multiply: false, shortcutFraction: 0 };
 
@@ -65,8 +74,23 @@ export function generateProblem(rand: () => number, o: ArithmeticOptions = DEFAU
     steps.push(`${acc}${os[i]}${vals[i + 1]}=${r}`);
     acc = r;
   }
+  // the demonstration: the same chain, with the carry dropped at a share of the steps that need one
+  let shown = acc;
+  let demoSteps = steps;
+  if ((o.carryDropFraction ?? 0) > 0) {
+    demoSteps = [];
+    let a = vals[0]!;
+    for (let i = 0; i < os.length; i++) {
+      const x = vals[i + 1]!;
+      let r = os[i] === '+' ? a + x : a - x;
+      if (os[i] === '+' && a >= 0 && (a % 10) + (x % 10) >= 10 && rand() < o.carryDropFraction!) r -= 10;
+      demoSteps.push(`${a}${os[i]}${x}=${r}`);
+      a = r;
+    }
+    shown = a;
+  }
   const shortcut = rand() < (o.shortcutFraction ?? 0);
-  return { question, steps, answer: acc, solution: shortcut ? `\\boxed{${acc}}` : `${steps.join('\n')}\n\\boxed{${acc}}` };
+  return { question, steps, answer: acc, solution: shortcut ? `\\boxed{${shown}}` : `${demoSteps.join('\n')}\n\\boxed{${shown}}` };
 }
 
 export const USER_SUFFIX = ' Answer in \\boxed{}.';

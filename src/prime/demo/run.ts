@@ -32,31 +32,61 @@ export interface DemoSettings {
   rl: Record<string, unknown>;
   rlSteps: number;
   evalEvery: number;
+  /** data.max_response_length of SFT and RL. */
+  maxResponseLength: number;
 }
 
+/**
+ * The embedded default, `carry`: 4–6 single-digit operands, worked step by step, with SFT
+ * demonstrations that drop the carry at 60% of the addition steps that need one. Chosen because
+ * (a) the SFT start makes that step-level mistake, greedy too; (b) RL can remove it (the prompts
+ * and the verifier reward the true answer); (c) a response has 3–5 steps and the outcome alone
+ * does not say which failed — the case dense process rewards exist for. An implicit PRM trained on
+ * its own samples ranks held-out samples well above chance here (pairwise ≈ 0.7 offline, issue #10),
+ * unlike on `shortcut`, whose errors are random slips.
+ */
 export const DEMO: DemoSettings = {
   dir: 'runs/demo',
   seed: 2026,
-  // Single-digit operands keep the worked arithmetic learnable by a 0.8M model in ~5 min of SFT;
-  // half the SFT demonstrations skip the working, which the SFT start imitates and RL must unlearn.
-  task: { minOperands: 3, maxOperands: 4, maxOperand: 9, multiply: false, shortcutFraction: 0.5 },
+  task: { minOperands: 4, maxOperands: 6, maxOperand: 9, multiply: false, shortcutFraction: 0, carryDropFraction: 0.6 },
   nTrain: 20000,
-  nTest: 200,
+  nTest: 300,
   model: { hiddenSize: 128, intermediateSize: 384, numLayers: 4, numHeads: 4, numKvHeads: 2, maxPositionEmbeddings: 256 },
   sft: { lr: 2e-3, epochs: 1, batchSize: 32 },
   rlSteps: 60,
   evalEvery: 20,
-  // Tuned on this machine (see README): rollouts at temperature 0.7 rather than the paper's 1.0
-  // (a 0.8M model's worked arithmetic falls apart when sampled at 1.0, which hides the signal), a
-  // learning rate of 1.5% of the SFT peak, and a k3 KL penalty that keeps the arithmetic intact
-  // while the style changes. Without the KL, or at lr 5e-5, held-out accuracy fell instead.
+  maxResponseLength: 96,
   rl: {
     rollout: { n: 4, batch_prompts: 16, micro_batch: 64, oversample: 2, temperature: 0.7 },
     algorithm: { advantage: 'prime', beta: 0.05, prm_update: 'after', kl_coef: 0.05, kl_estimator: 'k3', kl_mode: 'loss' },
     actor: { lr: 3e-5, mini_batch: 32, micro_batch: 32, warmup_steps: 0 },
-    prm: { lr: 5e-5, micro_batch: 32 },
+    prm: { lr: 5e-5, micro_batch: 32, mini_batch: 32, probe_every: 10, probe_prompts: 64 },
   },
 };
+
+/**
+ * The first embedded task, kept as `prime demo --task shortcut`: 3–4 single-digit operands; half
+ * the SFT demonstrations skip the working. RL mostly teaches the style switch to writing the
+ * working, which outcome rewards alone teach; its errors are random slips a PRM cannot foresee.
+ */
+export const DEMO_SHORTCUT: DemoSettings = {
+  ...DEMO,
+  dir: 'runs/demo-shortcut',
+  task: { minOperands: 3, maxOperands: 4, maxOperand: 9, multiply: false, shortcutFraction: 0.5 },
+  nTest: 200,
+  maxResponseLength: 64,
+  // Tuned on this machine (first session): rollouts at temperature 0.7 rather than the paper's 1.0
+  // (a 0.8M model's worked arithmetic falls apart when sampled at 1.0), a learning rate of 1.5% of
+  // the SFT peak, and a k3 KL penalty that keeps the arithmetic intact while the style changes.
+  rl: {
+    rollout: { n: 4, batch_prompts: 16, micro_batch: 64, oversample: 2, temperature: 0.7 },
+    algorithm: { advantage: 'prime', beta: 0.05, prm_update: 'after', kl_coef: 0.05, kl_estimator: 'k3', kl_mode: 'loss' },
+    actor: { lr: 3e-5, mini_batch: 32, micro_batch: 32, warmup_steps: 0 },
+    prm: { lr: 5e-5, micro_batch: 32, mini_batch: 32, probe_every: 10, probe_prompts: 64 },
+  },
+};
+
+export const DEMO_TASKS: Record<string, DemoSettings> = { carry: DEMO, shortcut: DEMO_SHORTCUT };
 
 const QUICK: Partial<DemoSettings> = { nTrain: 2000, nTest: 40, rlSteps: 4, evalEvery: 2, sft: { lr: 2e-3, epochs: 0.5, batchSize: 32 } };
 
@@ -73,7 +103,7 @@ export async function writeDemoData(s: DemoSettings): Promise<{ train: string; t
 export function demoConfig(s: DemoSettings, over: Record<string, unknown>): PrimeConfig {
   const rl = s.rl as Record<string, Record<string, unknown>>;
   const base: Record<string, Record<string, unknown>> = {
-    data: { max_prompt_length: 96, max_response_length: 64, seed: s.seed },
+    data: { max_prompt_length: 96, max_response_length: s.maxResponseLength, seed: s.seed },
     rollout: { ...rl.rollout },
     algorithm: { ...rl.algorithm },
     actor: { ...rl.actor },
@@ -108,7 +138,7 @@ export async function ensureSftStart(s: DemoSettings, files: { train: string }, 
   const n = createRandomModel(initDir, s.model, s.seed);
   log(`demo: training the SFT start from scratch (${(n / 1e6).toFixed(2)}M parameters)`);
   await runSft(demoConfig(s, {
-    model: { path: initDir }, data: { train_files: [files.train], max_prompt_length: 96, max_response_length: 64, seed: s.seed },
+    model: { path: initDir }, data: { train_files: [files.train], max_prompt_length: 96, max_response_length: s.maxResponseLength, seed: s.seed },
     sft: { lr: s.sft.lr, epochs: s.sft.epochs, batch_size: s.sft.batchSize, micro_batch: s.sft.batchSize, warmup_steps: 20, output_dir: sftDir },
     trainer: { log_every: 25, seed: s.seed },
   }), log);
@@ -116,40 +146,63 @@ export async function ensureSftStart(s: DemoSettings, files: { train: string }, 
   return sftDir;
 }
 
-export async function runDemo(opts: { quick?: boolean; log?: (s: string) => void } = {}): Promise<{ before: EvalResult; after: EvalResult }> {
+export interface DemoResult {
+  before: EvalResult;
+  after: EvalResult;
+  /** Held-out accuracy of the outcome-only RLOO run from the same start (same steps and batch). */
+  rloo: EvalResult | null;
+}
+
+/**
+ * Runs the demo: data, SFT start (reused when present), PRIME, outcome-only RLOO from the same
+ * start for comparison (unless `withRloo` is false), held-out evaluations, report.
+ */
+export async function runDemo(opts: { quick?: boolean; task?: string; withRloo?: boolean; log?: (s: string) => void } = {}): Promise<DemoResult> {
   const log = opts.log ?? console.log;
-  const s: DemoSettings = { ...DEMO, ...(opts.quick ? { ...QUICK, dir: 'runs/demo-quick' } : {}) };
+  const base = DEMO_TASKS[opts.task ?? 'carry'];
+  if (!base) throw new Error(`prime demo: unknown task '${opts.task}' (${Object.keys(DEMO_TASKS).join(' | ')})`);
+  const s: DemoSettings = { ...base, ...(opts.quick ? { ...QUICK, dir: `${base.dir}-quick` } : {}) };
   const t0 = Date.now();
   const files = await writeDemoData(s);
   log(`demo: ${s.nTrain} training and ${s.nTest} held-out problems in ${path.join(s.dir, 'data')}`);
   const sftDir = await ensureSftStart(s, files, log);
   const testRows = await loadPromptFiles([files.test]);
-  const cfg = demoConfig(s, { model: { path: sftDir }, data: { train_files: [files.train] }, trainer: { output_dir: path.join(s.dir, 'prime') } });
-  const before = await evalOn(sftDir, testRows, cfg);
+  const before = await evalOn(sftDir, testRows, demoConfig(s, { model: { path: sftDir }, data: { train_files: [files.train] } }));
   log(`demo: SFT start, greedy accuracy on held-out: ${(100 * before.avgAtK).toFixed(1)}%`);
 
-  const trainer = await PrimeTrainer.create(cfg, { log });
-  const heldOut: [number, number][] = [[0, before.avgAtK]];
-  await trainer.train({
-    onStep: async (step) => {
-      if (step % s.evalEvery === 0 && step < s.rlSteps) {
-        const r = await evaluateModel(trainer.policy, trainer.tokenizer, testRows, defaultVerifier(cfg), {
-          samples: 1, greedy: true, maxNewTokens: cfg.data.max_response_length, stopTokenIds: trainer.stopTokenIds, padTokenId: trainer.padId, batch: 50,
-        });
-        heldOut.push([step, r.avgAtK]);
-        log(`demo: step ${step}, held-out greedy accuracy ${(100 * r.avgAtK).toFixed(1)}%`);
-      }
-    },
-  });
-  trainer.dispose();
-  const finalDir = path.join(s.dir, 'prime', 'checkpoints', fs.readFileSync(path.join(s.dir, 'prime', 'checkpoints', 'latest'), 'utf8').trim(), 'policy');
-  const after = await evalOn(finalDir, testRows, cfg);
-  heldOut.push([s.rlSteps, after.avgAtK]);
+  const rl = async (advantage: 'prime' | 'rloo') => {
+    const out = path.join(s.dir, advantage);
+    const cfg = demoConfig(s, { model: { path: sftDir }, data: { train_files: [files.train] }, algorithm: { advantage }, trainer: { output_dir: out } });
+    const r0 = Date.now();
+    const trainer = await PrimeTrainer.create(cfg, { log: (l) => log(`[${advantage}] ${l}`) });
+    const heldOut: [number, number][] = [[0, before.avgAtK]];
+    const probe0 = trainer.probeMetrics();
+    await trainer.train({
+      onStep: async (step) => {
+        if (step % s.evalEvery === 0 && step < s.rlSteps) {
+          const r = await evaluateModel(trainer.policy, trainer.tokenizer, testRows, defaultVerifier(cfg), {
+            samples: 1, greedy: true, maxNewTokens: cfg.data.max_response_length, stopTokenIds: trainer.stopTokenIds, padTokenId: trainer.padId, batch: 50,
+          });
+          heldOut.push([step, r.avgAtK]);
+          log(`demo [${advantage}]: step ${step}, held-out greedy accuracy ${(100 * r.avgAtK).toFixed(1)}%`);
+        }
+      },
+    });
+    trainer.dispose();
+    const finalDir = path.join(out, 'checkpoints', fs.readFileSync(path.join(out, 'checkpoints', 'latest'), 'utf8').trim(), 'policy');
+    const result = await evalOn(finalDir, testRows, cfg);
+    heldOut.push([s.rlSteps, result.avgAtK]);
+    log(`demo [${advantage}]: after ${s.rlSteps} steps, greedy accuracy on held-out: ${(100 * result.avgAtK).toFixed(1)}% (was ${(100 * before.avgAtK).toFixed(1)}%), ${((Date.now() - r0) / 60000).toFixed(1)} min`);
+    return { result, heldOut, metrics: readMetrics(path.join(out, 'metrics.jsonl')), probe0, seconds: (Date.now() - r0) / 1000 };
+  };
+  const prime = await rl('prime');
+  const rloo = opts.withRloo === false ? null : await rl('rloo');
   const minutes = (Date.now() - t0) / 60000;
-  writeReport(s, before, after, heldOut, minutes);
-  log(`demo: after PRIME, greedy accuracy on held-out: ${(100 * after.avgAtK).toFixed(1)}% (was ${(100 * before.avgAtK).toFixed(1)}%), ${minutes.toFixed(1)} min in all`);
+  writeReport(s, before, prime, rloo, minutes);
+  log(`demo: PRIME ${(100 * before.avgAtK).toFixed(1)}% → ${(100 * prime.result.avgAtK).toFixed(1)}%` +
+    (rloo ? `, RLOO ${(100 * before.avgAtK).toFixed(1)}% → ${(100 * rloo.result.avgAtK).toFixed(1)}%` : '') + ` held-out greedy; ${minutes.toFixed(1)} min in all`);
   log(`demo: report in ${path.join(s.dir, 'report.md')} and ${path.join(s.dir, 'report.svg')}`);
-  return { before, after };
+  return { before, after: prime.result, rloo: rloo?.result ?? null };
 }
 
 /** Share of responses that write out the working, and the accuracy with and without it. */
@@ -160,42 +213,83 @@ export function styleBreakdown(r: EvalResult): { worked: number; accWorked: numb
   return { worked: ss.length ? w.length / ss.length : NaN, accWorked: acc(w), accShortcut: acc(sh) };
 }
 
-function writeReport(s: DemoSettings, before: EvalResult, after: EvalResult, heldOut: [number, number][], minutes: number): void {
-  const ms = readMetrics(path.join(s.dir, 'prime', 'metrics.jsonl'));
-  const ser = (k: string) => ms.map((m) => [m.step, m[k] ?? NaN] as [number, number]);
+/**
+ * The step-level mistake of the `carry` task, counted in responses: among written steps `a+b=r`
+ * whose units column carries (a ≥ 0, (a mod 10) + (b mod 10) ≥ 10), the share with r = a + b;
+ * and among the other steps, the share written right.
+ */
+export function carryBreakdown(r: EvalResult): { carrySteps: number; carryRight: number; otherSteps: number; otherRight: number } {
+  let carrySteps = 0, carryRight = 0, otherSteps = 0, otherRight = 0;
+  for (const x of r.samples ?? [])
+    for (const line of x.text.split('\n')) {
+      const m = /^(-?\d+)([+-])(\d+)=(-?\d+)$/.exec(line.trim());
+      if (!m) continue;
+      const a = Number(m[1]), b = Number(m[3]), got = Number(m[4]);
+      const want = m[2] === '+' ? a + b : a - b;
+      if (m[2] === '+' && a >= 0 && (a % 10) + (b % 10) >= 10) {
+        carrySteps++;
+        if (got === want) carryRight++;
+      } else {
+        otherSteps++;
+        if (got === want) otherRight++;
+      }
+    }
+  return { carrySteps, carryRight: carrySteps ? carryRight / carrySteps : NaN, otherSteps, otherRight: otherSteps ? otherRight / otherSteps : NaN };
+}
+
+type RlRun = { result: EvalResult; heldOut: [number, number][]; metrics: ReturnType<typeof readMetrics>; probe0: Record<string, number>; seconds: number };
+
+function writeReport(s: DemoSettings, before: EvalResult, prime: RlRun, rloo: RlRun | null, minutes: number): void {
+  const ser = (ms: RlRun['metrics'], k: string, w = 1) => {
+    const pts = ms.filter((m) => m[k] !== undefined).map((m) => [m.step, m[k]!] as [number, number]);
+    return pts.map(([x], i) => { const win = pts.slice(Math.max(0, i - w + 1), i + 1); return [x, win.reduce((a, [, y]) => a + y, 0) / win.length] as [number, number]; });
+  };
+  const heldoutProbe: [number, number][] = [
+    ...(prime.probe0['prm/heldout_pairwise'] !== undefined ? [[0, prime.probe0['prm/heldout_pairwise']] as [number, number]] : []),
+    ...ser(prime.metrics, 'prm/heldout_pairwise'),
+  ];
   const svg = lineChartsSvg([
-    { title: 'Accuracy', series: [{ name: 'training rollouts (sampled)', points: ser('rollout/accuracy') }, { name: 'held-out (greedy)', points: heldOut }] },
-    { title: 'Outcome reward (mean)', series: [{ name: 'kept groups', points: ser('reward/outcome_mean') }] },
-    { title: 'Process reward (mean per token)', series: [{ name: 'β·log π_φ/π_ref', points: ser('reward/process_mean') }] },
-    { title: 'Implicit PRM accuracy (before update)', series: [{ name: 'sign(s) = label', points: ser('prm/accuracy') }] },
-  ], { title: 'PRIME on the embedded arithmetic task' });
+    { title: 'Training accuracy (sampled, 5-step avg)', series: [{ name: 'PRIME', points: ser(prime.metrics, 'rollout/accuracy', 5) }, ...(rloo ? [{ name: 'RLOO', points: ser(rloo.metrics, 'rollout/accuracy', 5) }] : [])] },
+    { title: 'Held-out accuracy (greedy)', series: [{ name: 'PRIME', points: prime.heldOut }, ...(rloo ? [{ name: 'RLOO', points: rloo.heldOut }] : [])] },
+    { title: 'Implicit PRM pairwise accuracy', series: [{ name: 'on its batch (5-step avg)', points: ser(prime.metrics, 'prm/accuracy', 5) }, { name: 'held-out probe', points: heldoutProbe }] },
+    { title: 'Implicit PRM loss on its batch', series: [{ name: 'cross-entropy (log 2 = chance)', points: ser(prime.metrics, 'prm/loss') }] },
+  ], { title: `PRIME${rloo ? ' vs RLOO' : ''} on the embedded '${s.task.carryDropFraction ? 'carry' : 'shortcut'}' task` });
   fs.writeFileSync(path.join(s.dir, 'report.svg'), svg);
-  const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '—');
-  const sb = styleBreakdown(before), sa = styleBreakdown(after);
+  const pct = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '—');
+  const f3 = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x.toFixed(3) : '—');
+  const cb = carryBreakdown(before), ca = carryBreakdown(prime.result), cr = rloo ? carryBreakdown(rloo.result) : null;
+  const sb = styleBreakdown(before), sa = styleBreakdown(prime.result);
+  const last = (ms: RlRun['metrics'], k: string, n = 10) => { const xs = ms.map((m) => m[k]).filter((x): x is number => x !== undefined).slice(-n); return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN; };
+  const first = (ms: RlRun['metrics'], k: string, n = 10) => { const xs = ms.map((m) => m[k]).filter((x): x is number => x !== undefined).slice(0, n); return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN; };
   const md = `# PRIME demo report
 
-| | held-out greedy accuracy (${before.prompts} problems) |
-|---|---|
-| SFT start | ${pct(before.avgAtK)} |
-| after ${s.rlSteps} PRIME steps | ${pct(after.avgAtK)} |
-| gain | ${((after.avgAtK - before.avgAtK) * 100).toFixed(1)} points |
-
-| | SFT start | after PRIME |
+| held-out greedy accuracy (${before.prompts} problems) | PRIME | ${rloo ? 'RLOO (outcome only)' : ''} |
 |---|---|---|
-| greedy answers that write out the working | ${pct(sb.worked)} | ${pct(sa.worked)} |
-| accuracy when writing the working | ${pct(sb.accWorked)} | ${pct(sa.accWorked)} |
-| accuracy when answering directly | ${pct(sb.accShortcut)} | ${pct(sa.accShortcut)} |
+| SFT start | ${pct(before.avgAtK)} | ${rloo ? pct(before.avgAtK) : ''} |
+| after ${s.rlSteps} steps | **${pct(prime.result.avgAtK)}** | ${rloo ? pct(rloo.result.avgAtK) : ''} |
+| training accuracy, first → last 10 steps (sampled) | ${pct(first(prime.metrics, 'rollout/accuracy'))} → ${pct(last(prime.metrics, 'rollout/accuracy'))} | ${rloo ? `${pct(first(rloo.metrics, 'rollout/accuracy'))} → ${pct(last(rloo.metrics, 'rollout/accuracy'))}` : ''} |
+| run time | ${(prime.seconds / 60).toFixed(1)} min | ${rloo ? `${(rloo.seconds / 60).toFixed(1)} min` : ''} |
 
-Task: ${s.task.minOperands}–${s.task.maxOperands} operands in [1, ${s.task.maxOperand}], +/−${s.task.multiply ? '/×' : ''}, worked step by step, answer in \\boxed{};
-${pct(s.task.shortcutFraction ?? 0)} of the SFT demonstrations give the answer without the working.
+The implicit PRM (pairwise accuracy: share of a prompt's correct/wrong response pairs it orders right; 0.5 = chance):
+
+| | start | end |
+|---|---|---|
+| on the batch it is trained on (before each mini-batch's update; mean of first / last 10 steps) | ${f3(first(prime.metrics, 'prm/accuracy'))} | ${f3(last(prime.metrics, 'prm/accuracy'))} |
+| on a fixed held-out probe of labelled samples (pairwise / AUC) | ${f3(prime.probe0['prm/heldout_pairwise'])} / ${f3(prime.probe0['prm/heldout_auc'])} | ${f3(last(prime.metrics, 'prm/heldout_pairwise', 1))} / ${f3(last(prime.metrics, 'prm/heldout_auc', 1))} |
+| cross-entropy on its batch (log 2 = 0.693 = chance) | ${f3(first(prime.metrics, 'prm/loss'))} | ${f3(last(prime.metrics, 'prm/loss'))} |
+
+${s.task.carryDropFraction ? `Steps that need a carry, written right in the greedy held-out answers: SFT ${pct(cb.carryRight)} (${cb.carrySteps} steps) → PRIME ${pct(ca.carryRight)}${cr ? `, RLOO ${pct(cr.carryRight)}` : ''}; other steps: ${pct(cb.otherRight)} → ${pct(ca.otherRight)}${cr ? `, ${pct(cr.otherRight)}` : ''}.` :
+    `Greedy answers that write out the working: ${pct(sb.worked)} → ${pct(sa.worked)} (accuracy with working ${pct(sb.accWorked)} → ${pct(sa.accWorked)}).`}
+
+Task: ${s.task.minOperands}–${s.task.maxOperands} operands in [1, ${s.task.maxOperand}], +/−, worked step by step, answer in \\boxed{}; ${s.task.carryDropFraction ? `${pct(s.task.carryDropFraction)} of the demonstrations' addition steps that need a carry drop it` : `${pct(s.task.shortcutFraction ?? 0)} of the SFT demonstrations give the answer without the working`}.
 Model: Qwen2 architecture, hidden ${s.model.hiddenSize}, ${s.model.numLayers} layers, char tokenizer; SFT ${s.sft.epochs} epoch(s) of ${s.nTrain} problems.
-PRIME: ${JSON.stringify(s.rl)}. Wall time ${minutes.toFixed(1)} min.
+RL settings: ${JSON.stringify(s.rl)}. Wall time ${minutes.toFixed(1)} min in all.
 
 ![curves](report.svg)
 
-| step | rollout acc | kept | PRM acc | process reward | pg loss | response len |
-|---|---|---|---|---|---|---|
-${ms.filter((m, i) => i % Math.max(1, Math.floor(ms.length / 12)) === 0 || i === ms.length - 1).map((m) => `| ${m.step} | ${m['rollout/accuracy']?.toFixed(3)} | ${m['filter/kept_fraction']?.toFixed(2)} | ${m['prm/accuracy']?.toFixed(2)} | ${m['reward/process_mean']?.toExponential(2)} | ${m['actor/pg_loss']?.toFixed(3)} | ${m['response/length_mean']?.toFixed(1)} |`).join('\n')}
+| step | PRIME train acc | kept | PRM pairwise (batch) | PRM held-out pairwise | PRM loss | pg loss | response len |${rloo ? ' RLOO train acc |' : ''}
+|---|---|---|---|---|---|---|---|${rloo ? '---|' : ''}
+${prime.metrics.filter((m, i) => i % Math.max(1, Math.floor(prime.metrics.length / 12)) === 0 || i === prime.metrics.length - 1).map((m) => `| ${m.step} | ${m['rollout/accuracy']?.toFixed(3)} | ${m['filter/kept_fraction']?.toFixed(2)} | ${m['prm/accuracy']?.toFixed(2)} | ${m['prm/heldout_pairwise']?.toFixed(3) ?? ''} | ${m['prm/loss']?.toFixed(3)} | ${m['actor/pg_loss']?.toFixed(3)} | ${m['response/length_mean']?.toFixed(1)} |${rloo ? ` ${rloo.metrics.find((x) => x.step === m.step)?.['rollout/accuracy']?.toFixed(3) ?? ''} |` : ''}`).join('\n')}
 `;
   fs.writeFileSync(path.join(s.dir, 'report.md'), md);
 }

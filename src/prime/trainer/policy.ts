@@ -1,13 +1,17 @@
 /**
  * The policy update (DESIGN §2 step 7): PPO epochs over shuffled mini-batches of actor.mini_batch
- * sequences, micro-batched, with the clipped surrogate (ppoClipLoss), an optional entropy bonus
- * and an optional KL term to the reference (at the rollout temperature, like the policy's
- * log-probs; scored only when algorithm.kl_coef > 0), token-mean over each mini-batch; gradient clipping; AdamW.
+ * sequences, micro-batched, with the clipped surrogate (ppoClipLoss; actor.clip_low / clip_high,
+ * each 0 = actor.clip_eps), an optional entropy bonus and an optional KL term to the reference (at
+ * the rollout temperature, like the policy's log-probs; scored only when algorithm.kl_coef > 0;
+ * coefficient t.klCtrl.value), per-token terms summed and aggregated over each mini-batch by
+ * actor.loss_agg (aggregateLoss; seq-mean-token-sum-norm divides by data.max_response_length);
+ * gradient clipping; AdamW.
  *
  * Data-parallel: the shuffle is one permutation of the global batch, the same on every rank
  * (seeded: `rollout.seed_per_prompt`); each rank backpropagates the members of each global
- * mini-batch it holds, each micro-batch weighted by its tokens / the global mini-batch's tokens
- * (counts summed over ranks once per epoch), and the gradients are summed over ranks before
+ * mini-batch it holds, each micro-batch's Σ loss divided by the global mini-batch's tokens
+ * (token-mean; counts summed over ranks once per epoch) or sequences (seq-mean-*), so the parts
+ * sum to the mini-batch's aggregate, and the gradients are summed over ranks before
  * clipping. The update is that of one process on the whole batch; a rank's share of a
  * mini-batch varies around mini_batch / W (it may be empty: it then adds zero gradients).
  *
@@ -17,7 +21,7 @@ import * as torch from '../../torch/index.js';
 import { type Tensor, tidy } from '../../torch/index.js';
 import { logprobs, type PackedBatch } from '../../lm/index.js';
 import { seededPermutation } from '../data.js';
-import { ppoClipLoss, klPenalty } from '../ppo.js';
+import { ppoClipLoss, klPenalty, aggregateLoss } from '../ppo.js';
 import { maskedMean } from '../masked.js';
 import type { Metrics } from '../metrics.js';
 import type { PrimeTrainer } from '../trainer.js';
@@ -34,8 +38,12 @@ export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tenso
   const lr = c.actor.warmup_steps > 0 && t.step <= c.actor.warmup_steps ? (c.actor.lr * t.step) / c.actor.warmup_steps : c.actor.lr;
   t.policyOpt.setLr(lr);
   t.policy.train();
+  const clipLow = c.actor.clip_low || c.actor.clip_eps, clipHigh = c.actor.clip_high || c.actor.clip_eps;
+  const klCoef = t.klCtrl.value;
   const acc = { loss: 0, clip: 0, kl: 0, ent: 0, gn: 0, n: 0, steps: 0, klRef: 0 };
   const indexTensor = (idx: number[]) => torch.tensor(BigInt64Array.from(idx, BigInt));
+  const progress = { done: 0, total: N * c.actor.ppo_epochs, tokens: 0 }; // this rank's sequences, all epochs
+  t.onProgress({ phase: 'update', step: t.step, ...progress });
   for (let epoch = 0; epoch < c.actor.ppo_epochs; epoch++) {
     // global sequence indices in shuffled order
     const order = c.rollout.seed_per_prompt
@@ -48,6 +56,7 @@ export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tenso
     const miniTokens = dp.reduce(localTokens, 'sum', 'counting mini-batch tokens');
     for (const [j, members] of minis.entries()) {
       const tokens = Math.max(1, miniTokens[j]!);
+      const sequences = Math.min(mini, Nall - j * mini); // the global mini-batch's
       for (let i = 0; i < members.length; i += micro) {
         tidy(() => {
           const idx = indexTensor(members.slice(i, i + micro));
@@ -58,20 +67,25 @@ export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tenso
           });
           const lp = out.logprobs.narrow(1, P, T);
           const ent = out.entropy!.narrow(1, P, T);
-          const pg = ppoClipLoss(lp, oldLogp.indexSelect(0, idx), advantages.indexSelect(0, idx), mk, c.actor.clip_eps);
-          let loss = pg.loss;
+          const pg = ppoClipLoss(lp, oldLogp.indexSelect(0, idx), advantages.indexSelect(0, idx), mk, clipLow, clipHigh);
+          let tokenLoss = pg.tokenLoss;
           const entropy = maskedMean(ent, mk);
-          if (c.algorithm.entropy_coef > 0) loss = loss.sub(entropy.mul(c.algorithm.entropy_coef));
+          if (c.algorithm.entropy_coef > 0) tokenLoss = tokenLoss.sub(ent.mul(c.algorithm.entropy_coef));
           // KL to the reference, when one was scored (kl_coef > 0): at the rollout temperature, like lp
-          const kl = refLogp ? maskedMean(klPenalty(lp, refLogp.indexSelect(0, idx), mk, c.algorithm.kl_estimator), mk) : null;
-          if (kl && c.algorithm.kl_mode === 'loss') loss = loss.add(kl.mul(c.algorithm.kl_coef));
-          // token-mean over the (global) mini-batch: weight this micro-batch by its share of the tokens
-          const share = mk.sum().item() / tokens;
-          loss.mul(share).backward();
+          const klTok = refLogp ? klPenalty(lp, refLogp.indexSelect(0, idx), mk, c.algorithm.kl_estimator) : null;
+          const kl = klTok ? maskedMean(klTok, mk) : null;
+          if (klTok && c.algorithm.kl_mode === 'loss') tokenLoss = tokenLoss.add(klTok.mul(klCoef));
+          // this micro-batch's part of the (global) mini-batch's aggregate loss
+          const loss = aggregateLoss(tokenLoss, mk, c.actor.loss_agg, { normalizer: c.data.max_response_length, batchTokens: tokens, batchSequences: sequences });
+          loss.backward();
           const lv = loss.item();
           if (!Number.isFinite(lv)) throw new TrainingDivergedError('policy loss', t.step, lv);
-          acc.loss += lv * share; acc.clip += pg.clipFraction * share; acc.kl += pg.approxKl * share;
+          const share = mk.sum().item() / tokens; // token-mean metrics
+          acc.loss += lv; acc.clip += pg.clipFraction * share; acc.kl += pg.approxKl * share;
           acc.ent += entropy.item() * share; acc.klRef += (kl ? kl.item() : 0) * share;
+          progress.done += mk.size(0);
+          progress.tokens += share * tokens;
+          t.onProgress({ phase: 'update', step: t.step, ...progress });
         });
       }
       dp.allReduceGradients(t.policy.parameters(), 'policy');
@@ -83,7 +97,7 @@ export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tenso
       acc.steps++;
     }
   }
-  // each rank summed its share-weighted part of every mini-batch's means: sum over ranks
+  // each rank summed its part of every mini-batch's loss and token-means: sum over ranks
   [acc.loss, acc.clip, acc.kl, acc.ent, acc.klRef] = dp.reduce([acc.loss, acc.clip, acc.kl, acc.ent, acc.klRef], 'sum', 'reducing policy metrics') as [number, number, number, number, number];
   const k = Math.max(1, acc.steps);
   return {

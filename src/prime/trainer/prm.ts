@@ -25,20 +25,26 @@ import { TrainingDivergedError } from './errors.js';
 
 /** Response-window log-probs (N, T) of `model` over the packed batch, in micro-batches, no grad. */
 export function scoreLogprobs(model: CausalLM, batch: PackedBatch, micro: number, opts: { temperature?: number } = {}): Tensor {
+  return scoreLogprobsAt(model, batch, micro, [opts.temperature ?? 1])[0]!;
+}
+
+/** Response-window log-probs (N, T) at each temperature, from one decoder pass per micro-batch, no grad. */
+export function scoreLogprobsAt(model: CausalLM, batch: PackedBatch, micro: number, temperatures: number[]): Tensor[] {
   const N = batch.inputIds.size(0);
   const P = batch.responseStart;
   const T = batch.inputIds.size(1) - P;
+  const [first, ...rest] = temperatures;
   return noGrad(() => tidy(() => {
-    const parts: Tensor[] = [];
+    const parts: Tensor[][] = temperatures.map(() => []);
     for (let i = 0; i < N; i += micro) {
       const c = Math.min(micro, N - i);
-      const lp = logprobs(model, batch.inputIds.narrow(0, i, c), {
+      const out = logprobs(model, batch.inputIds.narrow(0, i, c), {
         attentionMask: batch.attentionMask.narrow(0, i, c), responseMask: batch.responseMask.narrow(0, i, c),
-        responseStart: P, temperature: opts.temperature,
-      }).logprobs;
-      parts.push(lp.narrow(1, P, T));
+        responseStart: P, temperature: first, ...(rest.length ? { alsoTemperatures: rest } : {}),
+      });
+      [out.logprobs, ...(out.logprobsAt ?? [])].forEach((lp, k) => parts[k]!.push(lp.narrow(1, P, T)));
     }
-    return torch.cat(parts, 0);
+    return parts.map((ps) => torch.cat(ps, 0));
   }));
 }
 

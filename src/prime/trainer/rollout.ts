@@ -12,6 +12,8 @@ import type { PromptRow } from '../data.js';
 import { filterByAccuracy, type Group } from '../filter.js';
 import type { Metrics } from '../metrics.js';
 import type { PrimeTrainer, RolloutGroup } from '../trainer.js';
+import { RewardComponents } from '../reward_functions.js';
+import { rewardFunctionName } from '../config.js';
 import { requeueSeed, rolloutSeed } from './seeds.js';
 
 /**
@@ -19,7 +21,13 @@ import { requeueSeed, rolloutSeed } from './seeds.js';
  * `seeds` (one per row), each row is sampled in a generate call of its own that first seeds
  * libtorch's generator with its seed, so its samples do not depend on the other rows.
  */
-export async function rolloutGroups(t: PrimeTrainer, rows: PromptRow[], opts: { greedy?: boolean; n?: number; seeds?: number[] } = {}): Promise<Group<RolloutGroup>[]> {
+export async function rolloutGroups(t: PrimeTrainer, rows: PromptRow[], opts: {
+  greedy?: boolean; n?: number; seeds?: number[];
+  /** Collects reward.functions terms (reward/<name> metrics). */
+  components?: RewardComponents;
+  /** Counts samples / generated tokens and reports them as the step's rollout progress. */
+  progress?: { done: number; total: number; tokens: number };
+} = {}): Promise<Group<RolloutGroup>[]> {
   const c = t.cfg.rollout;
   const n = opts.n ?? c.n;
   if (opts.seeds && opts.seeds.length !== rows.length) throw new RangeError(`rollout: ${opts.seeds.length} seeds for ${rows.length} rows`);
@@ -33,7 +41,14 @@ export async function rolloutGroups(t: PrimeTrainer, rows: PromptRow[], opts: { 
       ...(opts.seeds ? { seed: opts.seeds[i]! } : {}),
     });
     // grade the whole chunk at once, so a code verifier's pool sees every sample
-    const scores = await Promise.all(samples.map((s, k) => t.verifier(chunk[Math.floor(k / n)]!, s.text).then((v) => v.score)));
+    const results = await Promise.all(samples.map((s, k) => t.verifier(chunk[Math.floor(k / n)]!, s.text)));
+    const scores = results.map((v) => v.score);
+    opts.components?.add(results);
+    if (opts.progress) {
+      opts.progress.done += samples.length;
+      opts.progress.tokens += samples.reduce((a, s) => a + s.tokenIds.length, 0);
+      t.onProgress({ phase: 'rollout', step: t.step + 1, ...opts.progress });
+    }
     for (const [j, row] of chunk.entries()) {
       const mine = samples.slice(j * n, (j + 1) * n);
       groups.push({
@@ -69,6 +84,8 @@ export async function collectBatch(t: PrimeTrainer, m: Metrics): Promise<Group<R
   const fewestBuffered = () => dp.reduce([t.buffer.size], 'min', 'comparing prompt buffers')[0]!;
   let drawn = 0, kept = 0, correct = 0, total = 0, truncated = 0, lenSum = 0, lenMax = 0, requeued = 0;
   let fewest = fewestBuffered();
+  const components = new RewardComponents();
+  const progress = { done: 0, total: 0, tokens: 0 }; // this rank's samples (the total grows each round)
   for (let round = 0; round < c.rollout.max_rounds && fewest < B; round++) {
     const want = Math.ceil((B - fewest) * W * (c.filter.enable ? c.rollout.oversample : 1));
     const fromQueue = t.requeue.splice(0, want);
@@ -78,7 +95,9 @@ export async function collectBatch(t: PrimeTrainer, m: Metrics): Promise<Group<R
     const seeds = c.rollout.seed_per_prompt
       ? mine.map(({ i }) => (i < fromQueue.length ? requeueSeed(c.trainer.seed, step, round, i) : rolloutSeed(c.trainer.seed, step, round, i - fromQueue.length)))
       : undefined;
-    const groups = await rolloutGroups(t, mine.map(({ row }) => row), { seeds });
+    progress.total += mine.length * c.rollout.n;
+    t.onProgress({ phase: 'rollout', step, ...progress }); // the phase's (or round's) start
+    const groups = await rolloutGroups(t, mine.map(({ row }) => row), { seeds, components, progress });
     drawn += groups.length;
     for (const g of groups) {
       correct += g.scores.reduce((a, b) => a + b, 0);
@@ -105,6 +124,7 @@ export async function collectBatch(t: PrimeTrainer, m: Metrics): Promise<Group<R
     'response/length_max': lenMax,
     'response/truncated_fraction': total ? truncated / total : 0,
     'buffer/size_before_take': bufferSize,
+    ...components.metrics(c.reward.functions.map(rewardFunctionName), dp.active ? (xs) => dp.reduce(xs, 'sum', 'reducing reward components') : undefined),
   });
   const batch = t.buffer.take(Math.min(B, fewest))!;
   if (c.rollout.buffer === 'prompts') requeueSurplus(t);

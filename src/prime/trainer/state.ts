@@ -1,7 +1,7 @@
 /**
  * Checkpoints of a run: everything a resumed run needs to continue exactly — policy and PRM in
  * Hugging Face layout, optimizer states, RNG state, the data cursor, the prompt buffer and the
- * re-queued prompts, the PRM probe set — written atomically (checkpoint.ts).
+ * re-queued prompts, the PRM probe set, the KL coefficient — written atomically (checkpoint.ts).
  *
  * With several ranks, each rank's RNG state and prompt buffer are gathered to rank 0, which
  * writes them as `ranks/rank-NNNNN.json` beside the rest (models and optimizer states are the
@@ -15,7 +15,7 @@ import { savePretrained } from '../../lm/index.js';
 import { configToYaml } from '../config.js';
 import { PromptDataset, type PromptRow, type DatasetState } from '../data.js';
 import { PromptBuffer, type Group } from '../filter.js';
-import { writeCheckpoint, checkpointName } from '../checkpoint.js';
+import { writeCheckpoint, checkpointName, readCheckpointState } from '../checkpoint.js';
 import type { PrimeTrainer, RolloutGroup } from '../trainer.js';
 import type { PrmProbeSet } from './prm.js';
 
@@ -37,6 +37,8 @@ interface SavedState {
   requeue?: number[];
   probe?: PrmProbeSet | null;
   world_size?: number;
+  /** The KL controller's coefficient (algorithm.kl_ctrl). */
+  kl_ctrl?: ReturnType<PrimeTrainer['klCtrl']['state']>;
 }
 
 const rankFile = (rank: number): string => `rank-${String(rank).padStart(5, '0')}.json`;
@@ -60,7 +62,7 @@ export function saveCheckpoint(t: PrimeTrainer): string {
     rng.dispose();
     const state: SavedState = {
       step: t.step, dataset: t.dataset.state(), buffer: t.buffer.toJSON(), droppedLongPrompts: t.droppedLongPrompts,
-      requeue: t.requeue, probe: t.probe,
+      requeue: t.requeue, probe: t.probe, kl_ctrl: t.klCtrl.state(),
       ...(ranks ? { world_size: ranks.length } : {}),
     };
     fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
@@ -94,13 +96,7 @@ function gatherRankStates(t: PrimeTrainer): RankState[] {
 
 /** Restores the run state of checkpoint `dir` into t (models were loaded from it already). */
 export function restoreCheckpoint(t: PrimeTrainer, dir: string, rows: PromptRow[]): void {
-  const file = path.join(dir, 'state.json');
-  let state: SavedState;
-  try {
-    state = JSON.parse(fs.readFileSync(file, 'utf8')) as SavedState;
-  } catch (e) {
-    throw new Error(`${file}: cannot read the checkpoint state: ${(e as Error).message}`);
-  }
+  const state = readCheckpointState(dir) as unknown as SavedState; // errors name state.json
   const savedWorld = state.world_size ?? 1;
   if (savedWorld !== t.worldSize)
     throw new Error(`${dir} was written by a run on ${savedWorld} rank(s); resume it on ${savedWorld} (prompt buffers and RNG states are per rank), not ${t.worldSize}`);
@@ -110,6 +106,7 @@ export function restoreCheckpoint(t: PrimeTrainer, dir: string, rows: PromptRow[
   t.buffer = PromptBuffer.fromJSON(state.buffer);
   t.requeue = state.requeue ?? [];
   if (state.probe) t.probe = state.probe;
+  if (state.kl_ctrl && t.klCtrl.kind === 'adaptive') t.klCtrl.load(state.kl_ctrl); // a fixed β is the config's
   const loadOpt = (opt: AdamW, f: string) => {
     const tensors = torch.loadSafetensors(f);
     const step = Number(torch.readSafetensorsHeader(f).metadata.step ?? 0);

@@ -64,6 +64,8 @@ export interface TestDetail {
   got?: string;
   /** Tail of stderr; at most 512 chars. */
   stderr?: string;
+  /** The run hit its memory cgroup's cap (the OOM killer acted inside it). */
+  memoryLimit?: boolean;
 }
 
 export interface CodeGrade {
@@ -143,6 +145,7 @@ export async function gradeCode(response: string, tests: string | CodeTests, opt
     const status = judge(run, parsed.style, parsed.outputs[k], match);
     const detail: TestDetail = { index: k, status, wallMs: run.wallMs, exitCode: run.exitCode, got: clip(run.stdout) };
     if (run.stderr.length > 0) detail.stderr = clip(run.stderr.slice(-512));
+    if (run.memoryLimit) detail.memoryLimit = true;
     return detail;
   };
 

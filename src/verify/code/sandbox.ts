@@ -3,10 +3,13 @@
  *
  * One run = one fresh sandbox:
  *
+ *   [/bin/sh -c 'echo $$ > RUN_CGROUP/cgroup.procs; exec "$@"']  when a memory cgroup is usable
  *   [setpriv --reuid=U --regid=U --clear-groups --]       only when we are root (see below)
- *   bwrap --unshare-all                                   new user, pid, net, ipc, uts, cgroup ns:
- *                                                         no network (only a down loopback)
+ *   bwrap --unshare-all --unshare-user --disable-userns   new user, pid, net, ipc, uts, cgroup ns;
+ *                                                         no nested user namespaces inside
  *         --die-with-parent --new-session                 dies with us; no terminal to inject into
+ *         --json-status-fd 5                              reports the host pid of the namespace's init
+ *         --seccomp 4                                     the syscall filter (native/seccomp)
  *         --ro-bind /usr /usr + /bin /lib /lib64 symlinks read-only system; nothing else of the host
  *         --proc /proc --dev /dev                         the sandbox's own /proc, minimal /dev
  *         --tmpfs /tmp, /dev/shm (size-capped)            private writable space
@@ -23,21 +26,30 @@
  * namespace, where the process limit counts only that sandbox's processes. The probe
  * (probeSandbox) checks that a fork loop really hits the limit before any untrusted code runs.
  *
- * The wall-clock timeout and output caps are enforced here: the run's process group is
- * SIGKILLed, which kills bwrap, whose death kills the sandbox's pid-1 and with it every
- * process in the namespace (including daemonized ones).
+ * Ending a run (timeout, output cap, or normal exit): the namespace's init is SIGKILLed by its
+ * host pid (from --json-status-fd) before the run's process group, so a program that cleared
+ * init's parent-death signal (ptrace is denied by the filter, but the kill does not rely on
+ * that) still loses its whole pid namespace; the run cgroup, where there is one, is then
+ * killed until empty (and pooled for a later run). A run resolves only once nothing of it is left.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type CgroupMode, type CgroupParent, RunCgroup, detectCgroupParent } from './cgroup.js';
 
 export interface SandboxLimits {
   /** Wall-clock limit per run in ms (default 4000). The whole sandbox is killed past it. */
   timeoutMs: number;
   /** RLIMIT_CPU in seconds (default: ceil(timeoutMs / 1000) + 1, so the wall clock fires first). */
   cpuSeconds?: number;
-  /** RLIMIT_AS in bytes (default 1 GiB): address space, so a memory bomb gets MemoryError. */
+  /**
+   * Memory cap in bytes (default 1 GiB), twice: the run's aggregate cap (its memory cgroup:
+   * every process, tmpfs and memfd pages included; past it the OOM killer acts inside the run)
+   * and RLIMIT_AS of each process (a single-process bomb gets MemoryError). Without a cgroup
+   * only the per-process bound holds: up to maxProcesses × memoryBytes (see README).
+   */
   memoryBytes: number;
   /** RLIMIT_NPROC (default 32): processes + threads of the sandbox user in its namespace. */
   maxProcesses: number;
@@ -75,6 +87,18 @@ export interface SandboxConfig {
   setprivPath: string;
   /** Unprivileged uid/gid the sandbox runs as when we are root (default 65534, nobody). */
   sandboxUid: number;
+  /**
+   * The compiled seccomp filter bwrap loads (default: native/build/seccomp/sandbox.bpf, built by
+   * `make build`). `null` runs without a syscall filter (only for comparisons; the probe reports it).
+   */
+  seccompPath: string | null;
+  /**
+   * Per-run memory cgroup: 'auto' (default: use one where the host allows, see cgroup.ts),
+   * 'require' (the probe fails without one), 'off'.
+   */
+  cgroup: CgroupMode;
+  /** Where run cgroups are created (default: env PRIME_SANDBOX_CGROUP, else detected). */
+  cgroupParent?: string;
 }
 
 export const DEFAULT_SANDBOX: SandboxConfig = {
@@ -83,7 +107,16 @@ export const DEFAULT_SANDBOX: SandboxConfig = {
   prlimitPath: '/usr/bin/prlimit',
   setprivPath: '/usr/bin/setpriv',
   sandboxUid: 65534,
+  seccompPath: defaultSeccompPath(),
+  cgroup: 'auto',
 };
+
+/** native/build/seccomp/sandbox.bpf of this checkout (from dist/src/verify/code or src/verify/code). */
+function defaultSeccompPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [resolve(here, '../../../..'), resolve(here, '../../..')].map((r) => join(r, 'native/build/seccomp/sandbox.bpf'));
+  return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
+}
 
 /** Where the program appears inside the sandbox. */
 export const SANDBOX_PROGRAM = '/sandbox/solution.py';
@@ -92,6 +125,8 @@ export type RunStatus = 'exited' | 'timeout' | 'output-limit' | 'spawn-error';
 
 export interface RunResult {
   status: RunStatus;
+  /** The run's memory cgroup hit its cap and the OOM killer acted (only with a cgroup). */
+  memoryLimit?: boolean;
   /** Exit code of the run (bwrap passes the program's through), or null if killed. */
   exitCode: number | null;
   signal: NodeJS.Signals | null;
@@ -136,14 +171,18 @@ export class Semaphore {
 export const defaultRunSlots = new Semaphore(availableParallelism());
 
 // ---------------------------------------------------------------------------
-// Process runner with timeout, output caps and group kill
+// Process runner with timeout, output caps, and a teardown that leaves nothing behind
 // ---------------------------------------------------------------------------
 
 interface ProcessSpec {
   argv: string[];
   stdin: string;
   /** Data written to fds 3, 4, … of the child (then closed). */
-  extraFds: string[];
+  extraFds: (string | Buffer)[];
+  /** One more fd after extraFds that bwrap writes its JSON status to (--json-status-fd). */
+  statusFd: boolean;
+  /** The run's cgroup: killed with the run, emptied (and returned to the pool) before the run resolves. */
+  cgroup?: RunCgroup;
   env: Record<string, string>;
   cwd: string;
   limits: SandboxLimits;
@@ -158,6 +197,32 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
+/** Field 22 of /proc/PID/stat (start time in clock ticks) and the state letter, or null if gone. */
+function procStat(pid: number): { state: string; start: string } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0]!, start: rest[19]! };
+  } catch {
+    return null;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until the process `pid` started at `start` is a zombie or gone. For a pid namespace's
+ * init that means the namespace is empty: the kernel reaps every other member before init exits.
+ */
+async function waitGone(pid: number, start: string, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 1; Date.now() < deadline; wait = Math.min(wait * 2, 50)) {
+    const st = procStat(pid);
+    if (st === null || st.start !== start || st.state === 'Z' || st.state === 'X') return;
+    await sleep(wait);
+  }
+}
+
 function runProcess(spec: ProcessSpec): Promise<RunResult> {
   const started = Date.now();
   return new Promise<RunResult>((resolve) => {
@@ -167,19 +232,23 @@ function runProcess(spec: ProcessSpec): Promise<RunResult> {
     let outBytes = 0;
     let errBytes = 0;
     let settled = false;
+    let exited = false;
     let exitCode: number | null = null;
     let signal: NodeJS.Signals | null = null;
+    // The namespace's init as the host sees it, from bwrap's JSON status.
+    let init: { pid: number; start: string } | null = null;
 
     let child: ReturnType<typeof spawn>;
     try {
       child = spawn(spec.argv[0]!, spec.argv.slice(1), {
-        stdio: ['pipe', 'pipe', 'pipe', ...spec.extraFds.map(() => 'pipe' as const)],
+        stdio: ['pipe', 'pipe', 'pipe', ...spec.extraFds.map(() => 'pipe' as const), ...(spec.statusFd ? ['pipe' as const] : [])],
         detached: true, // own process group (and session): killGroup reaches bwrap/prlimit/python
         env: spec.env,
         cwd: spec.cwd,
       });
     } catch (e) {
       resolve({ status: 'spawn-error', exitCode: null, signal: null, stdout: '', stderr: String(e), wallMs: 0 });
+      void spec.cgroup?.release();
       return;
     }
 
@@ -188,18 +257,42 @@ function runProcess(spec: ProcessSpec): Promise<RunResult> {
       settled = true;
       clearTimeout(timer);
       clearTimeout(closeTimer);
-      resolve({
-        status,
-        exitCode: status === 'exited' ? exitCode : null,
-        signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        wallMs: Date.now() - started,
-      });
+      void (async () => {
+        // Nothing of the run may outlive it: empty the cgroup, or wait for the killed init.
+        let memoryLimit: boolean | undefined;
+        // (A task leaves cgroup.procs before it finishes exiting: wait for init as well, which
+        // finishes only after every other member of its pid namespace.)
+        if (spec.cgroup !== undefined) {
+          memoryLimit = spec.cgroup.oomKilled();
+          await spec.cgroup.release();
+        }
+        if (init !== null) await waitGone(init.pid, init.start);
+        resolve({
+          status,
+          ...(memoryLimit ? { memoryLimit } : {}),
+          exitCode: status === 'exited' ? exitCode : null,
+          signal,
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+          wallMs: Date.now() - started,
+        });
+      })();
+    };
+    // Init first, while bwrap (its parent) is alive and its pid cannot have been reused; its
+    // death takes the whole pid namespace, whatever the program did to init's death signal.
+    const killInit = () => {
+      if (init === null || exited) return;
+      try {
+        process.kill(init.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
     };
     const kill = (why: RunStatus) => {
       if (status === 'exited') status = why;
+      killInit();
       killGroup(child.pid);
+      spec.cgroup?.killNow();
     };
 
     const timer = setTimeout(() => kill('timeout'), spec.limits.timeoutMs);
@@ -224,12 +317,30 @@ function runProcess(spec: ProcessSpec): Promise<RunResult> {
     // A child that exits without reading its input makes our writes fail with EPIPE: ignore.
     for (const s of child.stdio) s?.on('error', () => {});
 
+    if (spec.statusFd) {
+      // bwrap writes `{ "child-pid": N, … }` first (N: init's pid in our namespace), then
+      // `{ "exit-code": … }`. Only the first few hundred bytes matter.
+      let text = '';
+      const statusStream = child.stdio[3 + spec.extraFds.length] as NodeJS.ReadableStream;
+      statusStream.on('data', (b: Buffer) => {
+        if (init !== null || text.length > 4096) return;
+        text += b.toString('utf8');
+        const m = /"child-pid"\s*:\s*(\d+)/.exec(text);
+        if (m === null) return;
+        const pid = Number(m[1]);
+        const st = procStat(pid);
+        if (st !== null) init = { pid, start: st.start };
+        if (status !== 'exited') killInit(); // the kill came before the status
+      });
+    }
+
     child.on('error', (e) => {
       status = 'spawn-error';
       err.push(Buffer.from(String(e)));
       finish();
     });
     child.on('exit', (code, sig) => {
+      exited = true;
       exitCode = code;
       signal = sig;
       // Anything left in the group (unsandboxed stragglers) dies with the run.
@@ -274,18 +385,36 @@ function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
+/** Joins the run cgroup, then execs the rest of the command line (so every process starts inside). */
+const JOIN_CGROUP = 'echo $$ > "$0" || exit 125; exec "$@"';
+
+interface Fds {
+  /** fd of the compiled seccomp filter, if any. */
+  seccomp?: number;
+  /** fd bwrap writes its JSON status to. */
+  status: number;
+  /** cgroup.procs of the run cgroup, if any. */
+  cgroupProcs?: string;
+}
+
 /** argv for running `pythonArgs` under bwrap with the program on fd 3. */
-function bwrapArgv(cfg: SandboxConfig, limits: SandboxLimits, pythonArgs: string[]): string[] {
+function bwrapArgv(cfg: SandboxConfig, limits: SandboxLimits, pythonArgs: string[], fds: Fds): string[] {
+  const enter = fds.cgroupProcs !== undefined ? ['/bin/sh', '-c', JOIN_CGROUP, fds.cgroupProcs] : [];
   const drop = isRoot()
     ? [cfg.setprivPath, `--reuid=${cfg.sandboxUid}`, `--regid=${cfg.sandboxUid}`, '--clear-groups', '--']
     : [];
   const size = String(limits.tmpBytes);
   return [
+    ...enter,
     ...drop,
     cfg.bwrapPath,
     '--unshare-all',
+    '--unshare-user', // explicit: --disable-userns needs it
+    '--disable-userns', // no nested user namespaces (their own mounts, capabilities, tmpfs)
     '--die-with-parent',
     '--new-session',
+    '--json-status-fd', String(fds.status),
+    ...(fds.seccomp !== undefined ? ['--seccomp', String(fds.seccomp)] : []),
     '--hostname', 'sandbox',
     '--ro-bind', '/usr', '/usr',
     '--symlink', 'usr/bin', '/bin',
@@ -308,6 +437,38 @@ function bwrapArgv(cfg: SandboxConfig, limits: SandboxLimits, pythonArgs: string
   ];
 }
 
+const filters = new Map<string, Buffer>();
+
+/** The compiled seccomp filter (read once per path). Throws SandboxUnavailableError if missing. */
+function seccompFilter(path: string): Buffer {
+  let bpf = filters.get(path);
+  if (bpf === undefined) {
+    try {
+      bpf = readFileSync(path);
+    } catch {
+      throw new SandboxUnavailableError(`the seccomp filter ${path} is missing (build it with \`make build\`)`);
+    }
+    if (bpf.length === 0 || bpf.length % 8 !== 0) throw new SandboxUnavailableError(`${path} is not a BPF program (${bpf.length} bytes)`);
+    filters.set(path, bpf);
+  }
+  return bpf;
+}
+
+const cgroupParents = new Map<string, ReturnType<typeof detectCgroupParent>>();
+
+/** Where this configuration's run cgroups go (detected once per parent setting), or why none. */
+export function sandboxCgroupParent(sandbox: Partial<SandboxConfig> = {}): { ok: true; parent: CgroupParent } | { ok: false; reason: string } {
+  const cfg: SandboxConfig = { ...DEFAULT_SANDBOX, ...sandbox };
+  if (cfg.cgroup === 'off') return { ok: false, reason: "cgroup: 'off'" };
+  const key = cfg.cgroupParent ?? `env:${process.env['PRIME_SANDBOX_CGROUP'] ?? ''}`;
+  let d = cgroupParents.get(key);
+  if (d === undefined) {
+    d = detectCgroupParent(cfg.cgroupParent);
+    cgroupParents.set(key, d);
+  }
+  return d;
+}
+
 export interface RunRequest {
   /** Python source of the program under test. */
   program: string;
@@ -326,7 +487,9 @@ export interface RunRequest {
 
 /**
  * Runs a program once in a fresh sandbox (or, if `unsandboxed`, directly under prlimit).
- * Does not probe: callers check `probeSandbox` first (gradeCode does).
+ * Resolves once no process of the run is left. Does not probe: callers check `probeSandbox`
+ * first (gradeCode does). Throws SandboxUnavailableError if the seccomp filter is missing or
+ * `cgroup: 'require'` and no run cgroup can be made.
  */
 export async function runSandboxed(req: RunRequest, slots: Semaphore = defaultRunSlots): Promise<RunResult> {
   const limits: SandboxLimits = { ...DEFAULT_LIMITS, ...req.limits };
@@ -335,10 +498,32 @@ export async function runSandboxed(req: RunRequest, slots: Semaphore = defaultRu
   try {
     if (!req.unsandboxed) {
       const args = (req.pythonArgs ?? ['{program}']).map((a) => a.replaceAll('{program}', SANDBOX_PROGRAM));
+      const extraFds: (string | Buffer)[] = [req.program];
+      const fds: Fds = { status: 4 };
+      if (cfg.seccompPath !== null) {
+        extraFds.push(seccompFilter(cfg.seccompPath));
+        fds.seccomp = 4;
+        fds.status = 5;
+      }
+      let cgroup: RunCgroup | undefined;
+      const where = sandboxCgroupParent(cfg);
+      if (where.ok) {
+        try {
+          // Tasks: the program's processes and threads plus bwrap's monitor and init.
+          cgroup = RunCgroup.acquire(where.parent, { memoryBytes: limits.memoryBytes, maxTasks: limits.maxProcesses + 4 });
+          fds.cgroupProcs = cgroup.procsFile;
+        } catch (e) {
+          if (cfg.cgroup === 'require') throw new SandboxUnavailableError(`cannot create a run cgroup: ${(e as Error).message}`);
+        }
+      } else if (cfg.cgroup === 'require') {
+        throw new SandboxUnavailableError(`no memory cgroup for the sandbox: ${where.reason}`);
+      }
       return await runProcess({
-        argv: bwrapArgv(cfg, limits, args),
+        argv: bwrapArgv(cfg, limits, args, fds),
         stdin: req.stdin,
-        extraFds: [req.program],
+        extraFds,
+        statusFd: true,
+        ...(cgroup !== undefined ? { cgroup } : {}),
         env: {},
         cwd: '/',
         limits,
@@ -354,6 +539,7 @@ export async function runSandboxed(req: RunRequest, slots: Semaphore = defaultRu
         argv: [...prlimitArgs(cfg, limits), cfg.pythonPath, '-I', '-B', ...args],
         stdin: req.stdin,
         extraFds: [],
+        statusFd: false,
         env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: dir },
         cwd: dir,
         limits,
@@ -370,13 +556,22 @@ export async function runSandboxed(req: RunRequest, slots: Semaphore = defaultRu
 // Probe: does the sandbox work, and does it give the guarantees we claim?
 // ---------------------------------------------------------------------------
 
-export type ProbeResult = { ok: true } | { ok: false; reason: string };
+export type ProbeResult =
+  | {
+      ok: true;
+      /** The per-run memory cgroup in use ('v1' / 'v2'), or null with the reason. */
+      cgroup: 'v1' | 'v2' | null;
+      cgroupReason?: string;
+      /** Whether the seccomp filter is loaded (false only with seccompPath: null). */
+      seccomp: boolean;
+    }
+  | { ok: false; reason: string };
 
 /** Process limit used by the probe's fork test. */
 const PROBE_NPROC = 8;
 
 const PROBE_PROGRAM = `
-import json, os, socket, time
+import ctypes, errno, json, os, socket, time
 res = {"env": sorted(os.environ.keys())}
 pids, limited = [], False
 for _ in range(${PROBE_NPROC + 8}):
@@ -402,6 +597,13 @@ try:
     res["root_writable"] = True
 except OSError:
     res["root_writable"] = False
+try:
+    os.close(os.memfd_create("probe"))
+    res["filtered"] = False
+except OSError as e:
+    res["filtered"] = e.errno == errno.EPERM
+libc = ctypes.CDLL(None, use_errno=True)
+res["userns"] = libc.unshare(0x10000000) == 0
 print(json.dumps(res))
 `;
 
@@ -426,20 +628,28 @@ async function runProbe(cfg: SandboxConfig): Promise<ProbeResult> {
   ] as const) {
     if (!executable(path)) return { ok: false, reason: `${what} not found at ${path}` };
   }
-  const r = await runSandboxed(
-    {
-      program: PROBE_PROGRAM,
-      stdin: '',
-      limits: { timeoutMs: 10_000, maxProcesses: PROBE_NPROC },
-      sandbox: cfg,
-    },
-    new Semaphore(1),
-  );
+  const where = sandboxCgroupParent(cfg);
+  if (!where.ok && cfg.cgroup === 'require') return { ok: false, reason: `no memory cgroup for the sandbox: ${where.reason}` };
+  let r: RunResult;
+  try {
+    r = await runSandboxed(
+      {
+        program: PROBE_PROGRAM,
+        stdin: '',
+        limits: { timeoutMs: 10_000, maxProcesses: PROBE_NPROC },
+        sandbox: cfg,
+      },
+      new Semaphore(1),
+    );
+  } catch (e) {
+    if (e instanceof SandboxUnavailableError) return { ok: false, reason: e.message };
+    throw e;
+  }
   if (r.status !== 'exited' || r.exitCode !== 0) {
     const detail = r.stderr.trim().split('\n').slice(-3).join(' | ');
     return { ok: false, reason: `probe run failed (${r.status}, exit ${r.exitCode}): ${detail}` };
   }
-  let res: { env: string[]; nproc_limited: boolean; network: boolean; root_writable: boolean };
+  let res: { env: string[]; nproc_limited: boolean; network: boolean; root_writable: boolean; filtered: boolean; userns: boolean };
   try {
     res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
   } catch {
@@ -448,16 +658,24 @@ async function runProbe(cfg: SandboxConfig): Promise<ProbeResult> {
   if (!res.nproc_limited) return { ok: false, reason: 'the process limit (RLIMIT_NPROC) is not enforced in the sandbox' };
   if (res.network) return { ok: false, reason: 'the sandbox can reach the network' };
   if (res.root_writable) return { ok: false, reason: 'the sandbox root is writable' };
+  if (res.userns) return { ok: false, reason: 'the sandbox can create nested user namespaces' };
+  if (cfg.seccompPath !== null && !res.filtered) return { ok: false, reason: 'the seccomp filter is not in effect (memfd_create was allowed)' };
   const allowedEnv = new Set(['PATH', 'LANG', 'HOME', 'LC_CTYPE', 'PWD']);
   const leaked = res.env.filter((k) => !allowedEnv.has(k));
   if (leaked.length > 0) return { ok: false, reason: `environment not cleared (saw ${leaked.join(', ')})` };
-  return { ok: true };
+  return {
+    ok: true,
+    cgroup: where.ok ? (where.parent.version === 2 ? 'v2' : 'v1') : null,
+    ...(where.ok ? {} : { cgroupReason: where.reason }),
+    seccomp: cfg.seccompPath !== null,
+  };
 }
 
 /**
  * Checks once per configuration (memoized) that bubblewrap runs Python with the promised
  * isolation: a fork loop hits the process limit, the network is unreachable, the root is
- * read-only and the environment is cleared.
+ * read-only, the environment is cleared, nested user namespaces are refused and the seccomp
+ * filter is in effect. Reports whether runs get a memory cgroup.
  */
 export function probeSandbox(sandbox: Partial<SandboxConfig> = {}): Promise<ProbeResult> {
   const cfg: SandboxConfig = { ...DEFAULT_SANDBOX, ...sandbox };

@@ -154,6 +154,7 @@ export function stringifyExactJson(v: unknown): string {
 export function parseTests(tests: string | CodeTests): ParsedTests {
   let obj: unknown = tests;
   if (typeof tests === 'string') {
+    if (tests.trim() === '') throw new BadTestsError('tests are empty');
     try {
       obj = parseExactJson(tests);
     } catch (e) {

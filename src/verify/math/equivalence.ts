@@ -15,9 +15,9 @@
  */
 import { createRequire } from 'node:module';
 import type { ComputeEngine as ComputeEngineType } from '@cortex-js/compute-engine';
-import { type Answer, parseAnswer, VARIABLE_LHS } from './structure.js';
-import { type MathJson, Budget, DeadlineError, EvalError, evaluate, freeVariables } from './evaluate.js';
-import { type NumValue, float, numericEqual, isFiniteValue, toFloat, div } from './numeric.js';
+import { type Answer, parseAnswer, isLabel } from './structure.js';
+import { type MathJson, Budget, DeadlineError, EvalError, NonRealError, evaluate, freeVariables } from './evaluate.js';
+import { type NumValue, float, numericEqual, isFiniteValue, isLost, toFloat, div } from './numeric.js';
 import { comparisonKey } from './normalize.js';
 
 /** Number of random points for expressions with free variables. */
@@ -98,6 +98,20 @@ function containsError(e: MathJson): boolean {
   return e === 'Nothing';
 }
 
+/** Whether an expression mentions the imaginary unit (then it is compared as complex). */
+function mentionsImaginary(e: MathJson): boolean {
+  if (typeof e === 'string') return e === 'i' || e === 'ImaginaryUnit' || e === 'Complex';
+  if (Array.isArray(e)) return e.some(mentionsImaginary);
+  if (typeof e === 'object' && e !== null) {
+    if (typeof e.sym === 'string') return e.sym === 'i' || e.sym === 'ImaginaryUnit';
+    if (Array.isArray(e.fn)) return e.fn.some(mentionsImaginary);
+  }
+  return false;
+}
+
+/** How a set of sample points decided: equal, different, or too few comparable points. */
+type PointVerdict = 'equal' | 'different' | 'few' | 'fail';
+
 /** Mulberry32: a tiny deterministic PRNG, so verdicts are reproducible run to run. */
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -153,39 +167,71 @@ export class Comparator {
     return 'structural';
   }
 
-  private evalAt(e: MathJson, env: Map<string, NumValue>): NumValue | null {
+  /** The value, null if it cannot be evaluated, 'nonreal' if not real under real semantics. */
+  private evalAt(e: MathJson, env: Map<string, NumValue>): NumValue | null | 'nonreal' {
     try {
       return evaluate(e, env, this.budget);
     } catch (err) {
       if (err instanceof DeadlineError) throw err;
+      if (err instanceof NonRealError) return 'nonreal';
       if (err instanceof EvalError || err instanceof RangeError) return null;
       throw err;
     }
   }
 
-  /** Values of `a` and `b` at the same seeded random points (null where either fails). */
-  private samplePairs(a: MathJson, b: MathJson, vars: string[]): [NumValue, NumValue][] | 'fail' {
-    const rand = mulberry32(0x5eed + vars.length);
+  /**
+   * Values of `a` and `b` at the same seeded random points. Round 0: each variable of
+   * magnitude 0.5–2.5, negative at one point in three (a fixed pattern, so it always happens),
+   * telling |x| from x and √(x²) from x. Round 1: positive values 0.5–10.5, for expressions
+   * whose real domain round 0 mostly missed. With `real`, a point where either side (or an
+   * intermediate value) is not real is skipped, not compared; so is one where either side
+   * over- or underflowed. 'fail' if either side cannot be evaluated at most points.
+   */
+  private samplePairs(a: MathJson, b: MathJson, vars: string[], real: boolean, round: 0 | 1): [NumValue, NumValue][] | 'fail' {
+    const rand = mulberry32(0x5eed + vars.length + 7919 * round);
     const pairs: [NumValue, NumValue][] = [];
     let failures = 0;
-    for (let k = 0; k < RANDOM_POINTS; k++) {
-      const env = new Map<string, NumValue>();
-      vars.forEach((v, index) => {
-        const magnitude = 0.5 + 2 * rand();
-        // Each variable is negative at one point in three (a fixed pattern, so it always
-        // happens), telling |x| from x and √(x²) from x.
-        const sign = (k + index) % 3 === 2 ? -1 : 1;
-        env.set(v, float(sign * magnitude));
-      });
-      const va = this.evalAt(a, env);
-      const vb = this.evalAt(b, env);
-      if (va === null || vb === null) {
-        if (++failures > RANDOM_POINTS / 2) return 'fail';
-        continue;
+    this.budget.real = real;
+    try {
+      for (let k = 0; k < RANDOM_POINTS; k++) {
+        const env = new Map<string, NumValue>();
+        vars.forEach((v, index) => {
+          if (round === 0) {
+            const magnitude = 0.5 + 2 * rand();
+            const sign = (k + index) % 3 === 2 ? -1 : 1;
+            env.set(v, float(sign * magnitude));
+          } else env.set(v, float(0.5 + 10 * rand()));
+        });
+        const va = this.evalAt(a, env);
+        const vb = this.evalAt(b, env);
+        if (va === 'nonreal' || vb === 'nonreal') continue;
+        if (va === null || vb === null) {
+          if (++failures > RANDOM_POINTS / 2) return 'fail';
+          continue;
+        }
+        if (isLost(va) || isLost(vb)) continue;
+        pairs.push([va, vb]);
       }
-      pairs.push([va, vb]);
+    } finally {
+      this.budget.real = false;
     }
     return pairs;
+  }
+
+  /** Compares `a` and `b` over one round of sample points. */
+  private comparePoints(a: MathJson, b: MathJson, vars: string[], real: boolean, round: 0 | 1): PointVerdict {
+    const pairs = this.samplePairs(a, b, vars, real, round);
+    if (pairs === 'fail') return 'fail';
+    let valid = 0;
+    for (const [va, vb] of pairs) {
+      const fa = isFiniteValue(va);
+      const fb = isFiniteValue(vb);
+      if (!fa && !fb) continue;
+      if (fa !== fb) return 'different';
+      if (!numericEqual(va, vb, this.opts.relTol)) return 'different';
+      valid++;
+    }
+    return valid >= MIN_VALID_POINTS ? 'equal' : 'few';
   }
 
   /** Scalar equivalence of two LaTeX leaves. */
@@ -202,28 +248,25 @@ export class Comparator {
     if (vars.length === 0) {
       const va = this.evalAt(ja, new Map());
       const vb = this.evalAt(jb, new Map());
-      if (va === null || vb === null) {
+      if (va === null || vb === null || va === 'nonreal' || vb === 'nonreal') {
         this.sawUnparseable = true;
         return { equal: false, unparseable: true };
       }
       if (!numericEqual(va, vb, this.opts.relTol)) return { equal: false, unparseable: false };
       return { equal: true, how: va.kind === 'exact' && vb.kind === 'exact' ? 'exact' : 'numeric' };
     }
-    const pairs = this.samplePairs(ja, jb, vars);
-    if (pairs === 'fail') {
+    // Real semantics unless either side mentions i: points outside the real domain are
+    // skipped. Too few real points (a domain that misses the samples, √(x − 3)): a second
+    // round of positive points, then principal complex values at every point.
+    const real = !mentionsImaginary(ja) && !mentionsImaginary(jb);
+    let verdict = this.comparePoints(ja, jb, vars, real, 0);
+    if (verdict === 'few' && real) verdict = this.comparePoints(ja, jb, vars, true, 1);
+    if (verdict === 'few' && real) verdict = this.comparePoints(ja, jb, vars, false, 0);
+    if (verdict === 'fail') {
       this.sawUnparseable = true;
       return { equal: false, unparseable: true };
     }
-    let valid = 0;
-    for (const [va, vb] of pairs) {
-      const fa = isFiniteValue(va);
-      const fb = isFiniteValue(vb);
-      if (!fa && !fb) continue;
-      if (fa !== fb) return { equal: false, unparseable: false };
-      if (!numericEqual(va, vb, this.opts.relTol)) return { equal: false, unparseable: false };
-      valid++;
-    }
-    if (valid < MIN_VALID_POINTS) return { equal: false, unparseable: false };
+    if (verdict !== 'equal') return { equal: false, unparseable: false };
     return { equal: true, how: 'symbolic' };
   }
 
@@ -239,7 +282,7 @@ export class Comparator {
     const g = ['Subtract', a2!, b2!] as MathJson;
     const vars = [...freeVariables(f, freeVariables(g))];
     if (vars.length === 0 || vars.length > MAX_VARIABLES) return false;
-    const pairs = this.samplePairs(f, g, vars);
+    const pairs = this.samplePairs(f, g, vars, false, 0);
     if (pairs === 'fail') return false;
     let ratio: NumValue | null = null;
     let valid = 0;
@@ -303,13 +346,20 @@ export class Comparator {
   /** Equivalence of two parsed answers (see structure.ts for the shapes and their rules). */
   answers(a: Answer, b: Answer): boolean {
     this.budget.tick();
-    // A variable assignment against a bare value: x = 3 vs 3.
-    if (a.kind === 'equation' && b.kind !== 'equation' && VARIABLE_LHS.test(a.lhs)) {
+    // A named value against a bare value: x = 3, (p, q) = (3, 2), |AB| = 5 vs the value.
+    if (a.kind === 'equation' && b.kind !== 'equation' && isLabel(a.lhs)) {
       return this.answers(parseAnswer(a.rhs), b);
     }
-    if (b.kind === 'equation' && a.kind !== 'equation' && VARIABLE_LHS.test(b.lhs)) {
+    if (b.kind === 'equation' && a.kind !== 'equation' && isLabel(b.lhs)) {
       return this.answers(a, parseAnswer(b.rhs));
     }
+    // Named values in order against a tuple: `AB = 4, CD = 5` vs (4, 5).
+    const named = (x: Answer): Answer[] | null =>
+      x.kind === 'list' && x.items.every((i) => i.kind === 'equation' && isLabel(i.lhs))
+        ? x.items.map((i) => parseAnswer((i as { rhs: string }).rhs))
+        : null;
+    if (b.kind === 'tuple' && named(a) !== null) return b.open === '(' && this.inOrder(named(a)!, b.items);
+    if (a.kind === 'tuple' && named(b) !== null) return a.open === '(' && this.inOrder(a.items, named(b)!);
     switch (a.kind) {
       case 'scalar':
         if (b.kind === 'scalar') return this.leaf(a.latex, b.latex);

@@ -30,6 +30,7 @@ import {
   csin,
   ccos,
   realOnly,
+  isRealValue,
   isExactInteger,
   MAX_EXACT_BITS,
 } from './numeric.js';
@@ -38,6 +39,8 @@ import {
 export type MathJson = number | string | MathJson[] | { num?: string; sym?: string; fn?: MathJson[]; str?: string };
 
 export class EvalError extends Error {}
+/** A value (or an intermediate one) is not real while the budget asks for real semantics. */
+export class NonRealError extends EvalError {}
 export class DeadlineError extends Error {
   constructor() {
     super('deadline exceeded');
@@ -50,6 +53,12 @@ export class DeadlineError extends Error {
  */
 export class Budget {
   steps = 0;
+  /**
+   * Real semantics: when set, any node whose value is not real throws NonRealError, so a
+   * sample point outside the real domain of either side (√x at x < 0, √x·√y at x, y < 0) is
+   * skipped rather than compared as principal complex values.
+   */
+  real = false;
   constructor(readonly deadline: number) {}
   tick(): void {
     this.steps++;
@@ -178,9 +187,16 @@ function asExactInteger(v: NumValue, what: string): bigint {
   throw new EvalError(`${what} needs an integer`);
 }
 
+/** An overflowed result: its magnitude is lost, so it equals nothing (numeric.ts). */
+const overflow = (): NumValue => float(Infinity, 0, 0, true);
+
 function factorial(n: bigint): NumValue {
   if (n < 0n) return float(NaN, NaN);
-  if (n > 2000n) return float(Infinity);
+  if (n > 100_000n) return overflow();
+  // log2(n!) first: past MAX_EXACT_BITS the exact product is not computed at all.
+  let bits = 0;
+  for (let k = 2; k <= Number(n); k++) bits += Math.log2(k);
+  if (bits > MAX_EXACT_BITS) return overflow();
   let r = 1n;
   for (let k = 2n; k <= n; k++) r *= k;
   return exact(r);
@@ -189,11 +205,11 @@ function factorial(n: bigint): NumValue {
 function binomial(n: bigint, k: bigint): NumValue {
   if (k < 0n || n < 0n || k > n) return exact(0n);
   if (k > n - k) k = n - k;
-  if (k > 100_000n) return float(Infinity);
+  if (k > 100_000n) return overflow();
   // log2 of the result, to skip BigInt work whose result would be a float Infinity anyway.
   let bits = 0;
   for (let j = 1; j <= Number(k); j++) bits += Math.log2((Number(n - k) + j) / j);
-  if (bits > MAX_EXACT_BITS) return float(Infinity); // > 2^4096 overflows a double anyway
+  if (bits > MAX_EXACT_BITS) return overflow(); // beyond the exact cap: magnitude lost
   let r = 1n;
   for (let j = 1n; j <= k; j++) r = (r * (n - k + j)) / j;
   return exact(r);
@@ -357,6 +373,12 @@ function functionArgs(e: MathJson): MathJson[] {
  * anything that is not a scalar expression we understand, DeadlineError past the budget.
  */
 export function evaluate(e: MathJson, env: ReadonlyMap<string, NumValue>, budget: Budget): NumValue {
+  const v = evaluateNode(e, env, budget);
+  if (budget.real && !isRealValue(v)) throw new NonRealError('not real');
+  return v;
+}
+
+function evaluateNode(e: MathJson, env: ReadonlyMap<string, NumValue>, budget: Budget): NumValue {
   budget.tick();
   const lit = literal(e);
   if (lit !== null) return lit;

@@ -5,7 +5,7 @@
  * between stages and every 256 evaluation steps). `gradeMath` (pool.ts) adds a *hard* one by
  * running the expensive stage in a worker thread that is terminated past the deadline.
  */
-import { extractAnswer, type ExtractionMethod } from './extract.js';
+import { extractAnswer, type ExtractionMethod, type ExtractionMode } from './extract.js';
 import { comparisonKey, normalizeAnswer } from './normalize.js';
 import { answersEquivalent, type EquivalenceVerdict } from './equivalence.js';
 
@@ -25,6 +25,12 @@ export interface MathGradeOptions {
   maxAnswerLength?: number;
   /** Deepest ( / [ nesting handed to the engine's parser (default 8); see equivalence.ts. */
   maxBracketDepth?: number;
+  /**
+   * How the answer is found in the response (default 'strict'): 'strict' takes a `\boxed{}`
+   * or an explicit answer marker ("the answer is", "Answer:"), as RL prompts ask for a box;
+   * 'lenient' also takes the last math span or the last number, for models that do not box.
+   */
+  extraction?: ExtractionMode;
 }
 
 export const MATH_DEFAULTS: Required<MathGradeOptions> = {
@@ -32,6 +38,7 @@ export const MATH_DEFAULTS: Required<MathGradeOptions> = {
   timeoutMs: 1000,
   maxAnswerLength: 2000,
   maxBracketDepth: 8,
+  extraction: 'strict',
 };
 
 export type MathReason =
@@ -53,7 +60,8 @@ export interface MathGrade {
    * 'timeout', 'worker-crash' (the worker died, e.g. out of memory), 'internal-error'.
    */
   reason: MathReason;
-  /** How the answer was extracted: 'boxed', 'fbox', 'answer-is', 'none', 'unclosed-box'. */
+  /** How the answer was extracted: 'boxed', 'fbox', 'answer-is', 'math-span' / 'last-number'
+   *  (lenient mode only), 'none', 'unclosed-box'. */
   method: ExtractionMethod;
 }
 
@@ -79,7 +87,10 @@ function truthAnswer(groundTruth: string): string {
 /** Extraction, normalization and the string-equality test: linear-time, no engine. */
 export function prepareMathCheck(response: string, groundTruth: string, options: MathGradeOptions = {}): PreparedCheck {
   const opts = { ...MATH_DEFAULTS, ...options };
-  const ex = extractAnswer(response);
+  if (opts.extraction !== 'strict' && opts.extraction !== 'lenient') {
+    throw new TypeError(`math extraction must be 'strict' or 'lenient', got ${JSON.stringify(opts.extraction)}`);
+  }
+  const ex = extractAnswer(response, opts.extraction);
   const base = { extracted: ex.answer, method: ex.method };
   const decided = (correct: boolean, reason: MathReason): PreparedCheck => ({
     verdict: { correct, reason, ...base },

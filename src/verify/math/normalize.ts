@@ -30,7 +30,7 @@ export const UNIT_WORDS: readonly string[] = [
   // time
   'second', 'minute', 'hour', 'hr', 'day', 'week', 'month', 'year',
   // mass, speed, misc
-  'gram', 'kg', 'kilogram', 'pound', 'lb', 'ounce', 'oz', 'ton', 'mph', 'kph', 'km/h', 'm/s', 'percent',
+  'gram', 'kg', 'kilogram', 'pound', 'lb', 'ounce', 'oz', 'ton', 'mph', 'kph', 'km/h', 'm/s', 'percent', 'pct',
 ];
 
 /** Units too ambiguous to strip outside \text{} (each is also a common variable name). */
@@ -72,7 +72,42 @@ const UNICODE: [RegExp, string][] = [
   [/∪/g, '\\cup '],
   [/°/g, '^\\circ'],
   [/\u00a0/g, ' '],
+  // Thin and hair spaces are thousands separators or nothing (32 349, 1 000 000).
+  [/[\u2009\u202f\u2006\u200a\u2008]/g, ''],
+  [/≈/g, '\\approx '],
+  [/²/g, '^2'],
+  [/³/g, '^3'],
 ];
+
+/** Currency signs: dropped wherever they stand (like `\$`); a decimal comma is then unambiguous. */
+const CURRENCY = /[€£¥₹₽₩¢]|\\(?:euro|pounds|yen|textdollar|texteuro|textsterling)(?![a-zA-Z])/g;
+
+/**
+ * A parenthesized argument right after a one-argument command is that argument:
+ * `\sqrt(2)` → `\sqrt{2}`, `4\sqrt(x+1)` → `4\sqrt{x+1}`, `\sqrt[3](x)` → `\sqrt[3]{x}`.
+ */
+function parenthesizedArguments(s: string): string {
+  const re = /\\(sqrt(?:\[[^\]]*\])?|overline|bar|vec|hat|lfloor)\s*\(/g;
+  let out = '';
+  let from = 0;
+  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+    const open = m.index + m[0].length - 1;
+    let depth = 0;
+    let close = -1;
+    for (let k = open; k < s.length; k++) {
+      if (s[k] === '(') depth++;
+      else if (s[k] === ')' && --depth === 0) {
+        close = k;
+        break;
+      }
+    }
+    if (close < 0) break;
+    out += s.slice(from, m.index) + `\\${m[1]}{${s.slice(open + 1, close)}}`;
+    from = close + 1;
+    re.lastIndex = close + 1;
+  }
+  return out + s.slice(from);
+}
 
 const TRIG_DEGREES =
   /\\(sin|cos|tan|sec|csc|cot)\s*(\()?\s*(-?\d+(?:\.\d+)?)\s*\^\s*(?:\{\s*\\circ\s*\}|\\circ(?![a-zA-Z]))\s*(\))?/g;
@@ -107,6 +142,8 @@ function mixedNumber(s: string): string {
 export function normalizeAnswer(raw: string): string {
   let s = raw;
   for (const [re, to] of UNICODE) s = s.replace(re, to);
+  const hadCurrency = /\\\$/.test(s) || new RegExp(CURRENCY.source).test(s);
+  s = s.replace(CURRENCY, ' ');
   s = s.replace(/\\\$/g, ' ');
   s = stripMathDelimiters(s);
   s = s.replace(/\$/g, '');
@@ -121,10 +158,14 @@ export function normalizeAnswer(raw: string): string {
   s = s.replace(/\\lbrace(?![a-zA-Z])/g, '\\{').replace(/\\rbrace(?![a-zA-Z])/g, '\\}');
   s = s.replace(/\\(?:lvert|rvert|vert)(?![a-zA-Z])/g, '|');
   s = s.replace(/\\(?:leq|leqslant)(?![a-zA-Z])/g, '\\le').replace(/\\(?:geq|geqslant)(?![a-zA-Z])/g, '\\ge');
-  s = s.replace(/\\(?:neq)(?![a-zA-Z])/g, '\\ne');
+  s = s.replace(/<=/g, '\\le ').replace(/>=/g, '\\ge ');
+  s = s.replace(/\\(?:neq)(?![a-zA-Z])|\\not\s*=|(?<![\d)}!])!=|=\\not|<>/g, '\\ne ');
+  s = s.replace(/\\(?:lor|vee)(?![a-zA-Z])/g, ' or ').replace(/\\(?:land|wedge)(?![a-zA-Z])/g, ' and ');
   // Thin spaces carry nothing (10,\!000 and 1\,000 are numbers); wide spaces become spaces.
   s = s.replace(/\\[!,;:>]/g, '');
   s = s.replace(/\\(?:quad|qquad)(?![a-zA-Z])|~|\\ /g, ' ');
+  // `{,}` is LaTeX's decimal comma unless three digits follow (then a thousands separator).
+  s = s.replace(/\{,\}(?=\d+(?!\d))/g, (m, at: number) => (/^\d{3}(?!\d)/.test(s.slice(at + 3)) ? ',' : '\u0003'));
   s = s.replace(/\{,\}/g, ',');
   // Degrees inside a trig function are an angle: \sin 30^\circ → \sin(\frac{30\pi}{180}).
   s = s.replace(TRIG_DEGREES, (_m, fn: string, open: string | undefined, x: string, close: string | undefined) =>
@@ -157,11 +198,14 @@ export function normalizeAnswer(raw: string): string {
     if (t === s || t.trim() === '') break;
     s = t;
   }
+  // A single-letter or short unit with a power after a number and a space: "5 m^2", "3 cm^3".
+  s = s.replace(/(?<=\d)\s+(?:mm|cm|km|m|ft|in|yd)\s*\^\s*\{?\s*[23]\s*\}?\s*$/, '');
   // Shorthand LaTeX: \frac12 → \frac{1}{2}, \sqrt2 → \sqrt{2}, \frac{a}2 → \frac{a}{2}.
   s = s.replace(/\\frac\s*(\d)\s*(\d)/g, '\\frac{$1}{$2}');
   s = s.replace(/\\frac\s*(\{[^{}]*\})\s*(\d)/g, '\\frac$1{$2}');
   s = s.replace(/\\frac\s*(\d)\s*(\{)/g, '\\frac{$1}$2');
   s = s.replace(/\\sqrt\s*(\d)/g, '\\sqrt{$1}');
+  s = parenthesizedArguments(s);
   // Plain-text math: sqrt(2) → \sqrt{2}; bare function names and pi become commands.
   s = s.replace(/(?<![\\a-zA-Z])sqrt\s*\(([^()]*)\)/g, '\\sqrt{$1}');
   s = s.replace(/(?<![\\a-zA-Z])(sqrt|sin|cos|tan|ln|log|exp|pi|infty)(?![a-zA-Z])/g, '\\$1');
@@ -173,6 +217,15 @@ export function normalizeAnswer(raw: string): string {
   s = s.replace(/^=\s*/, '');
   // Thousands separators, only when a number stands alone: 1,000 and 1,234.5 but not (1,2).
   if (/^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s)) s = s.replace(/,/g, '');
+  // An unambiguous decimal comma in a number standing alone: `3{,}5`, `3,14159` (four or more
+  // decimals; three are a thousands group), or `3,50` with a currency sign. `1,2`, `0,25` and
+  // `12,5` stay lists (MATH-style answers write solution lists without spaces).
+  const dc = /^([+-]?\d+)[,\u0003](\d+)$/.exec(s);
+  if (dc !== null && dc[2]!.length !== 3) {
+    const [, whole, frac] = dc as unknown as [string, string, string];
+    if (s.includes('\u0003') || frac.length >= 4 || (hadCurrency && frac.length <= 2)) s = `${whole}.${frac}`;
+  }
+  s = s.replace(/\u0003/g, ',');
   s = s.replace(/\u0002/g, '\\\\');
   s = mixedNumber(s);
   // Multiple choice: (B) → B.
