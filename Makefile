@@ -78,3 +78,34 @@ bench-torch: bench-deps
 
 clean:
 	rm -rf dist native/build
+
+# ---------------------------------------------------------------- libtorch 2.x (begin)
+# A second build of the addon against the libtorch inside PyPI's torch wheel in .venv (2.x, CPU:
+# links only libtorch_cpu/libc10), in its own directory so both builds coexist. Tests and programs
+# pick a build with PRIME_NATIVE (default: native/build, Debian's 1.13 or $LIBTORCH).
+LT2_DIR := native/build-lt2
+LT2 := $(LT2_DIR)/build/Release/prime_native.node
+# gyp paths are relative to the directory of binding.gyp: a copy one level down points back to src/
+$(LT2_DIR)/binding.gyp: native/binding.gyp
+	mkdir -p $(LT2_DIR)
+	sed -e 's#"src/#"../src/#g' -e 's#node libtorch.cjs#node ../libtorch.cjs#g' $< > $@
+$(LT2): $(NATIVE_SRC) $(LT2_DIR)/binding.gyp node_modules/.installed $(VENV)/.installed
+	cd $(LT2_DIR) && export LIBTORCH=venv PRIME_CUDA=0 && { [ build/Makefile -nt binding.gyp ] || ../../node_modules/.bin/node-gyp configure $(NODEDIR); } \
+	  && ../../node_modules/.bin/node-gyp build -j 2 $(NODEDIR)
+# The same against the wheel's CUDA libraries (opt-in; compiles and links here, runs where a GPU is).
+LT2CUDA_DIR := native/build-lt2-cuda
+LT2CUDA := $(LT2CUDA_DIR)/build/Release/prime_native.node
+$(LT2CUDA_DIR)/binding.gyp: native/binding.gyp
+	mkdir -p $(LT2CUDA_DIR)
+	sed -e 's#"src/#"../src/#g' -e 's#node libtorch.cjs#node ../libtorch.cjs#g' $< > $@
+$(LT2CUDA): $(NATIVE_SRC) $(LT2CUDA_DIR)/binding.gyp node_modules/.installed $(VENV)/.installed
+	cd $(LT2CUDA_DIR) && export LIBTORCH=venv PRIME_CUDA=1 && { [ build/Makefile -nt binding.gyp ] || ../../node_modules/.bin/node-gyp configure $(NODEDIR); } \
+	  && ../../node_modules/.bin/node-gyp build -j 2 $(NODEDIR)
+
+.PHONY: build-libtorch2 test-libtorch2 build-cuda
+build-libtorch2: node_modules/.installed $(LT2) dist/.built
+build-cuda: node_modules/.installed $(LT2CUDA) dist/.built
+	PRIME_NATIVE=$(abspath $(LT2CUDA)) node -e "import('./dist/src/torch/index.js').then((t) => console.log('linked:', t.version(), 'cuda available:', t.cudaAvailable()))"
+test-libtorch2: setup build-libtorch2
+	PRIME_NATIVE=$(abspath $(LT2)) PRIME_PYTHON=$(abspath $(PY)) node --test --test-concurrency=1 $$(find dist/test -name '*.test.js' | sort)
+# ---------------------------------------------------------------- libtorch 2.x (end)

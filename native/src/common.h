@@ -6,6 +6,9 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/version.h>
+// Version guards: Debian's 1.13 and PyPI's 2.x wheels are both supported.
+#define PRIME_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 #include <atomic>
 #include <optional>
 #include <string>

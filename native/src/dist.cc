@@ -19,7 +19,9 @@
 #define USE_C10D_GLOO 1
 #define PRIME_HAS_GLOO 1
 #endif
-#if defined(PRIME_HAS_CUDA) && __has_include(<nccl.h>)
+// ProcessGroupNCCL's headers include the CUDA runtime's, which need the toolkit's crt/ headers
+// (shipped with nvcc, not with PyPI's CUDA runtime wheels: pip install nvidia-cuda-nvcc adds them).
+#if defined(PRIME_HAS_CUDA) && __has_include(<nccl.h>) && __has_include(<crt/host_config.h>)
 #define USE_C10D_NCCL 1
 #define PRIME_HAS_NCCL 1
 #endif
@@ -40,9 +42,18 @@ using Ms = std::chrono::milliseconds;
 
 namespace {
 
+// libtorch 2.0 split ProcessGroup into a dispatching ProcessGroup and per-device Backends
+// (ProcessGroupGloo/NCCL derive from c10d::Backend); the collectives used here are the same
+// virtual methods on either, so the backend object is held directly.
+#if PRIME_TORCH_AT_LEAST(2, 0)
+using PgBase = c10d::Backend;
+#else
+using PgBase = c10d::ProcessGroup;
+#endif
+
 struct DistState {
   c10::intrusive_ptr<c10d::Store> store;  // the TCPStore (rank 0 hosts its server)
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  c10::intrusive_ptr<PgBase> pg;
   std::string backend;
   int rank = 0;
   int size = 1;
@@ -196,7 +207,7 @@ static Napi::Value initProcessGroup(const Napi::CallbackInfo& info) {
 #endif
 #ifndef PRIME_HAS_NCCL
   if (backend == "nccl")
-    throw std::runtime_error("distributed: the nccl backend needs a libtorch with CUDA and NCCL (this addon was built without); use gloo");
+    throw std::runtime_error("distributed: the nccl backend needs a libtorch with CUDA and NCCL, and the CUDA toolkit's headers at build time (this addon was built without); use gloo");
 #endif
 
   auto s = std::make_unique<DistState>();
@@ -216,10 +227,17 @@ static Napi::Value initProcessGroup(const Napi::CallbackInfo& info) {
     s->store = c10::make_intrusive<c10d::TCPStore>(addr, so);
   } catch (const c10::Error& e) {
     throw std::runtime_error("distributed.initProcessGroup: rendezvous at " + addr + ":" + std::to_string(port) + " failed on rank " +
-                             std::to_string(rank) + " of " + std::to_string(size) + ": " + e.what_without_backtrace());
+                             std::to_string(rank) + " of " + std::to_string(size) + " (timeout " + std::to_string(timeout.count()) +
+                             " ms): " + e.what_without_backtrace());
   }
   auto defaultPg = c10::make_intrusive<c10d::PrefixStore>("default_pg", s->store);
+#if PRIME_TORCH_AT_LEAST(2, 0)
+  // torch 2.x's init_process_group (checked against 2.15): PrefixStore("{group_name}/") with the
+  // default group's name "0", then PrefixStore("{device}/") for the CPU backend.
+  auto groupStore = c10::make_intrusive<c10d::PrefixStore>("cpu/", c10::make_intrusive<c10d::PrefixStore>("0/", defaultPg));
+#else
   auto groupStore = c10::make_intrusive<c10d::PrefixStore>("0", defaultPg);
+#endif
 
   try {
 #ifdef PRIME_HAS_GLOO
@@ -263,20 +281,32 @@ static Napi::Value initProcessGroup(const Napi::CallbackInfo& info) {
   }
 
   // torch.distributed's store-based barrier after creating the default group: every rank has
-  // its group before any returns.
+  // its group before any returns. torch 2.x does it only with TORCH_DIST_INIT_BARRIER=1 (and
+  // keys it by the group name), and no longer publishes a sequence number at init.
+#if PRIME_TORCH_AT_LEAST(2, 0)
+  const char* initBarrier = std::getenv("TORCH_DIST_INIT_BARRIER");
+  const bool barrier = initBarrier && std::string(initBarrier) == "1";
+  const std::string key = "store_based_barrier_key:0";
+#else
+  const bool barrier = true;
   const std::string key = "store_based_barrier_key:1";
-  defaultPg->add(key, 1);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    int64_t n = defaultPg->add(key, 0);
-    if (n >= size) break;
-    if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("distributed.initProcessGroup: timed out after " + std::to_string(timeout.count()) +
-                               " ms waiting for all ranks (" + std::to_string(n) + " of " + std::to_string(size) + " arrived)");
-    std::this_thread::sleep_for(Ms(10));
+#endif
+  if (barrier) {
+    defaultPg->add(key, 1);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      int64_t n = defaultPg->add(key, 0);
+      if (n >= size) break;
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error("distributed.initProcessGroup: timed out after " + std::to_string(timeout.count()) +
+                                 " ms waiting for all ranks (" + std::to_string(n) + " of " + std::to_string(size) + " arrived)");
+      std::this_thread::sleep_for(Ms(10));
+    }
   }
-  // As torch.distributed does next: rank 0 publishes the group's sequence number, others read it.
+#if !PRIME_TORCH_AT_LEAST(2, 0)
+  // As torch.distributed 1.13 does next: rank 0 publishes the group's sequence number, others read it.
   s->pg->setSequenceNumberForGroup();
+#endif
   g = s.release();
   return info.Env().Undefined();
 }

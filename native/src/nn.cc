@@ -4,6 +4,7 @@
 #include "common.h"
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <cmath>
 
 namespace prime {
@@ -262,8 +263,36 @@ static at::Tensor LmRope(const at::Tensor& x, const at::Tensor& cos, const at::T
 // q (B,H,Tq,Dh); k, v (B,Hkv,Tk,Dh); keyMask (B,Tk) bool, true = a real token; causal masking
 // is bottom-right aligned (query i sits at key position Tk − Tq + i). Masked scores get the
 // dtype's lowest finite value, so a padding query (every key masked) yields a finite row.
+// libtorch >= 2.5: the public scaled_dot_product_attention (fused CPU flash-attention kernel,
+// grouped-query heads without copies: enable_gqa) serves the multi-query case (prefill,
+// scoring, training) when g_use_sdpa is set (setAttentionKernel); decoding steps keep the
+// elementwise path below. The mask is additive with the dtype's lowest finite value, as below,
+// so a padding query still gets a finite (uniform) row.
+#if PRIME_TORCH_AT_LEAST(2, 5)
+#define PRIME_HAS_SDPA 1
+#endif
+static bool g_use_sdpa =
+#ifdef PRIME_HAS_SDPA
+    true;
+#else
+    false;
+#endif
+static double Lowest(at::ScalarType st) {
+  return st == at::kDouble ? std::numeric_limits<double>::lowest()
+       : st == at::kFloat ? std::numeric_limits<float>::lowest()
+       : st == at::kBFloat16 ? static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest())
+       : static_cast<double>(std::numeric_limits<c10::Half>::lowest());
+}
 static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& keyMask) {
   int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), Dh = q.size(3), Hkv = k.size(1), Tk = k.size(2), G = H / Hkv;
+#ifdef PRIME_HAS_SDPA
+  if (g_use_sdpa && Tq > 1) {
+    at::Tensor allowed = at::ones({Tq, Tk}, q.options().dtype(at::kBool)).tril(Tk - Tq);  // (Tq,Tk)
+    if (keyMask) allowed = at::logical_and(allowed, keyMask->view({B, 1, 1, Tk}));        // (B,1,Tq,Tk)
+    at::Tensor add = at::zeros(allowed.sizes(), q.options()).masked_fill_(at::logical_not(allowed), Lowest(q.scalar_type()));
+    return at::scaled_dot_product_attention(q, k, v, add, 0.0, false, c10::nullopt, /*enable_gqa=*/H != Hkv);
+  }
+#endif
   at::Tensor qg = (q * (1.0 / std::sqrt(static_cast<double>(Dh)))).reshape({B, Hkv, G * Tq, Dh});
   // One query per row (decoding) over a short cache: the B·Hkv products are too small for a
   // GEMM each (bmm loops over them at ~2 µs apiece), so multiply and sum elementwise instead.
@@ -276,73 +305,160 @@ static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at
     at::Tensor km = keyMask->view({B, 1, 1, 1, Tk});
     allowed = allowed.defined() ? at::logical_and(allowed, km) : km;
   }
-  if (allowed.defined()) {
-    at::ScalarType st = scores.scalar_type();
-    double lowest = st == at::kDouble ? std::numeric_limits<double>::lowest()
-                  : st == at::kFloat ? std::numeric_limits<float>::lowest()
-                  : st == at::kBFloat16 ? static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest())
-                  : static_cast<double>(std::numeric_limits<c10::Half>::lowest());
-    scores = scores.masked_fill(at::logical_not(allowed), lowest);
-  }
+  if (allowed.defined()) scores = scores.masked_fill(at::logical_not(allowed), Lowest(scores.scalar_type()));
   bool half = scores.scalar_type() == at::kHalf || scores.scalar_type() == at::kBFloat16;
   at::Tensor p = half ? at::softmax(scores, -1, at::kFloat).to(scores.scalar_type()) : at::softmax(scores, -1);
   if (small) return (p.view({B, Hkv, G, Tk, 1}) * v.unsqueeze(2)).sum(3).view({B, H, Tq, Dh});
   return at::matmul(p.view({B, Hkv, G * Tq, Tk}), v).view({B, H, Tq, Dh});
 }
-// decoderLayer(x (B,T,D), weights[16], cos (B,T,Dh), sin (B,T,Dh), keyMask (B,Tk) bool | null,
-//              kCache | null, vCache | null, cacheStart, H, Hkv, eps) -> (B,T,D)
-// weights: [input_layernorm, q.w, q.b, k.w, k.b, v.w, v.b, o.w, o.b, post_attention_layernorm,
-//           gate.w, gate.b, up.w, up.b, down.w, down.b], null for an absent bias.
-// With caches (B,Hkv,Tmax,Dh), the new keys/values are written at cacheStart and attention
-// spans positions [0, cacheStart + T); Tk = cacheStart + T.
+// One decoder layer on ATen tensors. w: the 18 weights (undefined = absent bias / norm).
 //   h = x + o_proj(attn(rope(q), rope(k), v)) on rmsnorm(x);  y = h + down(silu(gate(n)) · up(n)), n = rmsnorm(h)
-static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
-  at::Tensor x = T(info, 0);
-  if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != 16)
-    throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 16 tensors or nulls");
-  Napi::Array wa = info[1].As<Napi::Array>();
-  std::vector<c10::optional<at::Tensor>> w(16);
-  for (uint32_t k = 0; k < 16; k++) {
-    Napi::Value e = wa.Get(k);
-    if (e.IsNull() || e.IsUndefined()) continue;
-    if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(NTensor::constructor->Value()))
-      throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 16 tensors or nulls");
-    NTensor* h = NTensor::Unwrap(e.As<Napi::Object>());
-    if (h->released) throw Napi::Error::New(info.Env(), "tensor used after dispose()");
-    w[k] = h->tensor;
-  }
-  for (int k : {0, 1, 3, 5, 7, 9, 10, 12, 14})
-    if (!w[k]) throw Napi::TypeError::New(info.Env(), "decoderLayer: weight " + std::to_string(k) + " is required");
-  at::Tensor cos = T(info, 2).unsqueeze(1), sin = T(info, 3).unsqueeze(1);  // (B,1,T,Dh)
-  auto keyMask = OptT(info, 4);
-  auto kCache = OptT(info, 5), vCache = OptT(info, 6);
-  int64_t start = I(info, 7), H = I(info, 8), Hkv = I(info, 9);
-  double eps = D(info, 10);
+// With caches (B,Hkv,Tmax,Dh), the new keys/values are written at `start` and attention spans
+// positions [0, start + T).
+static c10::optional<at::Tensor> Opt(const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; }
+static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Tensor>& w, const at::Tensor& cos, const at::Tensor& sin,
+                                   const c10::optional<at::Tensor>& keyMask, const c10::optional<at::Tensor>& kCache,
+                                   const c10::optional<at::Tensor>& vCache, int64_t start, int64_t H, int64_t Hkv, double eps) {
   int64_t B = x.size(0), Tn = x.size(1);
-  if (H % Hkv != 0) throw std::invalid_argument("decoderLayer: H must be a multiple of Hkv");
-
-  at::Tensor n1 = LmRmsNorm(x, *w[0], eps);
-  at::Tensor q = LmRope(LmLinear(n1, *w[1], w[2]).view({B, Tn, H, -1}).transpose(1, 2), cos, sin);    // (B,H,T,Dh)
-  at::Tensor k = LmRope(LmLinear(n1, *w[3], w[4]).view({B, Tn, Hkv, -1}).transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
-  at::Tensor v = LmLinear(n1, *w[5], w[6]).view({B, Tn, Hkv, -1}).transpose(1, 2);                    // (B,Hkv,T,Dh)
+  at::Tensor n1 = LmRmsNorm(x, w[0], eps);
+  at::Tensor q = LmLinear(n1, w[1], Opt(w[2])).view({B, Tn, H, -1});    // (B,T,H,Dh)
+  at::Tensor k = LmLinear(n1, w[3], Opt(w[4])).view({B, Tn, Hkv, -1});  // (B,T,Hkv,Dh)
+  if (w[16].defined()) {
+    q = LmRmsNorm(q, w[16], eps);
+    k = LmRmsNorm(k, w[17], eps);
+  }
+  q = LmRope(q.transpose(1, 2), cos, sin);  // (B,H,T,Dh)
+  k = LmRope(k.transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
+  at::Tensor v = LmLinear(n1, w[5], Opt(w[6])).view({B, Tn, Hkv, -1}).transpose(1, 2);  // (B,Hkv,T,Dh)
   if (kCache && vCache) {
     kCache->narrow(2, start, Tn).copy_(k);
     vCache->narrow(2, start, Tn).copy_(v);
     k = kCache->narrow(2, 0, start + Tn);
     v = vCache->narrow(2, 0, start + Tn);
   }
-  at::Tensor o = LmAttention(q, k, v, keyMask);                                    // (B,H,T,Dh)
-  at::Tensor h = x + LmLinear(o.transpose(1, 2).reshape({B, Tn, -1}), *w[7], w[8]);  // (B,T,D)
-  at::Tensor n2 = LmRmsNorm(h, *w[9], eps);
-  at::Tensor m = at::silu(LmLinear(n2, *w[10], w[11])) * LmLinear(n2, *w[12], w[13]);  // (B,T,I)
-  return Wrap(info.Env(), h + LmLinear(m, *w[14], w[15]));
+  at::Tensor o = LmAttention(q, k, v, keyMask);                                         // (B,H,T,Dh)
+  at::Tensor h = x + LmLinear(o.transpose(1, 2).reshape({B, Tn, -1}), w[7], Opt(w[8]));  // (B,T,D)
+  at::Tensor n2 = LmRmsNorm(h, w[9], eps);
+  at::Tensor m = at::silu(LmLinear(n2, w[10], Opt(w[11]))) * LmLinear(n2, w[12], Opt(w[13]));  // (B,T,I)
+  return h + LmLinear(m, w[14], Opt(w[15]));
+}
+
+// Activation (gradient) checkpointing of one layer (Chen et al. 2016, "Training Deep Nets with
+// Sublinear Memory Cost"; torch.utils.checkpoint): the forward keeps only its inputs, the
+// backward runs the layer again with grad enabled and differentiates that. The layer has no
+// randomness (no dropout), so the recomputation is the same function.
+struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
+  // Tensor inputs must all be defined (autograd records each one's device): keyMask is all-true
+  // when there is none, and only the present weights are passed, with their slots in the 18.
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                            const at::Tensor& keyMask, at::TensorList present, std::vector<int64_t> slots, int64_t H, int64_t Hkv, double eps,
+                            bool hasMask) {
+    std::vector<at::Tensor> saved = {x, cos, sin, keyMask};
+    saved.insert(saved.end(), present.begin(), present.end());
+    ctx->save_for_backward(saved);
+    ctx->saved_data["slots"] = c10::IValue(slots);
+    ctx->saved_data["H"] = H;
+    ctx->saved_data["Hkv"] = Hkv;
+    ctx->saved_data["eps"] = eps;
+    ctx->saved_data["hasMask"] = hasMask;
+    return DecoderLayerImpl(x, Unpack(present.vec(), slots), cos, sin, hasMask ? Opt(keyMask) : c10::nullopt, c10::nullopt, c10::nullopt, 0, H, Hkv, eps);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list gradOut) {
+    auto saved = ctx->get_saved_variables();
+    std::vector<int64_t> slots = ctx->saved_data["slots"].toIntVector();
+    int64_t H = ctx->saved_data["H"].toInt(), Hkv = ctx->saved_data["Hkv"].toInt();
+    double eps = ctx->saved_data["eps"].toDouble();
+    bool hasMask = ctx->saved_data["hasMask"].toBool();
+    at::AutoGradMode on(true);
+    // leaves for the recomputation: x and every weight that wants a gradient
+    std::vector<at::Tensor> present(saved.begin() + 4, saved.end());
+    at::Tensor x = saved[0].detach().requires_grad_(saved[0].requires_grad());
+    std::vector<at::Tensor> inputs;
+    std::vector<size_t> pos;  // index in the forward's flattened inputs of each entry of `inputs`
+    if (x.requires_grad()) inputs.push_back(x), pos.push_back(0);
+    for (size_t i = 0; i < present.size(); i++) {
+      if (present[i].requires_grad()) {
+        present[i] = present[i].detach().requires_grad_(true);
+        inputs.push_back(present[i]);
+        pos.push_back(4 + i);
+      }
+    }
+    // one entry per forward input: x, cos, sin, keyMask, the present weights, then the 6 non-tensors
+    torch::autograd::variable_list out(4 + present.size() + 6);
+    if (inputs.empty()) return out;
+    at::Tensor y = DecoderLayerImpl(x, Unpack(present, slots), saved[1], saved[2], hasMask ? Opt(saved[3]) : c10::nullopt, c10::nullopt, c10::nullopt, 0, H, Hkv, eps);
+    auto grads = torch::autograd::grad({y}, inputs, {gradOut[0]}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+    for (size_t i = 0; i < grads.size(); i++) out[pos[i]] = grads[i];
+    return out;
+  }
+  static std::vector<at::Tensor> Unpack(const std::vector<at::Tensor>& present, const std::vector<int64_t>& slots) {
+    std::vector<at::Tensor> w(18);
+    for (size_t i = 0; i < slots.size(); i++) w[slots[i]] = present[i];
+    return w;
+  }
+};
+
+// decoderLayer(x (B,T,D), weights[18], cos (B,T,Dh), sin (B,T,Dh), keyMask (B,Tk) bool | null,
+//              kCache | null, vCache | null, cacheStart, H, Hkv, eps, checkpoint?) -> (B,T,D)
+// weights: [input_layernorm, q.w, q.b, k.w, k.b, v.w, v.b, o.w, o.b, post_attention_layernorm,
+//           gate.w, gate.b, up.w, up.b, down.w, down.b, q_norm.w, k_norm.w], null for an absent bias
+//           or norm (q_norm/k_norm: Qwen3's per-head RMSNorm over Dh of q and k before RoPE).
+// checkpoint: recompute the layer in the backward pass instead of keeping its activations
+// (only with grad mode on and no cache; otherwise ignored).
+static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
+  at::Tensor x = T(info, 0);
+  if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != 18)
+    throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 18 tensors or nulls");
+  Napi::Array wa = info[1].As<Napi::Array>();
+  std::vector<at::Tensor> w(18);
+  for (uint32_t k = 0; k < 18; k++) {
+    Napi::Value e = wa.Get(k);
+    if (e.IsNull() || e.IsUndefined()) continue;
+    if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(NTensor::constructor->Value()))
+      throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 18 tensors or nulls");
+    NTensor* h = NTensor::Unwrap(e.As<Napi::Object>());
+    if (h->released) throw Napi::Error::New(info.Env(), "tensor used after dispose()");
+    w[k] = h->tensor;
+  }
+  for (int k : {0, 1, 3, 5, 7, 9, 10, 12, 14})
+    if (!w[k].defined()) throw Napi::TypeError::New(info.Env(), "decoderLayer: weight " + std::to_string(k) + " is required");
+  if (w[16].defined() != w[17].defined()) throw std::invalid_argument("decoderLayer: q_norm and k_norm come together");
+  at::Tensor cos = T(info, 2).unsqueeze(1), sin = T(info, 3).unsqueeze(1);  // (B,1,T,Dh)
+  auto keyMask = OptT(info, 4);
+  auto kCache = OptT(info, 5), vCache = OptT(info, 6);
+  int64_t start = I(info, 7), H = I(info, 8), Hkv = I(info, 9);
+  double eps = D(info, 10);
+  bool checkpoint = info.Length() > 11 && B(info, 11);
+  if (H % Hkv != 0) throw std::invalid_argument("decoderLayer: H must be a multiple of Hkv");
+  if (checkpoint && c10::GradMode::is_enabled() && !kCache) {
+    std::vector<at::Tensor> present;
+    std::vector<int64_t> slots;
+    for (int64_t k = 0; k < 18; k++)
+      if (w[k].defined()) present.push_back(w[k]), slots.push_back(k);
+    at::Tensor km = keyMask ? *keyMask : at::ones({x.size(0), x.size(1)}, x.options().dtype(at::kBool));
+    return Wrap(info.Env(), CheckpointedLayer::apply(x, cos, sin, km, at::TensorList(present), slots, H, Hkv, eps, keyMask.has_value()));
+  }
+  return Wrap(info.Env(), DecoderLayerImpl(x, w, cos, sin, keyMask, kCache, vCache, start, H, Hkv, eps));
+}
+
+// setAttentionKernel('sdpa' | 'composite') -> the kernel now in use. 'sdpa' needs libtorch >= 2.5.
+static Napi::Value setAttentionKernel(const Napi::CallbackInfo& info) {
+  if (!IsNull(info, 0)) {
+    std::string k = Str(info, 0);
+    if (k != "sdpa" && k != "composite") throw std::invalid_argument("setAttentionKernel: expected 'sdpa' or 'composite', got '" + k + "'");
+#ifndef PRIME_HAS_SDPA
+    if (k == "sdpa") throw std::runtime_error("setAttentionKernel: 'sdpa' needs libtorch >= 2.5 (this is " TORCH_VERSION ")");
+#endif
+    g_use_sdpa = k == "sdpa";
+  }
+  return Napi::String::New(info.Env(), g_use_sdpa ? "sdpa" : "composite");
 }
 
 void InitNN(Napi::Env env, Napi::Object exports) {
 #define E(name) Export<name>(env, exports, #name);
   E(softmax) E(logSoftmax) E(embedding) E(crossEntropy) E(nllLoss) E(layerNorm) E(rmsNorm)
   E(dropout) E(rope) E(sdpa) E(tokenLogprobs) E(entropyFromLogits) E(sampleNext)
-  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm) E(decoderLayer)
+  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm) E(decoderLayer) E(setAttentionKernel)
 #undef E
 }
 

@@ -347,11 +347,17 @@ static Napi::Value memory(const Napi::CallbackInfo& info) {
 // returns them to the system. Smaller blocks still come from posix_memalign.
 // Every block starts with a 64-byte header holding its mapped size (0 = from posix_memalign), so
 // the data stays 64-byte aligned and data pointer == context, as raw_allocate() requires.
+// libtorch 2.3 made allocate() non-const and added a pure copy_data().
+#if PRIME_TORCH_AT_LEAST(2, 3)
+#define PRIME_ALLOC_CONST
+#else
+#define PRIME_ALLOC_CONST const
+#endif
 class CachingCPUAllocator final : public c10::Allocator {
  public:
   static constexpr size_t kHeader = 64, kLarge = 128 << 10, kPage = 4096;
 
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) PRIME_ALLOC_CONST override {
     if (n == 0) return {nullptr, nullptr, &Delete, c10::Device(c10::DeviceType::CPU)};
     void* base = nullptr;
     size_t mapped = 0;
@@ -368,6 +374,9 @@ class CachingCPUAllocator final : public c10::Allocator {
     return {data, data, &Delete, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &Delete; }
+#if PRIME_TORCH_AT_LEAST(2, 3)
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
 
   static CachingCPUAllocator& Get() {
     static CachingCPUAllocator* a = new CachingCPUAllocator();  // never destroyed: blocks may be freed during exit

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
-import { type DType, type Tensor, noGrad, readSafetensorsHeader, loadSafetensors, saveSafetensorsDir, INDEX_FILE } from '../torch/index.js';
+import { type DType, type Device, type Tensor, noGrad, readSafetensorsHeader, loadSafetensors, saveSafetensorsDir, INDEX_FILE } from '../torch/index.js';
 import { ConfigError, parseConfig, type LMConfig } from './config.js';
 import { CausalLM } from './model.js';
 import { Tokenizer } from './tokenizer.js';
@@ -48,6 +48,8 @@ export interface Pretrained {
 export interface LoadOptions {
   /** Compute dtype; stored weights are converted. Default float32. */
   dtype?: DType;
+  /** Device to load the weights onto ('cpu' default, 'cuda', 'cuda:N'); see CausalLMOptions.device. */
+  device?: Device;
   /** Load tokenizer.json/tokenizer_config.json too (default true; absent files give null). */
   tokenizer?: boolean;
 }
@@ -118,7 +120,7 @@ function tensorIndex(dir: string): Map<string, { file: string; dtype: DType; sha
 }
 
 /** Loads config.json and the weights of a checkpoint directory into a new CausalLM. */
-export function loadModel(dir: string, opts: { dtype?: DType } = {}): CausalLM {
+export function loadModel(dir: string, opts: { dtype?: DType; device?: Device } = {}): CausalLM {
   let config: LMConfig;
   try {
     config = loadConfig(dir);
@@ -127,7 +129,7 @@ export function loadModel(dir: string, opts: { dtype?: DType } = {}): CausalLM {
     throw e instanceof CheckpointError ? e : new CheckpointError((e as Error).message);
   }
   const stored = tensorIndex(dir);
-  const model = new CausalLM(config, { dtype: opts.dtype ?? 'float32', init: { kind: 'empty' } });
+  const model = new CausalLM(config, { dtype: opts.dtype ?? 'float32', init: { kind: 'empty' }, device: opts.device });
   try {
     const expected = model.stateDict();
     const problems: string[] = [];

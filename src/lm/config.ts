@@ -1,5 +1,5 @@
 /**
- * The architecture of a Qwen2- or Llama-family decoder, read from a Hugging Face `config.json`.
+ * The architecture of a Qwen2-, Qwen3- or Llama-family decoder, read from a Hugging Face `config.json`.
  *
  * Everything the forward pass depends on is parsed and checked here, once: an option this module
  * does not implement (another `model_type`, an activation other than SiLU, a sliding window in
@@ -15,8 +15,8 @@ export class ConfigError extends Error {
   }
 }
 
-export type ModelType = 'qwen2' | 'llama';
-export const SUPPORTED_MODEL_TYPES: readonly ModelType[] = ['qwen2', 'llama'];
+export type ModelType = 'qwen2' | 'qwen3' | 'llama';
+export const SUPPORTED_MODEL_TYPES: readonly ModelType[] = ['qwen2', 'qwen3', 'llama'];
 
 /** RoPE frequency scaling (HF `rope_scaling`). */
 export type RopeScaling =
@@ -36,7 +36,7 @@ export interface LMConfig {
   numHeads: number;
   /** Hkv: key/value heads; H / Hkv query heads share each (grouped-query attention). */
   numKvHeads: number;
-  /** Dh: per-head width; `head_dim` when given, else D / H. */
+  /** Dh: per-head width; `head_dim` when given, else D / H (Qwen3: 128, its config's default). */
   headDim: number;
   rmsNormEps: number;
   ropeTheta: number;
@@ -44,10 +44,12 @@ export interface LMConfig {
   maxPositionEmbeddings: number;
   /** lm_head shares model.embed_tokens.weight (no lm_head.weight tensor in the checkpoint). */
   tieWordEmbeddings: boolean;
-  /** Bias on q/k/v projections (Qwen2: always; Llama: `attention_bias`). */
+  /** Bias on q/k/v projections (Qwen2: always; Llama, Qwen3: `attention_bias`). */
   qkvBias: boolean;
-  /** Bias on o_proj (Qwen2: never; Llama: `attention_bias`). */
+  /** Bias on o_proj (Qwen2: never; Llama, Qwen3: `attention_bias`). */
   oBias: boolean;
+  /** Per-head RMSNorm (width Dh) of queries and keys before RoPE: `q_norm` / `k_norm` (Qwen3). */
+  qkNorm: boolean;
   /** Bias on gate/up/down projections (Llama `mlp_bias`; Qwen2: never). */
   mlpBias: boolean;
   bosTokenId: number | null;
@@ -85,6 +87,7 @@ function idList(v: unknown, key: string): number[] {
 
 function parseRopeScaling(v: unknown, maxPos: number): RopeScaling | null {
   if (v === undefined || v === null) return null;
+  if (isObj(v) && (v.rope_type ?? v.type) === undefined && Object.keys(v).every((k) => k === 'rope_theta')) return null;
   if (!isObj(v)) throw new ConfigError(`'rope_scaling' must be an object or null, got ${JSON.stringify(v)}`);
   const type = v.rope_type ?? v.type;
   if (type === 'default') return null;
@@ -145,19 +148,25 @@ function parseConfigInner(raw: unknown): LMConfig {
   const numKvHeads = intField(raw, 'num_key_value_heads', numHeads);
   if (numHeads % numKvHeads !== 0)
     throw new ConfigError(`num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
-  const headDimRaw = raw.head_dim ?? null;
+  const headDimRaw = raw.head_dim ?? (mt === 'qwen3' ? 128 : null);
   let headDim: number;
   if (headDimRaw === null) {
     if (hiddenSize % numHeads !== 0) throw new ConfigError(`hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads}) and no head_dim is given`);
     headDim = hiddenSize / numHeads;
-  } else headDim = intField(raw, 'head_dim');
+  } else headDim = intField({ head_dim: headDimRaw }, 'head_dim');
   if (headDim % 2 !== 0) throw new ConfigError(`head_dim (${headDim}) must be even for rotary embeddings`);
-  const maxPositionEmbeddings = intField(raw, 'max_position_embeddings', mt === 'qwen2' ? 32768 : 2048);
+  const maxPositionEmbeddings = intField(raw, 'max_position_embeddings', mt === 'llama' ? 2048 : 32768);
   const partialRotary = raw.partial_rotary_factor ?? 1;
   if (partialRotary !== 1) throw new ConfigError(`partial_rotary_factor ${JSON.stringify(partialRotary)} is not supported (only 1)`);
 
   const attentionBias = boolField(raw, 'attention_bias', false);
   const mlpBias = mt === 'llama' ? boolField(raw, 'mlp_bias', false) : false;
+  // transformers ≥ 5 writes `rope_parameters` {rope_type, rope_theta, factor, …} instead of
+  // `rope_theta` + `rope_scaling`; both layouts are read.
+  const rp = raw.rope_parameters;
+  if (rp !== undefined && rp !== null && !isObj(rp)) throw new ConfigError(`'rope_parameters' must be an object or null, got ${JSON.stringify(rp)}`);
+  const ropeTheta = isObj(rp) && rp.rope_theta !== undefined ? numField(rp, 'rope_theta', 10000) : numField(raw, 'rope_theta', 10000);
+  const ropeScaling = parseRopeScaling(isObj(rp) && raw.rope_scaling == null ? rp : raw.rope_scaling, maxPositionEmbeddings);
   return {
     modelType: mt,
     vocabSize: intField(raw, 'vocab_size'),
@@ -168,12 +177,13 @@ function parseConfigInner(raw: unknown): LMConfig {
     numKvHeads,
     headDim,
     rmsNormEps: numField(raw, 'rms_norm_eps', 1e-6),
-    ropeTheta: numField(raw, 'rope_theta', 10000),
-    ropeScaling: parseRopeScaling(raw.rope_scaling, maxPositionEmbeddings),
+    ropeTheta,
+    ropeScaling,
     maxPositionEmbeddings,
     tieWordEmbeddings: boolField(raw, 'tie_word_embeddings', false),
     qkvBias: mt === 'qwen2' ? true : attentionBias,
     oBias: mt === 'qwen2' ? false : attentionBias,
+    qkNorm: mt === 'qwen3',
     mlpBias,
     bosTokenId: idList(raw.bos_token_id, 'bos_token_id')[0] ?? null,
     eosTokenIds: idList(raw.eos_token_id, 'eos_token_id'),
@@ -196,7 +206,7 @@ export interface ConfigSpec {
   ropeTheta?: number;
   maxPositionEmbeddings?: number;
   tieWordEmbeddings?: boolean;
-  /** Llama only: bias on q/k/v/o (Qwen2 fixes q/k/v on, o off). */
+  /** Llama and Qwen3: bias on q/k/v/o (Qwen2 fixes q/k/v on, o off). */
   attentionBias?: boolean;
   bosTokenId?: number | null;
   eosTokenId?: number | number[] | null;
@@ -208,7 +218,7 @@ export interface ConfigSpec {
 /** Builds the config.json object of a new model, then parses it (so it passes the same checks). */
 export function makeConfig(s: ConfigSpec): LMConfig {
   const raw: Record<string, unknown> = {
-    architectures: [s.modelType === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+    architectures: [{ qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', llama: 'LlamaForCausalLM' }[s.modelType]],
     model_type: s.modelType,
     vocab_size: s.vocabSize,
     hidden_size: s.hiddenSize,
@@ -226,11 +236,13 @@ export function makeConfig(s: ConfigSpec): LMConfig {
     eos_token_id: s.eosTokenId ?? null,
     torch_dtype: 'float32',
   };
-  if (s.headDim !== undefined) raw.head_dim = s.headDim;
+  // Qwen3's config defaults head_dim to 128, not D / H: always written for it
+  if (s.headDim !== undefined || s.modelType === 'qwen3') raw.head_dim = s.headDim ?? s.hiddenSize / s.numHeads;
   if (s.modelType === 'llama') {
     raw.attention_bias = s.attentionBias ?? false;
     raw.mlp_bias = false;
   } else {
+    if (s.modelType === 'qwen3') raw.attention_bias = s.attentionBias ?? false;
     raw.use_sliding_window = false;
     raw.sliding_window = null;
     raw.max_window_layers = s.numLayers;
@@ -245,6 +257,6 @@ export function countParameters(c: LMConfig): number {
   const D = c.hiddenSize, I = c.intermediateSize, Dh = c.headDim, H = c.numHeads, Hkv = c.numKvHeads;
   const attn = D * H * Dh + 2 * D * Hkv * Dh + H * Dh * D + (c.qkvBias ? (H + 2 * Hkv) * Dh : 0) + (c.oBias ? D : 0);
   const mlp = 3 * D * I + (c.mlpBias ? 2 * I + D : 0);
-  const layer = attn + mlp + 2 * D;
+  const layer = attn + mlp + 2 * D + (c.qkNorm ? 2 * Dh : 0);
   return c.vocabSize * D * (c.tieWordEmbeddings ? 1 : 2) + c.numLayers * layer + D;
 }

@@ -116,7 +116,8 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
       const Lp = Math.max(...prompts.map((p) => p.length));
       const hasPad = prompts.some((p) => p.length !== Lp);
       const Tmax = Lp + maxNew;
-      const cache = (state.cache = new KVCache(model.config, P, Tmax, model.dtype, opts.kvCache ?? 'prealloc'));
+      const cache = (state.cache = new KVCache(model.config, P, Tmax, model.dtype, opts.kvCache ?? 'prealloc', model.device));
+      const dev = model.device;
 
       // ---- prefill: every prompt once
       torch.tidy(() => {
@@ -124,7 +125,7 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
         let keyMask: Tensor | null = null;
         if (hasPad) {
           // (P, Tmax): the prompt's mask, then every generated position is a real token
-          keyMask = torch.ones([P, Tmax], { dtype: 'bool' }).narrowCopy_(1, 0, attentionMask.bool());
+          keyMask = torch.ones([P, Tmax], { dtype: 'bool', device: dev }).narrowCopy_(1, 0, attentionMask.bool().to(dev));
           replace('keyMask', keyMask);
         }
         const hidden = model.forward(inputIds, {
@@ -132,12 +133,12 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
           attentionMask: keyMask ? keyMask.narrow(1, 0, Lp) : null, cache,
         }); // (P, Lp, D)
         replace('logits', model.logits(hidden.select(1, Lp - 1))); // (P, V)
-        replace('nextPos', attentionMask.sum(1)); // (P): position of each row's next token
+        replace('nextPos', attentionMask.to(dev).sum(1)); // (P): position of each row's next token
       });
       // ---- n samples per prompt share the prompt's cache rows
       if (n > 1) {
         torch.tidy(() => {
-          const rows = torch.arange(P).repeatInterleave(n);
+          const rows = torch.arange(P, undefined, 1, { device: dev }).repeatInterleave(n);
           cache.selectRows(rows);
           replace('logits', state.logits!.indexSelect(0, rows));
           replace('nextPos', state.nextPos!.indexSelect(0, rows));
@@ -178,7 +179,7 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
             let next = tokens;
             if (still.length < active.length) {
               // finished rows leave the batch: keep only the running rows of every per-row tensor
-              const rows = torch.tensor(BigInt64Array.from(still, BigInt));
+              const rows = torch.tensor(BigInt64Array.from(still, BigInt)).to(dev);
               cache.selectRows(rows);
               next = tokens.indexSelect(0, rows);
               replace('nextPos', state.nextPos!.indexSelect(0, rows));

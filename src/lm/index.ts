@@ -13,3 +13,4 @@ export type { Pretrained, LoadOptions, SaveOptions, GenerationConfig } from './c
 export { logprobs, type LogprobsOptions, type LogprobsResult } from './logprobs.js';
 export { generate, type GenerateOptions, type Sample, type FinishReason } from './generate.js';
 export { leftPad, packSequences, type PackedBatch } from './batch.js';
+export { resolveDevice, type Device } from './device.js';

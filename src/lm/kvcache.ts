@@ -11,7 +11,7 @@
  * Tensors here are owned by the cache (kept out of tidy scopes); `dispose()` frees them.
  */
 import * as torch from '../torch/index.js';
-import { type DType, type Tensor, keep } from '../torch/index.js';
+import { type DType, type Device, type Tensor, keep } from '../torch/index.js';
 import type { LMConfig } from './config.js';
 
 export type KVCacheMode = 'prealloc' | 'cat';
@@ -24,11 +24,12 @@ export class KVCache {
   length = 0;
   #rows: number;
 
-  constructor(readonly config: LMConfig, rows: number, readonly maxLength: number, readonly dtype: DType, readonly mode: KVCacheMode = 'prealloc') {
+  /** device: where the model runs ('cpu', 'cuda:N'); the buffers are allocated there. */
+  constructor(readonly config: LMConfig, rows: number, readonly maxLength: number, readonly dtype: DType, readonly mode: KVCacheMode = 'prealloc', readonly device: Device = 'cpu') {
     const shape = [rows, config.numKvHeads, maxLength, config.headDim];
     this.#rows = rows;
-    this.keys = Array.from({ length: config.numLayers }, () => (mode === 'prealloc' ? keep(torch.empty(shape, { dtype })) : null));
-    this.values = Array.from({ length: config.numLayers }, () => (mode === 'prealloc' ? keep(torch.empty(shape, { dtype })) : null));
+    this.keys = Array.from({ length: config.numLayers }, () => (mode === 'prealloc' ? keep(torch.empty(shape, { dtype, device })) : null));
+    this.values = Array.from({ length: config.numLayers }, () => (mode === 'prealloc' ? keep(torch.empty(shape, { dtype, device })) : null));
   }
 
   get rows(): number {
@@ -64,6 +65,7 @@ export class KVCache {
 
   /** Keeps only the given rows (int64 indices, in the new order): finished sequences leave the batch. */
   selectRows(rows: Tensor): void {
+    if (rows.device !== old0Device(this)) rows = rows.to(this.device);
     for (const list of [this.keys, this.values]) {
       for (let l = 0; l < list.length; l++) {
         const old = list[l];
@@ -71,7 +73,7 @@ export class KVCache {
         // only the filled prefix is copied; the capacity stays
         const sel = this.mode === 'prealloc'
           ? keep(torch.tidy(() => {
-              const buf = torch.empty([rows.size(0), ...old.shape.slice(1)], { dtype: this.dtype });
+              const buf = torch.empty([rows.size(0), ...old.shape.slice(1)], { dtype: this.dtype, device: this.device });
               return buf.narrowCopy_(2, 0, old.narrow(2, 0, this.length).indexSelect(0, rows));
             }))
           : keep(old.indexSelect(0, rows));
@@ -90,4 +92,9 @@ export class KVCache {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** The device the cache's tensors are on (its constructor's device; 'cuda' reads as 'cuda:0'). */
+function old0Device(c: KVCache): string {
+  return c.device === 'cuda' ? 'cuda:0' : c.device;
 }

@@ -19,7 +19,7 @@
  * (V, D) weight-gradient GEMM of its own.
  */
 import * as torch from '../torch/index.js';
-import type { Tensor } from '../torch/index.js';
+import type { Device, Tensor } from '../torch/index.js';
 import { positionIdsFromMask, type CausalLM } from './model.js';
 
 export interface LogprobsOptions {
@@ -50,7 +50,7 @@ export interface LogprobsOptions {
 }
 
 export interface LogprobsResult {
-  /** (B, T) float32 (float64 for a float64 model); differentiable when grad mode is on. */
+  /** (B, T) float32 (float64 for a float64 model), on inputIds' device; differentiable when grad mode is on. */
   logprobs: Tensor;
   /** (B, T) entropies in nats, when `withEntropy`. */
   entropy?: Tensor;
@@ -83,12 +83,14 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
       hidden = model.forward(ids, { positionIds: positionIdsFromMask(mask), maxPosition: T - 2, attentionMask: mask });
     } else hidden = model.forward(ids);
     const h = hidden.narrow(1, start - 1, R); // (B, R, D): predicts columns start … T−1
-    const targets = inputIds.narrow(1, start, R); // (B, R)
+    const dev = model.device;
+    const onDev = (t: Tensor): Tensor => (t.device === hidden.device ? t : t.to(dev));
+    const targets = onDev(inputIds.narrow(1, start, R)); // (B, R)
     for (const tau of opts.alsoTemperatures ?? []) if (!(tau > 0)) throw new RangeError(`logprobs: alsoTemperatures must be > 0, got ${tau}`);
     let lp: Tensor, ent: Tensor | null = null; // (B, R)
     const extra: Tensor[] = [];
     if (R === 0) {
-      lp = torch.zeros([B, 0], { dtype: hidden.dtype === 'float64' ? 'float64' : 'float32' });
+      lp = torch.zeros([B, 0], { dtype: hidden.dtype === 'float64' ? 'float64' : 'float32', device: dev });
       ent = opts.withEntropy ? lp : null;
     } else if (torch.isGradEnabled() && opts.chunkElements === undefined) {
       // Autograd keeps the logits for the backward pass however they are split, and each piece
@@ -108,18 +110,21 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
     if (R === 0) for (const _ of opts.alsoTemperatures ?? []) extra.push(lp);
     const align = (scored: Tensor): Tensor => {
       let out = scored; // (B, R)
-      if (start > 0) out = torch.cat([torch.zeros([B, start], { dtype: out.dtype }), out], 1); // (B, T)
-      if (opts.responseMask) return out.mul(opts.responseMask.to(out.dtype));
+      if (start > 0) out = torch.cat([torch.zeros([B, start], { dtype: out.dtype, device: dev }), out], 1); // (B, T)
+      if (opts.responseMask) return out.mul(onDev(opts.responseMask).to(out.dtype));
       if (opts.attentionMask) {
         // a token is scored when it and its predecessor are real (not after left padding)
-        const real = opts.attentionMask.to(out.dtype);
-        return out.mul(real).mul(torch.cat([torch.zeros([B, 1], { dtype: out.dtype }), real.narrow(1, 0, T - 1)], 1));
+        const real = onDev(opts.attentionMask).to(out.dtype);
+        return out.mul(real).mul(torch.cat([torch.zeros([B, 1], { dtype: out.dtype, device: dev }), real.narrow(1, 0, T - 1)], 1));
       }
       return out;
     };
-    const result: LogprobsResult = { logprobs: align(lp) };
-    if (ent) result.entropy = align(ent);
-    if (opts.alsoTemperatures) result.logprobsAt = extra.map(align);
+    // results live where the caller's token ids do (a GPU model scored from CPU ids returns CPU
+    // tensors; autograd carries gradients back across the copy)
+    const back = (t: Tensor): Tensor => (t.device === inputIds.device ? t : t.to(inputIds.device as Device));
+    const result: LogprobsResult = { logprobs: back(align(lp)) };
+    if (ent) result.entropy = back(align(ent));
+    if (opts.alsoTemperatures) result.logprobsAt = extra.map((t) => back(align(t)));
     return result;
   });
 }
@@ -154,7 +159,8 @@ function chunkedHead(model: CausalLM, h: Tensor, targets: Tensor, temperature: n
     }
     const acc = torch.tidy(() => {
       const dt = h.dtype === 'float64' ? 'float64' : 'float32';
-      return { m: torch.full([rows], -Infinity, { dtype: dt }), s: torch.zeros([rows], { dtype: dt }), t: torch.zeros([rows], { dtype: dt }), picked: torch.zeros([rows], { dtype: dt }) };
+      const o = { dtype: dt, device: model.device } as const;
+      return { m: torch.full([rows], -Infinity, o), s: torch.zeros([rows], o), t: torch.zeros([rows], o), picked: torch.zeros([rows], o) };
     });
     for (let v0 = 0; v0 < V; v0 += cols) {
       const c = Math.min(cols, V - v0);

@@ -1,5 +1,5 @@
 /**
- * A Qwen2/Llama-family decoder-only transformer (pre-norm, RMSNorm, rotary attention with
+ * A Qwen2/Qwen3/Llama-family decoder-only transformer (pre-norm, RMSNorm, rotary attention with
  * grouped-query heads, SiLU-gated MLP), with parameters named exactly as Hugging Face names them:
  *
  *   model.embed_tokens.weight                          (V, D)
@@ -7,7 +7,8 @@
  *   model.layers.N.self_attn.q_proj.{weight,bias}      (H·Dh, D), (H·Dh)      bias: Qwen2 / attention_bias
  *   model.layers.N.self_attn.k_proj.{weight,bias}      (Hkv·Dh, D), (Hkv·Dh)
  *   model.layers.N.self_attn.v_proj.{weight,bias}      (Hkv·Dh, D), (Hkv·Dh)
- *   model.layers.N.self_attn.o_proj.{weight,bias}      (D, H·Dh), (D)         bias: Llama attention_bias only
+ *   model.layers.N.self_attn.o_proj.{weight,bias}      (D, H·Dh), (D)         bias: Llama/Qwen3 attention_bias only
+ *   model.layers.N.self_attn.{q_norm,k_norm}.weight    (Dh), (Dh)             Qwen3 only
  *   model.layers.N.post_attention_layernorm.weight     (D)
  *   model.layers.N.mlp.{gate,up,down}_proj.weight      (I, D), (I, D), (D, I)
  *   model.norm.weight                                  (D)
@@ -16,7 +17,8 @@
  * One layer:  h = x + o_proj(attn(rope(q_proj(n₁)), rope(k_proj(n₁)), v_proj(n₁))),  n₁ = rmsnorm₁(x)
  *             y = h + down_proj(silu(gate_proj(n₂)) ⊙ up_proj(n₂)),                  n₂ = rmsnorm₂(h)
  * attention is causal, restricted to non-padding keys, scaled by 1/√Dh, query head j reading
- * key/value head ⌊j / (H/Hkv)⌋.
+ * key/value head ⌊j / (H/Hkv)⌋. Qwen3 normalises each query and key head (RMSNorm over Dh,
+ * `q_norm` / `k_norm`) after the projection and before RoPE.
  *
  * The layer runs as one native call (`decoderLayer` in native/src/nn.cc, which records autograd
  * like any op) — a layer is ~25 ops, and crossing from JS for each costs more than the op on
@@ -24,12 +26,13 @@
  * (`layerReference`), which tests compare against.
  */
 import * as torch from '../torch/index.js';
-import { Module, type DType, type Tensor, noGrad } from '../torch/index.js';
+import { Module, type DType, type Device, type Tensor, noGrad } from '../torch/index.js';
 import { N } from '../torch/native.js';
 import { wrap } from '../torch/tensor.js';
 import type { LMConfig } from './config.js';
 import type { KVCache } from './kvcache.js';
 import { RopeTable } from './rope.js';
+import { resolveDevice, sameDevice } from './device.js';
 
 /** How a fresh model's parameters are filled. */
 export type Init = { kind: 'empty' } | { kind: 'random'; std?: number };
@@ -72,6 +75,9 @@ export class Attention extends Module {
   readonly k_proj: Projection;
   readonly v_proj: Projection;
   readonly o_proj: Projection;
+  /** Qwen3's per-head RMSNorms of queries and keys (null for Qwen2/Llama). */
+  readonly q_norm: Norm | null;
+  readonly k_norm: Norm | null;
   constructor(c: LMConfig, dtype: DType, init: Init) {
     super();
     const D = c.hiddenSize, Dh = c.headDim;
@@ -79,6 +85,8 @@ export class Attention extends Module {
     this.k_proj = this.child('k_proj', new Projection(D, c.numKvHeads * Dh, c.qkvBias, dtype, init));
     this.v_proj = this.child('v_proj', new Projection(D, c.numKvHeads * Dh, c.qkvBias, dtype, init));
     this.o_proj = this.child('o_proj', new Projection(c.numHeads * Dh, D, c.oBias, dtype, init));
+    this.q_norm = c.qkNorm ? this.child('q_norm', new Norm(Dh, c.rmsNormEps, dtype, init)) : null;
+    this.k_norm = c.qkNorm ? this.child('k_norm', new Norm(Dh, c.rmsNormEps, dtype, init)) : null;
   }
 }
 
@@ -107,13 +115,14 @@ export class DecoderLayer extends Module {
     this.post_attention_layernorm = this.child('post_attention_layernorm', new Norm(config.hiddenSize, config.rmsNormEps, dtype, init));
   }
 
-  /** The tensors of the fused native layer, in its argument order (null for absent biases). */
+  /** The tensors of the fused native layer, in its argument order (null for absent biases and norms). */
   nativeWeights(): (Tensor | null)[] {
     const a = this.self_attn, m = this.mlp;
     return [
       this.input_layernorm.weight, a.q_proj.weight, a.q_proj.bias, a.k_proj.weight, a.k_proj.bias, a.v_proj.weight, a.v_proj.bias,
       a.o_proj.weight, a.o_proj.bias, this.post_attention_layernorm.weight,
       m.gate_proj.weight, m.gate_proj.bias, m.up_proj.weight, m.up_proj.bias, m.down_proj.weight, m.down_proj.bias,
+      a.q_norm?.weight ?? null, a.k_norm?.weight ?? null,
     ];
   }
 }
@@ -165,6 +174,12 @@ export interface ForwardOptions {
 export interface CausalLMOptions {
   /** Compute and parameter dtype. Default float32. */
   dtype?: DType;
+  /**
+   * Where parameters, RoPE tables, KV caches and activations live: 'cpu' (default), 'cuda',
+   * 'cuda:N'. A CUDA device needs an addon built against a CUDA libtorch and a visible GPU;
+   * otherwise the constructor throws saying which is missing.
+   */
+  device?: Device;
   /** Default: random (std 0.02), as a newly initialised model. */
   init?: Init;
 }
@@ -179,16 +194,28 @@ export class CausalLM extends Module {
   readonly lm_head: Projection | null;
   /** Run each layer as one native call (default) or op by op from TypeScript. */
   fused = true;
+  /**
+   * Activation checkpointing per decoder layer (Chen et al. 2016; torch.utils.checkpoint): a
+   * training forward keeps only each layer's input and the backward pass recomputes the layer,
+   * trading one more forward for O(layers) instead of O(layers × activations) memory. Applies
+   * to the fused layer with grad mode on and no KV cache; identical gradients.
+   */
+  gradientCheckpointing = false;
   #dtype: DType;
+  #device: Device;
   #rope: RopeTable;
 
   constructor(readonly config: LMConfig, opts: CausalLMOptions = {}) {
     super();
     this.#dtype = checkDtype(opts.dtype ?? 'float32');
+    this.#device = resolveDevice(opts.device, 'CausalLM device');
     const init = opts.init ?? { kind: 'random' };
     this.model = this.child('model', new DecoderBody(config, this.#dtype, init));
     this.lm_head = config.tieWordEmbeddings ? null : this.child('lm_head', new Projection(config.hiddenSize, config.vocabSize, false, this.#dtype, init));
-    this.#rope = new RopeTable(config, this.#dtype);
+    // parameters are made on the CPU (random init draws from the CPU generator, so a seed gives
+    // the same model on every device), then moved
+    if (this.#device !== 'cpu') super.to(this.#device);
+    this.#rope = new RopeTable(config, this.#dtype, this.#device);
   }
 
   /** Compute and parameter dtype. */
@@ -196,13 +223,19 @@ export class CausalLM extends Module {
     return this.#dtype;
   }
 
-  /** Casts the parameters (and the RoPE table) to another compute dtype. */
-  override to(dtype: DType): this {
-    checkDtype(dtype);
-    super.to(dtype);
-    this.#dtype = dtype;
+  /** Device of the parameters ('cpu' or 'cuda:N'). */
+  get device(): Device {
+    return this.#device;
+  }
+
+  /** Casts the parameters (and the RoPE table) to another compute dtype, or moves them to another device. */
+  override to(dtypeOrDevice: DType | Device): this {
+    const isDevice = dtypeOrDevice === 'cpu' || dtypeOrDevice.startsWith('cuda');
+    if (isDevice) this.#device = resolveDevice(dtypeOrDevice, 'CausalLM.to');
+    else this.#dtype = checkDtype(dtypeOrDevice as DType);
+    super.to(isDevice ? this.#device : dtypeOrDevice);
     this.#rope.dispose();
-    this.#rope = new RopeTable(this.config, dtype);
+    this.#rope = new RopeTable(this.config, this.#dtype, this.#device);
     return this;
   }
 
@@ -217,20 +250,27 @@ export class CausalLM extends Module {
    */
   forward(inputIds: Tensor, opts: ForwardOptions = {}): Tensor {
     const [B, T] = inputIds.shape as [number, number];
+    const dev = this.#device;
     const cache = opts.cache;
     const start = cache?.length ?? 0;
     if (cache && cache.rows !== B) throw new Error(`forward: batch has ${B} rows but the cache has ${cache.rows}`);
     const c = this.config;
     return torch.tidy(() => {
+      // inputs made on the CPU (token ids, masks) follow the model to its device
+      const onDev = (t: Tensor): Tensor => (sameDevice(t.device, dev) ? t : t.to(dev));
+      inputIds = onDev(inputIds);
       let pos = opts.positionIds, maxPos = opts.maxPosition;
       if (!pos) {
-        pos = torch.arange(start, start + T).unsqueeze(0).expand(B, T);
+        pos = torch.arange(start, start + T, 1, { device: dev }).unsqueeze(0).expand(B, T);
         maxPos = start + T - 1;
-      } else if (maxPos === undefined) maxPos = pos.max().item();
+      } else {
+        if (maxPos === undefined) maxPos = pos.max().item();
+        pos = onDev(pos);
+      }
       const [cos, sin] = this.#rope.lookup(pos, maxPos!); // (B, T, Dh)
       let keyMask: Tensor | null = null;
       if (opts.attentionMask) {
-        keyMask = opts.attentionMask.dtype === 'bool' ? opts.attentionMask : opts.attentionMask.ne(0);
+        keyMask = onDev(opts.attentionMask.dtype === 'bool' ? opts.attentionMask : opts.attentionMask.ne(0));
         if (keyMask.size(1) !== start + T) throw new Error(`forward: attentionMask covers ${keyMask.size(1)} keys, expected cache ${start} + ${T}`);
       }
       let x = torch.embedding(this.model.embed_tokens.weight, inputIds); // (B, T, D)
@@ -243,7 +283,7 @@ export class CausalLM extends Module {
         x = wrap(N.decoderLayer(
           x.handle, layer.nativeWeights().map((w) => (w ? w.handle : null)), cos.handle, sin.handle,
           keyMask ? keyMask.handle : null, cache ? cache.keys[l]!.handle : null, cache ? cache.values[l]!.handle : null,
-          start, c.numHeads, c.numKvHeads, c.rmsNormEps,
+          start, c.numHeads, c.numKvHeads, c.rmsNormEps, this.gradientCheckpointing,
         ));
       }
       cache?.advance(T);
@@ -272,8 +312,11 @@ export function layerReference(layer: DecoderLayer, x: Tensor, cos: Tensor, sin:
   const a = layer.self_attn;
   const n1 = layer.input_layernorm.forward(x);
   const cs = cos.unsqueeze(1), sn = sin.unsqueeze(1); // (B, 1, T, Dh)
-  const q = torch.applyRope(a.q_proj.forward(n1).view(B, T, c.numHeads, c.headDim).transpose(1, 2), cs, sn); // (B, H, T, Dh)
-  let k = torch.applyRope(a.k_proj.forward(n1).view(B, T, c.numKvHeads, c.headDim).transpose(1, 2), cs, sn); // (B, Hkv, T, Dh)
+  let q = a.q_proj.forward(n1).view(B, T, c.numHeads, c.headDim); // (B, T, H, Dh)
+  let k = a.k_proj.forward(n1).view(B, T, c.numKvHeads, c.headDim); // (B, T, Hkv, Dh)
+  if (a.q_norm && a.k_norm) [q, k] = [a.q_norm.forward(q), a.k_norm.forward(k)];
+  q = torch.applyRope(q.transpose(1, 2), cs, sn); // (B, H, T, Dh)
+  k = torch.applyRope(k.transpose(1, 2), cs, sn); // (B, Hkv, T, Dh)
   let v = a.v_proj.forward(n1).view(B, T, c.numKvHeads, c.headDim).transpose(1, 2); // (B, Hkv, T, Dh)
   if (cache) [k, v] = cache.append(l, k, v); // (B, Hkv, Tk, Dh)
   const mask = keyMask ? keyMask.view(B, 1, 1, keyMask.size(1)) : null;

@@ -3,11 +3,13 @@
  *   inv_freq[i] = 1 / θ^(2i / Dh),   i = 0 … Dh/2 − 1
  *   angle(p, ·) = p · cat(inv_freq, inv_freq)          (Dh values: the two halves repeat)
  *   rope(x) = x · cos(angle) + rotate_half(x) · sin(angle),  rotate_half(x) = cat(−x₂, x₁)
- * The angles are computed in float32 as Hugging Face and vLLM do (float64 when the model
- * computes in float64), so logits agree with theirs, not merely with the exact formula.
+ * inv_freq and the angles p · inv_freq are computed in float32 as Hugging Face and vLLM do (for
+ * every model dtype), so positions rotate by exactly their angles; cos/sin are then taken in
+ * float32, or in float64 for a float64 model (transformers takes them in float32 whatever the
+ * dtype; the float64 parity test runs its reference with float64 cos/sin of the same angles).
  */
 import * as torch from '../torch/index.js';
-import { type DType, type Tensor, keep, noGrad, tidy } from '../torch/index.js';
+import { type DType, type Device, type Tensor, keep, noGrad, tidy } from '../torch/index.js';
 import type { LMConfig } from './config.js';
 
 /** inv_freq (Dh/2) with `rope_scaling` applied. */
@@ -39,8 +41,8 @@ export class RopeTable {
   #len = 0;
   readonly angleDtype: DType;
 
-  constructor(readonly config: LMConfig, readonly dtype: DType) {
-    this.angleDtype = dtype === 'float64' ? 'float64' : 'float32';
+  constructor(readonly config: LMConfig, readonly dtype: DType, readonly device: Device = 'cpu') {
+    this.angleDtype = 'float32';
   }
 
   #ensure(n: number): void {
@@ -50,7 +52,9 @@ export class RopeTable {
       const inv = inverseFrequencies(this.config, this.angleDtype); // (Dh/2)
       const freqs = torch.arange(len).to(this.angleDtype).unsqueeze(1).mul(inv.unsqueeze(0)); // (len, Dh/2)
       const emb = torch.cat([freqs, freqs], 1); // (len, Dh)
-      return [emb.cos().to(this.dtype), emb.sin().to(this.dtype)];
+      const e = this.dtype === 'float64' ? emb.to('float64') : emb;
+      const [c, s] = [e.cos().to(this.dtype), e.sin().to(this.dtype)];
+      return this.device === 'cpu' ? [c, s] : [c.to(this.device), s.to(this.device)];
     }));
     this.#cos?.dispose();
     this.#sin?.dispose();

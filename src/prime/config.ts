@@ -23,6 +23,7 @@ export interface PrimeConfig {
     prm_path: string;
     ref_path: string;
     dtype: Dtype;
+    device: string;
   };
   data: {
     train_files: string[];
@@ -94,6 +95,7 @@ export interface PrimeConfig {
     clip_high: number;
     loss_agg: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
     warmup_steps: number;
+    gradient_checkpointing: boolean;
   };
   prm: {
     lr: number;
@@ -104,6 +106,7 @@ export interface PrimeConfig {
     micro_batch: number;
     probe_every: number;
     probe_prompts: number;
+    gradient_checkpointing: boolean;
   };
   trainer: {
     total_steps: number;
@@ -194,6 +197,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'model.prm_path', type: 'string', default: '', help: "checkpoint the implicit PRM π_φ starts from; '' = model.path (paper)" }),
   opt({ key: 'model.ref_path', type: 'string', default: '', help: "checkpoint of the frozen reference π_ref; '' = model.path (paper)" }),
   opt({ key: 'model.dtype', type: 'enum', values: ['float32', 'bfloat16', 'float16'], default: 'float32', help: 'parameter / compute dtype (chosen for CPU: float32)' }),
+  opt({ key: 'model.device', type: 'string', default: 'cpu', help: "where policy, PRM, reference and their optimizer states live: cpu, cuda or cuda:N (needs an addon built against a CUDA libtorch: make build-cuda + PRIME_NATIVE) (chosen: cpu)" }),
 
   // data
   opt({ key: 'data.train_files', type: 'string[]', default: [], required: true, help: 'training prompt files (.parquet, .jsonl or .json) in the Eurus-2-RL-Data schema' }),
@@ -265,6 +269,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'actor.clip_high', type: 'number', default: 0, min: 0, help: "upper clip ε_high: ratio ≤ 1 + ε_high; 0 = actor.clip_eps. DAPO's clip-higher (Yu et al. 2025) raises it to keep low-probability tokens exploring (DAPO: 0.28)" }),
   opt({ key: 'actor.loss_agg', type: 'enum', values: ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'], default: 'token-mean', help: "how per-token losses become the mini-batch loss (verl's loss_agg_mode): token-mean = every valid token weighs the same (DAPO's token-level loss; verl's default, kept here); seq-mean-token-mean = each response weighs the same (GRPO; what PRIME's released code effectively does); seq-mean-token-sum = per-response token sums, averaged; seq-mean-token-sum-norm = token sums / data.max_response_length, averaged (Dr. GRPO's constant normalizer). The policy, entropy and KL-loss terms are aggregated alike (chosen: token-mean)" }),
   opt({ key: 'actor.warmup_steps', type: 'integer', default: 0, min: 0, help: 'linear lr warmup steps; 0 = constant lr (reference: constant)' }),
+  opt({ key: 'actor.gradient_checkpointing', type: 'boolean', default: false, help: 'recompute each policy decoder layer in the backward pass instead of storing its activations: less memory, ~1 more forward of time (chosen: off)' }),
 
   // prm
   opt({ key: 'prm.lr', type: 'number', default: 1e-6, gt: 0, help: 'implicit PRM AdamW learning rate (reference: 1e-6)' }),
@@ -275,6 +280,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'prm.probe_every', type: 'integer', default: 0, min: 0, help: 'every N steps (and at the end) measure the PRM on a fixed labelled probe set: prm/heldout_auc, prm/heldout_pairwise, prm/heldout_loss; 0 = off (chosen). The probe is sampled once from the starting policy: prm.probe_prompts prompts × rollout.n, from data.val_files or else held out of the training prompts' }),
   opt({ key: 'prm.probe_prompts', type: 'integer', default: 64, min: 1, help: 'prompts in the PRM probe set (chosen)' }),
   opt({ key: 'prm.micro_batch', type: 'integer', default: 4, min: 1, help: 'sequences per PRM / reference forward and PRM backward (chosen for CPU)' }),
+  opt({ key: 'prm.gradient_checkpointing', type: 'boolean', default: false, help: 'activation checkpointing per decoder layer for the PRM update (chosen: off)' }),
 
   // trainer
   opt({ key: 'trainer.total_steps', type: 'integer', default: 100, min: 1, help: 'training steps to run (chosen)' }),

@@ -24,7 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as torch from '../torch/index.js';
 import { AdamW, type Tensor, tidy } from '../torch/index.js';
-import { loadPretrained, packSequences, type CausalLM, type Tokenizer, type PackedBatch } from '../lm/index.js';
+import { loadPretrained, packSequences, resolveDevice, type CausalLM, type Tokenizer, type PackedBatch } from '../lm/index.js';
 import type { PrimeConfig } from './config.js';
 import { configToYaml } from './config.js';
 import { loadPromptFiles, PromptDataset, seededPermutation, type PromptRow } from './data.js';
@@ -182,16 +182,19 @@ export class PrimeTrainer {
     const resumeFrom = cfg.trainer.resume ? (latestLoadableCheckpoint(ckRoot, (m) => this.log(`warning: ${m}`))?.dir ?? null) : null;
     if (cfg.trainer.resume && !resumeFrom) this.log(`resume: no checkpoint under ${ckRoot}; starting fresh`);
     const dtype = cfg.model.dtype;
-    const pol = loadPretrained(resumeFrom ? path.join(resumeFrom, 'policy') : cfg.model.path, { dtype });
+    const device = resolveDevice(cfg.model.device, 'model.device'); // fails here, naming the key, on a CPU-only build or machine
+    const pol = loadPretrained(resumeFrom ? path.join(resumeFrom, 'policy') : cfg.model.path, { dtype, device });
     if (!pol.tokenizer) throw new Error(`${cfg.model.path}: no tokenizer.json; the trainer needs the model's tokenizer`);
     this.policy = pol.model;
+    this.policy.gradientCheckpointing = cfg.actor.gradient_checkpointing;
     this.tokenizer = pol.tokenizer;
     this.stopTokenIds = pol.stopTokenIds;
     this.padId = pol.tokenizer.padTokenId ?? pol.generationConfig.padTokenId ?? pol.stopTokenIds[0] ?? 0;
-    this.ref = loadPretrained(cfg.model.ref_path || cfg.model.path, { dtype, tokenizer: false }).model.eval();
+    this.ref = loadPretrained(cfg.model.ref_path || cfg.model.path, { dtype, device, tokenizer: false }).model.eval();
     for (const p of this.ref.parameters()) p.requiresGrad = false;
     const prmDir = resumeFrom ? path.join(resumeFrom, 'prm') : cfg.model.prm_path || cfg.model.path;
-    this.prm = loadPretrained(prmDir, { dtype, tokenizer: false }).model;
+    this.prm = loadPretrained(prmDir, { dtype, device, tokenizer: false }).model;
+    this.prm.gradientCheckpointing = cfg.prm.gradient_checkpointing;
     if (cfg.algorithm.prm_update === 'none' || !this.#usesPrm) for (const p of this.prm.parameters()) p.requiresGrad = false;
 
     const rows = await loadPromptFiles(cfg.data.train_files);

@@ -123,3 +123,10 @@ export const cachedMemory = (): number => N.cachedMemory();
 export const emptyCache = (): void => N.emptyCache();
 export const version = (): { libtorch: string; cuda: boolean } => N.version();
 export const cudaAvailable = (): boolean => N.cudaAvailable();
+/**
+ * The attention kernel of prime-ts/lm's fused decoder layer for multi-token queries (prefill,
+ * scoring, training): 'sdpa', libtorch's scaled_dot_product_attention (libtorch ≥ 2.5, the
+ * default there), or 'composite' (matmul, masked softmax, matmul; the only one on 1.13).
+ * Decoding steps always use the composite path. Without an argument, returns the current one.
+ */
+export const setAttentionKernel = (kind?: 'sdpa' | 'composite'): 'sdpa' | 'composite' => N.setAttentionKernel(kind ?? null);

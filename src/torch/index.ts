@@ -13,7 +13,7 @@ export { noGrad, enableGrad, isGradEnabled, gradcheck, type GradcheckResult } fr
 export * as nn from './nn.js';
 export { Module, Linear, Embedding, RMSNorm, LayerNorm, Dropout } from './nn.js';
 export * as optim from './optim.js';
-export { AdamW, SGD, clipGradNorm, gradNorm, constantLr, linearWarmup, cosineSchedule, type LrSchedule, type Optimizer } from './optim.js';
+export { AdamW, SGD, MasterWeights, clipGradNorm, gradNorm, constantLr, linearWarmup, cosineSchedule, type LrSchedule, type Optimizer } from './optim.js';
 export * from './safetensors.js';
 export * as distributed from './distributed.js';
 export { nativeAvailable, nativeLoadError, NativeAddonError } from './native.js';

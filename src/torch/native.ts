@@ -13,7 +13,10 @@ export interface NativeHandle { readonly __native: unique symbol }
 const here = path.dirname(fileURLToPath(import.meta.url));
 // dist/src/torch -> package root; src/torch when run from sources.
 const roots = [path.resolve(here, '../../..'), path.resolve(here, '../..')];
-const candidates = roots.map((r) => path.join(r, 'native/build/Release/prime_native.node'));
+// PRIME_NATIVE=/path/to/prime_native.node selects another build of the addon (e.g. the one
+// against libtorch 2.x in native/build-lt2, made by `make build-libtorch2`).
+const override = process.env.PRIME_NATIVE;
+const candidates = override ? [path.resolve(override)] : roots.map((r) => path.join(r, 'native/build/Release/prime_native.node'));
 const found = candidates.find((p) => existsSync(p));
 
 // libgomp's default is to spin-wait between parallel regions. When the cores are shared (other
@@ -40,7 +43,7 @@ let loadError: string | null = null;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 let addon: any = null;
 if (!found) {
-  loadError = `not built (looked for ${candidates.join(', ')})`;
+  loadError = override ? `PRIME_NATIVE=${override} does not exist (\`make build-libtorch2\` builds native/build-lt2)` : `not built (looked for ${candidates.join(', ')})`;
 } else {
   try {
     addon = createRequire(import.meta.url)(found);

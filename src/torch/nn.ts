@@ -8,7 +8,7 @@ import { keep } from './scope.js';
 import { noGrad } from './autograd.js';
 import { empty, ones, zeros } from './creation.js';
 import { dropout, embedding, layerNorm, linear, rmsNorm } from './functional.js';
-import type { DType } from './tensor.js';
+import type { DType, Device } from './tensor.js';
 
 export class Module {
   training = true;
@@ -119,11 +119,16 @@ export class Module {
   zeroGrad(): void {
     for (const p of this.parameters()) p.zeroGrad();
   }
-  /** Casts every floating parameter and buffer to `dtype` (new tensors; the old are disposed). */
-  to(dtype: DType): this {
+  /**
+   * Casts every floating parameter and buffer to `dtype`, or moves every parameter and buffer to
+   * a device ('cpu', 'cuda', 'cuda:N'); new tensors replace the old, which are disposed.
+   */
+  to(dtypeOrDevice: DType | Device): this {
+    const isDevice = dtypeOrDevice === 'cpu' || dtypeOrDevice.startsWith('cuda');
+    const norm = (d: string) => (d === 'cuda' ? 'cuda:0' : d);
     noGrad(() => {
       for (const [n, t] of [...this.namedParameters(), ...this.namedBuffers()]) {
-        if (t.isFloatingPoint && t.dtype !== dtype) this.setTensor(n, t.to(dtype));
+        if (isDevice ? norm(t.device) !== norm(dtypeOrDevice) : t.isFloatingPoint && t.dtype !== dtypeOrDevice) this.setTensor(n, t.to(dtypeOrDevice));
       }
     });
     return this;

@@ -101,7 +101,7 @@ test('malformed checkpoints: each error names what is wrong', () => {
     ['config not JSON', (d) => fs.writeFileSync(path.join(d, 'config.json'), '{"model_type": "qwen2",'), /config\.json: not valid JSON/, CheckpointError],
     ['config missing a field', (d) => patchConfig(d, (c) => delete c.num_hidden_layers), /config\.json: missing required field 'num_hidden_layers'/, ConfigError],
     ['config heads not divisible', (d) => patchConfig(d, (c) => (c.num_key_value_heads = 3)), /num_attention_heads \(4\) must be a multiple of num_key_value_heads \(3\)/, ConfigError],
-    ['unsupported model_type', (d) => patchConfig(d, (c) => (c.model_type = 'mistral')), /model_type 'mistral' is not supported \(supported: qwen2, llama\)/, ConfigError],
+    ['unsupported model_type', (d) => patchConfig(d, (c) => (c.model_type = 'mistral')), /model_type 'mistral' is not supported \(supported: qwen2, qwen3, llama\)/, ConfigError],
     ['unsupported activation', (d) => patchConfig(d, (c) => (c.hidden_act = 'gelu')), /hidden_act 'gelu' is not supported/, ConfigError],
     ['sliding window in use', (d) => patchConfig(d, (c) => Object.assign(c, { use_sliding_window: true, max_window_layers: 1 })), /use_sliding_window=true with max_window_layers 1 < 2 layers is not supported/, ConfigError],
     ['unsupported rope scaling', (d) => patchConfig(d, (c) => (c.rope_scaling = { type: 'yarn', factor: 4 })), /rope_scaling type 'yarn' is not supported/, ConfigError],

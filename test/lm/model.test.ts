@@ -15,6 +15,7 @@ const VARIANTS: [string, Partial<ConfigSpec>][] = [
   ['qwen2 MHA tied', { modelType: 'qwen2', numHeads: 4, numKvHeads: 4, tieWordEmbeddings: true }],
   ['llama GQA tied', { modelType: 'llama', numHeads: 4, numKvHeads: 1, tieWordEmbeddings: true }],
   ['llama MHA untied attention_bias head_dim=12', { modelType: 'llama', numHeads: 2, numKvHeads: 2, headDim: 12, attentionBias: true }],
+  ['qwen3 GQA q/k norm head_dim=16', { modelType: 'qwen3', numHeads: 4, numKvHeads: 2, headDim: 16 }],
 ];
 
 /** Full-forward logits (B, T, V) of ids (B, T), optionally left-padded. */

@@ -1,6 +1,6 @@
 """An independent, from-scratch eager PyTorch implementation of the Qwen2/Llama decoder, used
-(1) by test/lm/torch_ref.test.ts to check prime-ts/lm's logits on a tiny checkpoint, and
-(2) by bench/lm_ref.py as the "PyTorch eager" side of the benchmark.
+(formerly a test reference; test/lm/hf_parity.test.ts now uses transformers' own models) and
+by bench/lm_ref.py as the "PyTorch eager" side of the benchmark.
 
 Written the way an eager implementation is usually written (Hugging Face's modeling code style):
 repeat_kv copies of keys/values for grouped-query attention, an additive attention mask, a KV

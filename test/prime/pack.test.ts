@@ -76,7 +76,8 @@ test('the packed tarball installs into an empty project, imports by every subpat
     out.config = prime.loadConfig(null, ['model.path=m', 'data.train_files=t.jsonl']).rollout.n;
     console.log(JSON.stringify(out));
   `);
-  const chk = run(process.execPath, ['check.mjs'], proj);
+  // the installed package must find no addon of its own: PRIME_NATIVE (set by make test-libtorch2) would point it at this checkout's
+  const chk = run(process.execPath, ['check.mjs'], proj, { PRIME_NATIVE: '' });
   assert.equal(chk.code, 0, chk.err);
   const o = JSON.parse(chk.out.trim().split('\n').pop()!) as Record<string, unknown>;
   assert.equal(o.prime, 'function');

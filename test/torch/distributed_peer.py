@@ -1,6 +1,6 @@
 """A PyTorch rank for distributed.test.ts: joins a job with prime-ts ranks through
 torch.distributed (env:// rendezvous, gloo) and runs the same collectives as the worker's
-'interop' scenario, printing `RESULT <json>`. Needs Debian's python3-torch."""
+'interop' scenario, printing `RESULT <json>`. Run by PRIME_PYTHON (the project's .venv)."""
 import json
 import os
 
