@@ -13,3 +13,6 @@ export type { Pretrained, LoadOptions, SaveOptions, GenerationConfig } from './c
 export { logprobs, type LogprobsOptions, type LogprobsResult } from './logprobs.js';
 export { generate, type GenerateOptions, type Sample, type FinishReason } from './generate.js';
 export { leftPad, packSequences, type PackedBatch } from './batch.js';
+export { convertGguf, readGguf, readGgufTensor, ggufConfig, ggufTokenizer, unpermuteRows, GgufError, GGUF_ARCHITECTURES } from './gguf.js';
+export type { GgufFile, GgufTensor, ConvertOptions, ConvertResult } from './gguf.js';
+export { GGML_TYPES, ggmlTypeName, type GgmlType } from './gguf-dequant.js';

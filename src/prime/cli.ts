@@ -8,6 +8,7 @@
  *   prime sft CONFIG.yaml [key=value …]      supervised fine-tuning on chat data
  *   prime eval --model DIR --data FILE [--samples K] [--max-new-tokens N] [--temperature T]
  *   prime demo [--quick]                     the embedded default: data, SFT start, PRIME, report
+ *   prime convert gguf FILE DIR              a GGUF model file → a Hugging Face checkpoint directory
  */
 import { fileURLToPath } from 'node:url';
 import { loadConfig, configHelp, parseArgs, ConfigError } from './config.js';
@@ -25,7 +26,8 @@ const USAGE = `usage:
                                           --nproc N trains on N data-parallel ranks on this machine
   prime sft CONFIG.yaml [key=value …]     supervised fine-tuning (sft.* options, data.train_files)
   prime eval --model DIR --data FILE [--samples K] [--max-new-tokens N] [--temperature T]
-  prime demo [--quick]                    generate data, train the SFT start, run PRIME, write a report`;
+  prime demo [--quick]                    generate data, train the SFT start, run PRIME, write a report
+  prime convert gguf FILE DIR [--dtype float32|bfloat16]   GGUF → Hugging Face checkpoint directory`;
 
 async function main(argv: string[]): Promise<number> {
   const { command, positional, flags, overrides } = parseArgs(argv, { booleans: ['help', 'quick', 'greedy'] });
@@ -77,6 +79,8 @@ async function main(argv: string[]): Promise<number> {
       console.log(JSON.stringify({ model, data, samples, greedy, ...r }, null, 2));
       return 0;
     }
+    case 'convert':
+      return (await import('./convert.js')).runConvert(positional, flags);
     case 'demo': {
       const { runDemo } = await import('./demo/run.js');
       await runDemo({ quick: flags.quick === true });
