@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, configHelp, parseArgs, ConfigError } from './config.js';
 import { PrimeTrainer } from './trainer.js';
 import { runSft } from './sft.js';
-import { evaluateModel } from './evaluate.js';
+import { evaluateModel, formatFailures } from './evaluate.js';
 import { loadPromptFiles } from './data.js';
 import { defaultVerifier } from './verifier.js';
 import { loadPretrained } from '../lm/index.js';
@@ -25,7 +25,7 @@ const USAGE = `usage:
                                           PRIME RL; \`prime train --help\` lists every option;
                                           --nproc N trains on N data-parallel ranks on this machine
   prime sft CONFIG.yaml [key=value …]     supervised fine-tuning (sft.* options, data.train_files)
-  prime eval --model DIR --data FILE [--samples K] [--max-new-tokens N] [--temperature T]
+  prime eval --model DIR --data FILE [--samples K] [--max-new-tokens N] [--temperature T] [--show-failures N]
   prime demo [--quick]                    generate data, train the SFT start, run PRIME, write a report
   prime convert gguf FILE DIR [--dtype float32|bfloat16]   GGUF → Hugging Face checkpoint directory`;
 
@@ -75,8 +75,11 @@ async function main(argv: string[]): Promise<number> {
       const r = await evaluateModel(pre.model, pre.tokenizer, rows, defaultVerifier(cfg), {
         samples, greedy, maxNewTokens: Number(flags['max-new-tokens'] ?? 1024), temperature: Number(flags.temperature ?? 1),
         stopTokenIds: pre.stopTokenIds, padTokenId: pre.tokenizer.padTokenId ?? pre.stopTokenIds[0] ?? 0,
+        failures: Number(flags['show-failures'] ?? 0),
       });
-      console.log(JSON.stringify({ model, data, samples, greedy, ...r }, null, 2));
+      const { failures, ...summary } = r;
+      if (failures?.length) console.log(formatFailures(failures));
+      console.log(JSON.stringify({ model, data, samples, greedy, ...summary }, null, 2));
       return 0;
     }
     case 'convert':

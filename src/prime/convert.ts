@@ -1,16 +1,24 @@
 /**
+ * `prime convert gsm8k|math500 IN OUT`: a public math set → Eurus-2 rows (math-sets.ts).
  * `prime convert gguf FILE DIR [--dtype float32|bfloat16]`: a GGUF model file (llama.cpp,
  * node-llama-cpp downloads) → a Hugging Face checkpoint directory that `prime train|sft|eval`
  * load (see prime-ts/lm's gguf.ts). After writing, the directory is loaded back with
  * `loadPretrained` as a check.
  */
 import { convertGguf, loadPretrained, countParameters } from '../lm/index.js';
+import { convertMathSet, MATH_SETS, type MathSet } from './math-sets.js';
 
-export const CONVERT_USAGE = 'prime convert gguf FILE.gguf OUT_DIR [--dtype float32|bfloat16]';
+export const CONVERT_USAGE = `prime convert gguf FILE.gguf OUT_DIR [--dtype float32|bfloat16]
+  prime convert gsm8k|math500 IN.jsonl OUT.jsonl    a public math set → Eurus-2 prompt rows`;
 
 /** Runs `prime convert …` (args after `convert`); returns the exit code. */
 export async function runConvert(positional: string[], flags: Record<string, unknown>): Promise<number> {
   const [format, file, outDir] = positional;
+  if ((MATH_SETS as readonly string[]).includes(format ?? '') && file && outDir) {
+    const n = await convertMathSet(format as MathSet, file, outDir);
+    console.log(`prime convert: ${file} → ${outDir}: ${n} ${format} rows`);
+    return 0;
+  }
   if (format !== 'gguf' || !file || !outDir) {
     console.error(`usage: ${CONVERT_USAGE}`);
     return 2;

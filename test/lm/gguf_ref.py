@@ -7,7 +7,7 @@
       as llama.cpp's convert_hf_to_gguf.py stores them (the formula, written here).
   gguf_ref.py ref REQUEST.json RESULT.json
       REQUEST: a list of {"gguf": path, "texts": [...], "chats": [[messages]...], "ids": [[token ids]...],
-      "logits_file": path}; RESULT: the list of answers. For each, loads the GGUF with transformers (`gguf_file=`), writes token ids of
+      "logits_file": path, "digits": bool}; RESULT: the list of answers. For each, loads the GGUF with transformers (`gguf_file=`), writes token ids of
       each text (no special tokens added beyond the tokenizer's own) and of each chat
       (apply_chat_template, add_generation_prompt=True), and float32 logits of each id sequence
       (concatenated, row-major) to logits_file.
@@ -189,7 +189,15 @@ def ref_one(req):
 
     d, name = os.path.split(os.path.abspath(req["gguf"]))
     tok = AutoTokenizer.from_pretrained(d, gguf_file=name)
-    out = {"texts": [], "chats": [], "logits_shapes": []}
+    if req.get("digits"):
+        # the pre-tokenizer llama.cpp's 'smollm' type (and SmolLM2's own tokenizer.json) use:
+        # single digits split off, then GPT-2's byte-level regex
+        from tokenizers import pre_tokenizers
+
+        tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)]
+        )
+    out = {"texts": [], "chats": [], "logits_shapes": [], "pre_tokenizer": json.loads(tok.backend_tokenizer.to_str()).get("pre_tokenizer")}
     for text in req.get("texts", []):
         out["texts"].append(tok(text)["input_ids"])
     for msgs in req.get("chats", []):
