@@ -72,6 +72,7 @@ export async function readGguf(file: string): Promise<GgufFile> {
   } catch (e) {
     throw new GgufError(`${file}: cannot read the GGUF header (${(e as Error).message}); is it a complete GGUF file?`);
   }
+  if (!h.littleEndian) throw new GgufError(`${file}: a big-endian GGUF file; prime-ts reads little-endian files only`);
   const metadata: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(h.metadata)) metadata[k] = toNum(v);
   const base = Number(h.tensorDataOffset);
