@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../../src/torch/index.js';
-import { convertGguf, loadPretrained, savePretrained, readGguf, unpermuteRows, GGML_TYPES, GgufError } from '../../src/lm/index.js';
+import { convertGguf, loadPretrained, savePretrained, readGguf, unpermuteRows, ggufTokenizer, Tokenizer, GGML_TYPES, GgufError, type GgufFile } from '../../src/lm/index.js';
 import { tmpDir } from './fixtures.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -153,4 +153,24 @@ test('dequantization of hand-built blocks and the q/k row un-permutation (worked
   const rows = new Float32Array([0, 2, 1, 3, 10, 12, 11, 13]);
   unpermuteRows(rows, 8, 2);
   assert.deepEqual([...rows], [0, 1, 2, 3, 10, 11, 12, 13]);
+});
+
+test("tokenizer.ggml.pre: 'smollm' splits digits singly (as llama.cpp and SmolLM2's tokenizer.json), 'default' does not; unknown types are refused", () => {
+  // a vocabulary with the merge '1 2' → '12': only a pre-tokenizer that splits digits keeps them apart
+  const tokens = ['<|endoftext|>', '1', '2', '12', 'a', 'Ġ', 'Ġa'];
+  const g = (pre: string): GgufFile => ({
+    file: 'mem.gguf', version: 3, tensors: [],
+    metadata: {
+      'general.architecture': 'llama', 'tokenizer.ggml.model': 'gpt2', 'tokenizer.ggml.pre': pre, 'tokenizer.ggml.tokens': tokens,
+      'tokenizer.ggml.token_type': [3, 1, 1, 1, 1, 1, 1], 'tokenizer.ggml.merges': ['1 2', 'Ġ a'], 'tokenizer.ggml.eos_token_id': 0,
+    },
+  });
+  const enc = (pre: string, text: string) => {
+    const { tokenizerJson, tokenizerConfig } = ggufTokenizer(g(pre));
+    return new Tokenizer(tokenizerJson, tokenizerConfig).encode(text);
+  };
+  assert.deepEqual(enc('default', '12 a12'), [3, 6, 3]);
+  assert.deepEqual(enc('smollm', '12 a12'), [1, 2, 6, 1, 2]);
+  assert.deepEqual(enc('smollm', '12<|endoftext|>'), [1, 2, 0]);
+  assert.throws(() => ggufTokenizer(g('made-up')), (e: Error) => e instanceof GgufError && e.message.includes("mem.gguf: metadata field 'tokenizer.ggml.pre' is 'made-up'"));
 });
