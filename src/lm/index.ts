@@ -14,3 +14,6 @@ export { logprobs, type LogprobsOptions, type LogprobsResult } from './logprobs.
 export { generate, type GenerateOptions, type Sample, type FinishReason } from './generate.js';
 export { leftPad, packSequences, type PackedBatch } from './batch.js';
 export { resolveDevice, type Device } from './device.js';
+export { convertGguf, readGguf, readGgufTensor, ggufConfig, ggufTokenizer, unpermuteRows, GgufError, GGUF_ARCHITECTURES } from './gguf.js';
+export type { GgufFile, GgufTensor, ConvertOptions, ConvertResult } from './gguf.js';
+export { GGML_TYPES, ggmlTypeName, type GgmlType } from './gguf-dequant.js';

@@ -82,6 +82,7 @@ const evalOptions: Record<string, CliOption> = {
   beta: { kind: 'positive-number', value: 'B', help: 'with --rerank prm: β of r_t = β·log(π_φ/π_ref) (default 0.05)' },
   seed: { kind: 'non-negative-integer', value: 'S', help: 'with --rerank prm: sampling seed (default 0)' },
   limit: { kind: 'positive-integer', value: 'N', help: 'with --rerank prm: only the first N prompts' },
+  'show-failures': { kind: 'non-negative-integer', value: 'N', default: 0, help: 'print up to N failed rows: the prompt, the response, the extracted answer and the ground truth' },
 };
 
 const overridesHelp = () => 'Config options (in CONFIG.yaml, or as key=value overrides; later wins):\n\n' +
@@ -173,9 +174,23 @@ export const COMMANDS: Command[] = [
       const r = await evaluateModel(pre.model, pre.tokenizer, rows, defaultVerifier(cfg), {
         samples, greedy, maxNewTokens: values['max-new-tokens'] as number, temperature: values.temperature as number,
         batch: values.batch as number, stopTokenIds: pre.stopTokenIds, padTokenId: pre.tokenizer.padTokenId ?? pre.stopTokenIds[0] ?? 0,
+        failures: values['show-failures'] as number,
       });
-      console.log(JSON.stringify({ model, data, samples, greedy, extraction: values.extraction, ...r }, null, 2));
+      const { failures, ...summary } = r;
+      if (failures?.length) console.log((await import('./evaluate.js')).formatFailures(failures));
+      console.log(JSON.stringify({ model, data, samples, greedy, extraction: values.extraction, ...summary }, null, 2));
       return 0;
+    },
+  },
+  {
+    name: 'convert',
+    summary: 'gguf FILE.gguf DIR: a GGUF model (llama, qwen2) → a Hugging Face checkpoint directory; gsm8k|math500 IN OUT: a public math set → Eurus-2 prompt rows',
+    args: 'gguf|gsm8k|math500 IN OUT',
+    minArgs: 3,
+    maxArgs: 3,
+    options: { dtype: { kind: 'string', value: 'DTYPE', default: 'float32', help: "gguf: dtype of the written weights, 'float32' or 'bfloat16'" } },
+    async run({ values, positionals }) {
+      return (await import('./convert.js')).runConvert(positionals, values);
     },
   },
   {

@@ -17,6 +17,8 @@ export interface EvalOptions {
   batch?: number;
   /** Also return every sample's text and score. */
   keepSamples?: boolean;
+  /** Keep up to this many failed rows (first sample scored below 1), in row order (`--show-failures N`). */
+  failures?: number;
   stopTokenIds: number[];
   padTokenId: number;
 }
@@ -29,6 +31,34 @@ export interface EvalResult {
   meanLength: number;
   /** With `keepSamples`: every sample (prompt-major), its generated token ids and the grader's extracted answer. */
   samples?: { prompt: number; text: string; score: number; tokenIds: number[]; extracted: string | null }[];
+  /** Up to `failures` rows whose first sample scored below 1. */
+  failures?: EvalFailure[];
+}
+
+/** A failed row as `prime eval --show-failures` prints it: what the grader saw and extracted. */
+export interface EvalFailure {
+  file: string;
+  /** 0-based row in its file. */
+  row: number;
+  /** The prompt as the model saw it (chat template applied). */
+  prompt: string;
+  response: string;
+  /** The answer the grader extracted from the response (null: none found). */
+  extracted: string | null;
+  groundTruth: string;
+  score: number;
+}
+
+/** Human-readable listing of failed rows (prompt, response, extracted answer, ground truth). */
+export function formatFailures(fs: readonly EvalFailure[]): string {
+  const bar = '-'.repeat(72);
+  return fs.map((f, i) => [
+    `${bar}\nfailure ${i + 1}/${fs.length}: ${f.file} row ${f.row} (score ${f.score})`,
+    `--- prompt\n${f.prompt}`,
+    `--- response\n${f.response}`,
+    `--- extracted: ${f.extracted === null ? '(none)' : JSON.stringify(f.extracted)}`,
+    `--- ground truth: ${JSON.stringify(f.groundTruth)}`,
+  ].join('\n')).join('\n') + (fs.length ? `\n${bar}` : '');
 }
 
 export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows: PromptRow[], verifier: Verifier, o: EvalOptions): Promise<EvalResult> {
@@ -36,6 +66,7 @@ export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows:
   const per = Math.max(1, o.batch ?? 16);
   let sum = 0, maj = 0, pass = 0, len = 0;
   const kept: NonNullable<EvalResult['samples']> = [];
+  const failures: EvalFailure[] = [];
   for (let i = 0; i < rows.length; i += per) {
     const chunk = rows.slice(i, i + per);
     const samples = torch.noGrad(() => generate(model, chunk.map((r) => tokenizer.encodeChat(r.messages, { addGenerationPrompt: true })), {
@@ -47,6 +78,11 @@ export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows:
       const results = await Promise.all(mine.map((s) => verifier(row, s.text)));
       const scores = results.map((r) => r.score);
       if (o.keepSamples) mine.forEach((s, k) => kept.push({ prompt: i + j, text: s.text, score: scores[k]!, tokenIds: s.tokenIds, extracted: results[k]!.extracted ?? null }));
+      if (failures.length < (o.failures ?? 0) && scores[0]! < 1)
+        failures.push({
+          file: row.file, row: row.row, prompt: tokenizer.applyChatTemplate(row.messages, { addGenerationPrompt: true }),
+          response: mine[0]!.text, extracted: results[0]!.extracted ?? null, groundTruth: row.groundTruth, score: scores[0]!,
+        });
       sum += scores.reduce((a, b) => a + b, 0) / K;
       pass += Math.max(...scores);
       len += mine.reduce((a, s) => a + s.tokenIds.length, 0) / K;
@@ -64,5 +100,5 @@ export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows:
     }
   }
   const n = Math.max(1, rows.length);
-  return { prompts: rows.length, avgAtK: sum / n, majAtK: maj / n, passAtK: pass / n, meanLength: len / n, ...(o.keepSamples ? { samples: kept } : {}) };
+  return { prompts: rows.length, avgAtK: sum / n, majAtK: maj / n, passAtK: pass / n, meanLength: len / n, ...(o.keepSamples ? { samples: kept } : {}), ...(o.failures ? { failures } : {}) };
 }
