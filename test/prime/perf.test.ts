@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import fs from 'node:fs';
+import os from 'node:os';
 import { makeConfig } from '../../src/lm/index.js';
+import { PrimeTrainer } from '../../src/prime/trainer.js';
+import { configFromObject } from '../../src/prime/config.js';
+import { writePromptRowsJsonl } from '../../src/prime/data.js';
+import { generateSplits, problemToRow } from '../../src/prime/demo/arithmetic.js';
+import { createRandomModel } from '../../src/prime/demo/model.js';
 import { forwardFlops, generationFlops, trainFlops, sgemmPeakFlops, mfu, stepPerfMetrics } from '../../src/prime/perf.js';
 
 const PY = process.env.PRIME_PYTHON ?? path.resolve('.venv/bin/python');
@@ -70,4 +77,36 @@ test('sgemm peak is measured once and cached; mfu and step metrics use it', () =
   assert.equal(out['perf/train_flops'], trainFlops(cfg, 3, 2));
   assert.equal(out['perf/mfu_train'], trainFlops(cfg, 3, 2) / 0.5 / a);
   assert.equal(out['perf/mfu_rollout'], 0.5);
+});
+
+test('trainer: perf/* per step; with every sample trained, train FLOPs = 3 × epochs × rollout FLOPs', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'prime-perf-'));
+  const modelDir = path.join(root, 'model'), dataFile = path.join(root, 'train.jsonl');
+  createRandomModel(modelDir, { hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositionEmbeddings: 256 }, 0);
+  await writePromptRowsJsonl(dataFile, generateSplits(1, 16, 0).train.map((p, i) => problemToRow(p, i, 'train')));
+  const cfg = configFromObject({
+    model: { path: modelDir },
+    data: { train_files: [dataFile], max_prompt_length: 96, max_response_length: 12, seed: 3 },
+    rollout: { n: 2, batch_prompts: 3, micro_batch: 6, oversample: 1 },
+    filter: { enable: false }, // every sampled response is trained on
+    algorithm: { advantage: 'grpo' },
+    actor: { lr: 1e-3, mini_batch: 6, micro_batch: 3, ppo_epochs: 2 },
+    trainer: { total_steps: 1, save_every: 0, output_dir: path.join(root, 'out'), seed: 1, log_every: 1 },
+  } as never);
+  const t = await PrimeTrainer.create(cfg, { verifier: async (_r, text) => ({ score: /[0-9]/.test(text) ? 1 : 0 }), log: () => {} });
+  try {
+    const m = await t.trainStep();
+    const peak = sgemmPeakFlops();
+    console.log(`rollout ${m['perf/rollout_flops']} FLOPs, train ${m['perf/train_flops']} FLOPs; MFU rollout ${m['perf/mfu_rollout']}, train ${m['perf/mfu_train']}`);
+    assert.equal(m['perf/train_flops'], 3 * 2 * m['perf/rollout_flops']!);
+    // at least one token per response, at most max_response_length, over a prompt of ≥ 1 token
+    const c = t.policy.config;
+    assert.ok(m['perf/rollout_flops']! >= 6 * generationFlops(c, 1, 1) && m['perf/rollout_flops']! <= 6 * generationFlops(c, 96, 12));
+    assert.equal(m['perf/mfu_train'], m['perf/train_flops']! / m['time/policy_update']! / peak);
+    assert.equal(m['perf/mfu_rollout'], m['perf/rollout_flops']! / m['time/rollout']! / peak);
+    assert.ok(m['perf/mfu_train']! > 0 && m['perf/mfu_train']! < 1.5 && m['perf/mfu_rollout']! > 0 && m['perf/mfu_rollout']! < 1.5);
+  } finally {
+    t.dispose();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });
