@@ -50,6 +50,8 @@ interface Run {
   response_tokens_per_step: number;
   mfu_rollout: number;
   mfu_train: number;
+  /** mean seconds per step: generation (both), policy update (prime-ts only), the rest */
+  phases: { generation: number; policy_update: number | null; other: number };
 }
 
 function parseArgs(argv: string[]): Record<string, string> {
@@ -131,6 +133,7 @@ async function runPrime(method: Method, round: number): Promise<Run> {
   return {
     system: 'prime-ts', method, round, steps: STEPS, seconds_per_step: sec / STEPS, gen_tokens_per_s: tok / gen, train_tokens_per_s: tok / (sec - gen),
     response_tokens_per_step: tok / STEPS, mfu_rollout: genFlops / gen / peak, mfu_train: trFlops / trainSec / peak,
+    phases: { generation: gen / STEPS, policy_update: trainSec / STEPS, other: (sec - gen - trainSec) / STEPS },
   };
 }
 
@@ -154,13 +157,15 @@ function runTrl(method: Method, round: number): Run {
   return {
     system: 'trl', method, round, steps: STEPS, seconds_per_step: sec / STEPS, gen_tokens_per_s: tok / gen, train_tokens_per_s: tok / (sec - gen),
     response_tokens_per_step: tok / STEPS, mfu_rollout: genFlops / gen / peak, mfu_train: trFlops / (sec - gen) / peak,
+    phases: { generation: gen / STEPS, policy_update: null, other: (sec - gen) / STEPS },
   };
 }
 
 const fmt = (r: Run): string =>
   `${r.system.padEnd(8)} ${r.method.padEnd(5)} round ${r.round}: ${r.seconds_per_step.toFixed(3).padStart(7)} s/step  gen ${r.gen_tokens_per_s.toFixed(0).padStart(6)} tok/s  ` +
   `train ${r.train_tokens_per_s.toFixed(0).padStart(6)} tok/s  (${r.response_tokens_per_step.toFixed(0)} response tokens/step)  MFU rollout ${(100 * r.mfu_rollout).toFixed(1)}%, ` +
-  `${r.system === 'trl' ? 'train (rest of step)' : 'train (policy update)'} ${(100 * r.mfu_train).toFixed(1)}%`;
+  `${r.system === 'trl' ? 'train (rest of step)' : 'train (policy update)'} ${(100 * r.mfu_train).toFixed(1)}%; s/step: generation ${r.phases.generation.toFixed(3)}` +
+  (r.phases.policy_update !== null ? `, policy update ${r.phases.policy_update.toFixed(3)}` : '') + `, other ${r.phases.other.toFixed(3)}`;
 
 const runs: Run[] = [];
 for (let round = 0; round < ROUNDS; round++) {
