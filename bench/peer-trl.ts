@@ -5,7 +5,10 @@
  * GRPOTrainer / RLOOTrainer in a child Python (bench/peer_trl.py, PRIME_PYTHON or .venv/bin/python).
  *
  *   node dist/bench/peer-trl.js [--threads 1] [--rounds 3] [--steps 3] [--k 4] [--prompts 8]
- *        [--max-response 64] [--model DIR] [--methods grpo,rloo,prime]
+ *        [--max-response 64] [--model DIR] [--methods grpo,rloo,prime] [--out bench/results/peer-trl.json]
+ *
+ * Without --model: a random checkpoint of the demo's shape (createRandomModel, DEMO.model) with the
+ * demo's char tokenizer; --model runs/demo/sft uses the demo's SFT start (responses that stop).
  *
  * Like for like: K samples per prompt, `--prompts` prompts per step (one optimizer step on all
  * K·prompts sequences, one policy epoch, one forward/backward micro-batch), the same response
@@ -22,7 +25,8 @@
  * _generate_and_score_completions) and trained tokens/s (response tokens / the rest of the step),
  * MFU of each phase against this process's measured sgemm peak (src/prime/perf.ts; TRL's from its
  * mean prompt and completion lengths). Ratio = TRL seconds/step ÷ prime-ts seconds/step (= prime-ts
- * steps/s over TRL's); the median over rounds with its min–max. Writes bench/results/peer-trl.json.
+ * steps/s over TRL's); the median over rounds with its min–max; the same ratio of CPU seconds per
+ * step (all threads; steadier than wall time when other processes share the cores). Writes bench/results/peer-trl.json (or --out).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -45,6 +49,8 @@ interface Run {
   round: number;
   steps: number;
   seconds_per_step: number;
+  /** CPU seconds per step, all threads of the process (steadier than wall time under load) */
+  cpu_seconds_per_step: number;
   gen_tokens_per_s: number;
   train_tokens_per_s: number;
   response_tokens_per_step: number;
@@ -115,11 +121,14 @@ async function runPrime(method: Method, round: number): Promise<Run> {
     trainer: { total_steps: STEPS + 1, save_every: 0, seed: SEED + round, log_every: 1, output_dir: path.join(work, `prime-${method}-${round}`) },
   } as never);
   const t = await PrimeTrainer.create(cfg, { log: () => {} });
-  let sec = 0, gen = 0, tok = 0, genFlops = 0, trFlops = 0, trainSec = 0;
+  let sec = 0, gen = 0, tok = 0, genFlops = 0, trFlops = 0, trainSec = 0, cpu = 0;
   try {
     for (let s = 0; s <= STEPS; s++) {
+      const c0 = process.cpuUsage();
       const m = await t.trainStep();
       if (s === 0) continue; // warm-up
+      const dc = process.cpuUsage(c0);
+      cpu += (dc.user + dc.system) / 1e6;
       sec += m['time/step']!;
       gen += m['time/rollout']!;
       tok += m['batch/response_tokens']!;
@@ -131,7 +140,7 @@ async function runPrime(method: Method, round: number): Promise<Run> {
     t.dispose();
   }
   return {
-    system: 'prime-ts', method, round, steps: STEPS, seconds_per_step: sec / STEPS, gen_tokens_per_s: tok / gen, train_tokens_per_s: tok / (sec - gen),
+    system: 'prime-ts', method, round, steps: STEPS, seconds_per_step: sec / STEPS, cpu_seconds_per_step: cpu / STEPS, gen_tokens_per_s: tok / gen, train_tokens_per_s: tok / (sec - gen),
     response_tokens_per_step: tok / STEPS, mfu_rollout: genFlops / gen / peak, mfu_train: trFlops / trainSec / peak,
     phases: { generation: gen / STEPS, policy_update: trainSec / STEPS, other: (sec - gen - trainSec) / STEPS },
   };
@@ -143,7 +152,7 @@ function runTrl(method: Method, round: number): Run {
   if (p.error) throw new Error(`${PY}: ${p.error.message} (set PRIME_PYTHON to a Python with trl: make venv-bench)`);
   const line = p.stdout.split('\n').find((l) => l.startsWith('PEER_TRL_RESULT '));
   if (p.status !== 0 || !line) throw new Error(`bench/peer_trl.py (${method}) failed (needs trl==1.16.0: make venv-bench), exit ${p.status}:\n${p.stderr.slice(-3000)}`);
-  const r = JSON.parse(line.slice('PEER_TRL_RESULT '.length)) as { step_seconds: number[]; gen: { seconds: number; tokens: number; prompt_tokens: number | null; sequences: number }[] };
+  const r = JSON.parse(line.slice('PEER_TRL_RESULT '.length)) as { step_seconds: number[]; step_cpu_seconds: number[]; gen: { seconds: number; tokens: number; prompt_tokens: number | null; sequences: number }[] };
   if (r.step_seconds.length !== STEPS + 1 || r.gen.length !== STEPS + 1) throw new Error(`peer_trl.py: expected ${STEPS + 1} steps and generations, got ${r.step_seconds.length} and ${r.gen.length}`);
   const steps = r.step_seconds.slice(1), gens = r.gen.slice(1);
   const sec = steps.reduce((a, b) => a + b, 0), gen = gens.reduce((a, g) => a + g.seconds, 0), tok = gens.reduce((a, g) => a + g.tokens, 0);
@@ -155,14 +164,14 @@ function runTrl(method: Method, round: number): Run {
     trFlops += g.sequences * trainFlops(cfgLm, pMean, rMean);
   }
   return {
-    system: 'trl', method, round, steps: STEPS, seconds_per_step: sec / STEPS, gen_tokens_per_s: tok / gen, train_tokens_per_s: tok / (sec - gen),
+    system: 'trl', method, round, steps: STEPS, seconds_per_step: sec / STEPS, cpu_seconds_per_step: r.step_cpu_seconds.slice(1).reduce((a, b) => a + b, 0) / STEPS, gen_tokens_per_s: tok / gen, train_tokens_per_s: tok / (sec - gen),
     response_tokens_per_step: tok / STEPS, mfu_rollout: genFlops / gen / peak, mfu_train: trFlops / (sec - gen) / peak,
     phases: { generation: gen / STEPS, policy_update: null, other: (sec - gen) / STEPS },
   };
 }
 
 const fmt = (r: Run): string =>
-  `${r.system.padEnd(8)} ${r.method.padEnd(5)} round ${r.round}: ${r.seconds_per_step.toFixed(3).padStart(7)} s/step  gen ${r.gen_tokens_per_s.toFixed(0).padStart(6)} tok/s  ` +
+  `${r.system.padEnd(8)} ${r.method.padEnd(5)} round ${r.round}: ${r.seconds_per_step.toFixed(3).padStart(7)} s/step (cpu ${r.cpu_seconds_per_step.toFixed(3)})  gen ${r.gen_tokens_per_s.toFixed(0).padStart(6)} tok/s  ` +
   `train ${r.train_tokens_per_s.toFixed(0).padStart(6)} tok/s  (${r.response_tokens_per_step.toFixed(0)} response tokens/step)  MFU rollout ${(100 * r.mfu_rollout).toFixed(1)}%, ` +
   `${r.system === 'trl' ? 'train (rest of step)' : 'train (policy update)'} ${(100 * r.mfu_train).toFixed(1)}%; s/step: generation ${r.phases.generation.toFixed(3)}` +
   (r.phases.policy_update !== null ? `, policy update ${r.phases.policy_update.toFixed(3)}` : '') + `, other ${r.phases.other.toFixed(3)}`;
@@ -189,18 +198,22 @@ const summary: Record<string, unknown>[] = [];
 console.log('\nprime-ts steps/s ÷ TRL steps/s (same method; per round, then median [min–max]); target ≥ 2×');
 for (const method of METHODS) {
   const peer = method === 'prime' ? 'grpo' : method;
-  const ratios: number[] = [];
+  const ratios: number[] = [], cpuRatios: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const p = runs.find((r) => r.system === 'prime-ts' && r.method === method && r.round === round);
     const q = runs.find((r) => r.system === 'trl' && r.method === peer && r.round === round);
-    if (p && q) ratios.push(q.seconds_per_step / p.seconds_per_step);
+    if (p && q) {
+      ratios.push(q.seconds_per_step / p.seconds_per_step);
+      cpuRatios.push(q.cpu_seconds_per_step / p.cpu_seconds_per_step);
+    }
   }
   if (!ratios.length) continue;
   const label = method === 'prime' ? 'prime (full PRIME step) vs TRL grpo, for scale' : method;
   const pick = (sys: string, meth: string, k: keyof Run) => median(runs.filter((r) => r.system === sys && r.method === meth).map((r) => r[k] as number));
   console.log(`  ${label.padEnd(46)} ${ratios.map((x) => x.toFixed(2)).join(', ')}  → median ${median(ratios).toFixed(2)}× [${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}]` +
-    `  | gen tok/s ${(pick('prime-ts', method, 'gen_tokens_per_s') / pick('trl', peer, 'gen_tokens_per_s')).toFixed(2)}×, train tok/s ${(pick('prime-ts', method, 'train_tokens_per_s') / pick('trl', peer, 'train_tokens_per_s')).toFixed(2)}× (medians)`);
-  summary.push({ method, versus: `trl ${peer}`, ratio_steps_per_s: ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) });
+    `  | gen tok/s ${(pick('prime-ts', method, 'gen_tokens_per_s') / pick('trl', peer, 'gen_tokens_per_s')).toFixed(2)}×, train tok/s ${(pick('prime-ts', method, 'train_tokens_per_s') / pick('trl', peer, 'train_tokens_per_s')).toFixed(2)}× (medians)` +
+    `\n  ${''.padEnd(46)} CPU-time ratio ${cpuRatios.map((x) => x.toFixed(2)).join(', ')}  → median ${median(cpuRatios).toFixed(2)}×`);
+  summary.push({ method, versus: `trl ${peer}`, ratio_steps_per_s: ratios, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), ratio_cpu_time: cpuRatios, median_cpu: median(cpuRatios) });
 }
 
 const trlVersion = spawnSync(PY, ['-c', 'import trl, torch; print(trl.__version__, torch.__version__)'], { encoding: 'utf8' }).stdout.trim();
@@ -213,7 +226,8 @@ const out = {
   runs,
   summary,
 };
-fs.mkdirSync('bench/results', { recursive: true });
-fs.writeFileSync('bench/results/peer-trl.json', JSON.stringify(out, null, 2) + '\n');
-console.log('wrote bench/results/peer-trl.json');
+const outFile = A.out ?? 'bench/results/peer-trl.json';
+fs.mkdirSync(path.dirname(outFile), { recursive: true });
+fs.writeFileSync(outFile, JSON.stringify(out, null, 2) + '\n');
+console.log(`wrote ${outFile}`);
 fs.rmSync(work, { recursive: true, force: true });

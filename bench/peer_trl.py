@@ -11,7 +11,8 @@ ground truth, else 0.0 (an exact integer compare; the task's answers are integer
 Timing: the step time is the wall time between successive optimizer steps' on_step_end callbacks
 (the whole loop: generation, reward, loss, backward, AdamW, logging); the generation time is the
 wall time of the trainer's _generate_and_score_completions (sampling, decoding, reward, advantages),
-timed by wrapping the bound method; the completion tokens are its completion_mask's sum.
+timed by wrapping the bound method; the completion tokens are its completion_mask's sum. CPU seconds (time.process_time, all threads)
+between the same callbacks are reported too: steadier than wall time on a shared machine.
 """
 import json
 import re
@@ -93,15 +94,17 @@ def main():
     else:
         raise SystemExit(f"peer_trl.py: unknown method '{method}' (grpo | rloo)")
 
-    ends, gens = [], []
+    ends, cpu, gens = [], [], []
 
     class Clock(TrainerCallback):
         def on_step_begin(self, a, state, control, **kw):
             if not ends:
                 ends.append(time.perf_counter())
+                cpu.append(time.process_time())
 
         def on_step_end(self, a, state, control, **kw):
             ends.append(time.perf_counter())
+            cpu.append(time.process_time())
 
     trainer = Trainer(model=model, reward_funcs=boxed_integer_reward, args=cfg, train_dataset=ds, processing_class=tok, callbacks=[Clock()])
     inner = trainer._generate_and_score_completions
@@ -117,8 +120,9 @@ def main():
     trainer._generate_and_score_completions = timed
     trainer.train()
     steps = [ends[i + 1] - ends[i] for i in range(len(ends) - 1)]
+    cpu_steps = [cpu[i + 1] - cpu[i] for i in range(len(cpu) - 1)]
     print("PEER_TRL_RESULT " + json.dumps({"trl": trl.__version__, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                                           "step_seconds": steps, "gen": gens}))
+                                           "step_seconds": steps, "step_cpu_seconds": cpu_steps, "gen": gens}))
 
 
 if __name__ == "__main__":
