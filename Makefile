@@ -14,7 +14,7 @@ NODEDIR := $(shell d=$$(node -p "require('path').resolve(process.execPath, '../.
 # libseccomp-dev builds its seccomp filter (native/seccomp/sandbox_filter.c).
 APT_NEED := $(if $(LIBTORCH),,libtorch-dev libgloo-dev libopenblas0-openmp) bubblewrap python3 util-linux libseccomp-dev
 
-.PHONY: all setup system build venv venv-bench test demo bench bench-torch clean smollm2
+.PHONY: all setup system build venv venv-bench test demo bench bench-torch bench-peer-trl clean smollm2
 
 all: build
 
@@ -87,6 +87,9 @@ $(SMOLLM2_GGUF):
 models/smollm2-135m-instruct/config.json: $(SMOLLM2_GGUF) dist/.built
 	node dist/src/prime/cli.js convert gguf $(SMOLLM2_GGUF) models/smollm2-135m-instruct
 smollm2: build models/smollm2-135m-instruct/config.json
+# A whole RL step against TRL's GRPOTrainer / RLOOTrainer (trl in .venv) → bench/results/peer-trl.json.
+bench-peer-trl: build venv-bench
+	PRIME_PYTHON=$(abspath $(PY)) node dist/bench/peer-trl.js
 
 clean:
 	rm -rf dist native/build

@@ -22,6 +22,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../src/torch/index.js';
 import { noGrad } from '../src/torch/index.js';
+import { forwardFlops, generationFlops, sgemmPeakFlops } from '../src/prime/perf.js';
 import { CausalLM, countParameters, generate, logprobs, makeConfig, packSequences, savePretrained, type ConfigSpec } from '../src/lm/index.js';
 
 interface Shape {
@@ -174,6 +175,16 @@ for (const shape of SHAPES) {
   line(`sample len tok/s (${sa.P}×${sa.n}, ${sa.maxNew} new)`, 'len');
   line(`sample stop tok/s (${genTokens(outStop)} tok)`, 'stop');
   for (const [name, v] of abl) console.log(`  ${name.padEnd(36)} wall: ${fmt(v.wall).padStart(7)}   cpu: ${fmt(v.cpu).padStart(7)}  (prime-ts)`);
+  // MFU (src/prime/perf.ts): model FLOPs of the real (unpadded) tokens per second / this process's sgemm peak
+  const peak = sgemmPeakFlops();
+  const perTok = {
+    score: sPrompts.reduce((a, p, i) => a + forwardFlops(cfg, p.length + sResps[i]!.length, { lmHeadTokens: sResps[i]!.length }), 0) / scoreTokens,
+    len: outLen.reduce((a, x) => a + generationFlops(cfg, gPrompts[x.promptIndex]!.length, x.tokenIds.length), 0) / genTokens(outLen),
+    stop: outStop.reduce((a, x) => a + generationFlops(cfg, gPrompts[x.promptIndex]!.length, x.tokenIds.length), 0) / genTokens(outStop),
+  };
+  const mfuOf = (k: keyof typeof ts, side: typeof ts | null | undefined) => (side ? `${(100 * (k === 'train' ? 3 * perTok.score : perTok[k]) * side[k].wall / peak).toFixed(1)}%` : '—');
+  console.log(`  MFU vs sgemm peak ${(peak / 1e9).toFixed(1)} GFLOP/s (prime-ts / PyTorch): ` +
+    (['score', 'train', 'len', 'stop'] as const).map((k) => `${k} ${mfuOf(k, ts)} / ${mfuOf(k, py)}`).join(', '));
 
   torch.dispose(batch);
   model.dispose();

@@ -196,6 +196,13 @@ function main(): void {
   // CPU time (all threads) is steadier than wall time when other processes share the cores
   console.log(`CPU time per step: PyTorch ${median(pyCpu).toFixed(1)} ms, prime-ts ${median(tsCpu).toFixed(1)} ms, ratio ${(median(tsCpu) / median(pyCpu)).toFixed(3)}`);
   console.log(`sgemm 1024×1024 GFLOPS (best round): PyTorch ${pyGflops.toFixed(1)}, prime-ts ${tsGflops.toFixed(1)}`);
+  // MFU: model FLOPs (src/prime/perf.ts's convention: 2 per weight per token, causal attention
+  // pairs, fwd+bwd = 3× fwd) of this GPT step (qkv D×3D, proj D×D, fc D×4D, out 4D×D per layer;
+  // head D×V) per second, over the best sgemm rate each side measured
+  const { layers: L, width: D, batch: Bn, tokens: Tn, vocab: V } = cfg;
+  const stepFlops = 3 * Bn * (Tn * (2 * L * (3 * D * D + D * D + 8 * D * D) + 2 * D * V) + 4 * L * D * (Tn * (Tn + 1)) / 2);
+  const mfu = (ms: number, gflops: number) => `${(100 * stepFlops / (ms / 1000) / (gflops * 1e9)).toFixed(1)}%`;
+  console.log(`MFU (${(stepFlops / 1e9).toFixed(2)} GFLOP/step): PyTorch ${mfu(mPy, pyGflops)}, prime-ts ${mfu(mTs, tsGflops)}`);
   console.log(`live tensors after the runs: ${torch.memory().tensors}`);
 }
 

@@ -46,6 +46,7 @@ import { TrainingDivergedError } from './trainer/errors.js';
 import { safeProgress, type OnProgress } from './progress.js';
 import { TrainingValidation } from './validation.js';
 import { createVerifier } from './reward_functions.js';
+import { stepPerfMetrics } from './perf.js';
 
 export { TrainingDivergedError } from './trainer/errors.js';
 export { derivedSeed, rolloutSeed, ppoShuffleSeed } from './trainer/seeds.js';
@@ -429,6 +430,7 @@ export class PrimeTrainer {
     }
     m['time/rollout'] = (tRollout - t0) / 1000;
     m['time/step'] = (performance.now() - t0) / 1000;
+    Object.assign(m, stepPerfMetrics(this.policy.config, m, prompts, responses, c.actor.ppo_epochs)); // perf/mfu_train, perf/mfu_rollout
     if (dp.active) {
       m['dist/grad_allreduce_bytes'] = dp.gradBytes;
       m['dist/collectives'] = dp.collectives + 2; // with the two that reduce the metrics

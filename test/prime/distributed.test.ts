@@ -110,14 +110,14 @@ function maxDiff(a: Map<string, torch.Tensor>, b: Map<string, torch.Tensor>): nu
   for (const [n, t] of a) worst = Math.max(worst, torch.tidy(() => t.sub(b.get(n)!).abs().max().item()));
   return worst;
 }
-/** max |a − b| over the step metrics both runs report (time and throughput aside). */
+/** max |a − b| over the step metrics both runs report (time, throughput and MFU aside). */
 function metricsDiff(a: string, b: string): { worst: number; key: string } {
   const ma = readMetrics(path.join(a, 'metrics.jsonl')), mb = readMetrics(path.join(b, 'metrics.jsonl'));
   assert.deepEqual(ma.map((m) => m.step), mb.map((m) => m.step));
   let worst = 0, key = '';
   for (const [i, m] of ma.entries())
     for (const [k, v] of Object.entries(m)) {
-      if (k.startsWith('time/') || k.startsWith('throughput/') || !(k in mb[i]!)) continue;
+      if (k.startsWith('time/') || k.startsWith('throughput/') || k.startsWith('perf/mfu') || k.startsWith('perf/sgemm') || !(k in mb[i]!)) continue;
       const d = Math.abs(v - mb[i]![k]!) / Math.max(1, Math.abs(v));
       if (d > worst) [worst, key] = [d, `step ${m.step} ${k}: ${v} vs ${mb[i]![k]}`];
     }

@@ -33,6 +33,7 @@ export function metricReduction(key: string): 'mean' | 'sum' | 'max' | 'min' | '
     case 'advantage/min':
       return 'min';
     case 'batch/sequences': case 'batch/response_tokens':
+    case 'perf/rollout_flops': case 'perf/train_flops': // the job's FLOPs (perf/mfu_* stay per-rank means)
       return 'sum';
     default:
       return 'mean';

@@ -15,6 +15,7 @@ import type { PrimeTrainer, RolloutGroup } from '../trainer.js';
 import { RewardComponents } from '../reward_functions.js';
 import { rewardFunctionName } from '../config.js';
 import { requeueSeed, rolloutSeed } from './seeds.js';
+import { generationFlops } from '../perf.js';
 
 /**
  * Samples K responses for each row (micro-batched) and scores them with the verifier. With
@@ -83,6 +84,7 @@ export async function collectBatch(t: PrimeTrainer, m: Metrics): Promise<Group<R
   const step = t.step + 1;
   const fewestBuffered = () => dp.reduce([t.buffer.size], 'min', 'comparing prompt buffers')[0]!;
   let drawn = 0, kept = 0, correct = 0, total = 0, truncated = 0, lenSum = 0, lenMax = 0, requeued = 0;
+  let rolloutFlops = 0; // model FLOPs of every sample of this rank (perf.ts), for perf/mfu_rollout
   let fewest = fewestBuffered();
   const components = new RewardComponents();
   const progress = { done: 0, total: 0, tokens: 0 }; // this rank's samples (the total grows each round)
@@ -105,6 +107,7 @@ export async function collectBatch(t: PrimeTrainer, m: Metrics): Promise<Group<R
       for (const r of g.sample.responses) {
         lenSum += r.ids.length;
         lenMax = Math.max(lenMax, r.ids.length);
+        rolloutFlops += generationFlops(t.policy.config, g.sample.promptIds.length, r.ids.length);
         if (r.finish === 'length') truncated++;
       }
     }
@@ -124,6 +127,7 @@ export async function collectBatch(t: PrimeTrainer, m: Metrics): Promise<Group<R
     'response/length_max': lenMax,
     'response/truncated_fraction': total ? truncated / total : 0,
     'buffer/size_before_take': bufferSize,
+    'perf/rollout_flops': rolloutFlops,
     ...components.metrics(c.reward.functions.map(rewardFunctionName), dp.active ? (xs) => dp.reduce(xs, 'sum', 'reducing reward components') : undefined),
   });
   const batch = t.buffer.take(Math.min(B, fewest))!;
