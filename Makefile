@@ -27,7 +27,7 @@ system:
 	fi
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	PRIME_TS_SKIP_BUILD=1 npm ci --no-audit --no-fund  # the addon is built by the rule below, not by the package's install script
 	@touch $@
 
 $(NATIVE): $(NATIVE_SRC) node_modules/.installed

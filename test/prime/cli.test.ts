@@ -94,7 +94,7 @@ test('config overrides are checked by the config loader with its own suggestions
 
 test('parseCommand: typed values, defaults, overrides and positionals', () => {
   const e = parseCommand(cmd('eval'), ['--model', 'ck', '--data=d.jsonl', '--samples', '4', '--greedy']);
-  assert.deepEqual(e.values, { model: 'ck', data: 'd.jsonl', samples: 4, greedy: true, 'max-new-tokens': 1024, temperature: 1, batch: 16, extraction: 'strict' });
+  assert.deepEqual(e.values, { model: 'ck', data: 'd.jsonl', samples: 4, greedy: true, 'max-new-tokens': 1024, temperature: 1, batch: 16, extraction: 'strict', 'show-failures': 0 });
   const t = parseCommand(cmd('train'), ['run.yaml', 'rollout.n=8', '--nproc=2', 'algorithm.beta=0.1', '--', 'x.y=1']);
   assert.deepEqual(t.positionals, ['run.yaml']);
   assert.deepEqual(t.overrides, ['rollout.n=8', 'algorithm.beta=0.1', 'x.y=1']);
