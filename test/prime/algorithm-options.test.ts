@@ -11,24 +11,8 @@ import { tensor, tidy } from '../../src/torch/index.js';
 import { getAdvantageEstimator, minFormProcessRewards } from '../../src/prime/advantages.js';
 import { overlongPenalty } from '../../src/prime/rewards.js';
 import { ppoClipLoss, aggregateLoss, adaptiveKlCoef, KlController, LOSS_AGGREGATIONS, type LossAggregation } from '../../src/prime/ppo.js';
+import { flat, maxDiff, close, rng } from './numeric-helpers.js';
 
-const flat = (t: torch.Tensor) => t.toFlatArray();
-function maxDiff(a: number[], b: number[]): number {
-  assert.equal(a.length, b.length);
-  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
-}
-function close(name: string, got: number[], want: number[], tol: number) {
-  const d = maxDiff(got, want);
-  console.log(`${name}: max |diff| = ${d.toExponential(2)} (tol ${tol})`);
-  assert.ok(d <= tol, `${name}: max diff ${d} > ${tol}\n got  ${got}\n want ${want}`);
-}
-function rng(seed: number) {
-  let s = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) >>> 0) / 2 ** 32;
-  };
-}
 /** A random (N, T) mask with suffix padding and ≥ 1 valid token per row, and values that are 0 where masked. */
 function randomBatch(rand: () => number, N: number, T: number, scale = 1): { m: number[][]; x: number[][] } {
   const m = Array.from({ length: N }, () => { const len = 1 + Math.floor(rand() * T); return Array.from({ length: T }, (_, t) => (t < len ? 1 : 0)); });

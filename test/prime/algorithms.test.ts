@@ -7,25 +7,8 @@ import { getAdvantageEstimator, discountedReturns, leaveOneOutMean, rlooProcessA
 import { ppoClipLoss, klPenalty } from '../../src/prime/ppo.js';
 import { filterByAccuracy, PromptBuffer } from '../../src/prime/filter.js';
 import { maskedWhiten } from '../../src/prime/masked.js';
+import { flat, maxDiff, close, rng } from './numeric-helpers.js';
 
-const flat = (t: torch.Tensor) => t.toFlatArray();
-function maxDiff(a: number[], b: number[]): number {
-  assert.equal(a.length, b.length);
-  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
-}
-function close(name: string, got: number[], want: number[], tol: number) {
-  const d = maxDiff(got, want);
-  console.log(`${name}: max |diff| = ${d.toExponential(2)} (tol ${tol})`);
-  assert.ok(d <= tol, `${name}: max diff ${d} > ${tol}\n got  ${got}\n want ${want}`);
-}
-// a tiny deterministic RNG for the loop references
-function rng(seed: number) {
-  let s = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) >>> 0) / 2 ** 32;
-  };
-}
 
 /*
  * One K = 4 group, T = 3, worked by hand (c_o = c_p = 1, γ = 1, no whitening):

@@ -19,14 +19,8 @@ import { createRandomModel } from '../../src/prime/demo/model.js';
 import { prmPhase, type PrmEvent } from '../../src/prime/trainer/prm.js';
 import { Parallel } from '../../src/prime/trainer/parallel.js';
 import type { PrimeTrainer } from '../../src/prime/trainer.js';
+import { rng } from './numeric-helpers.js';
 
-function rng(seed: number) {
-  let s = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) >>> 0) / 2 ** 32;
-  };
-}
 
 /*
  * Pairwise accuracy, worked by hand (K = 4, two groups + one all-equal group):
