@@ -27,6 +27,13 @@ function venvTorch() {
   return { tried };
 }
 
+// $CUDA_HOME/include, then /usr/local/cuda/include, where they hold cuda_runtime_api.h.
+function cudaToolkitInclude() {
+  return [process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda']
+    .filter(Boolean).map((d) => path.join(d, 'include'))
+    .filter((d) => fs.existsSync(path.join(d, 'cuda_runtime_api.h')));
+}
+
 function candidates() {
   const out = [];
   if (process.env.LIBTORCH) {
@@ -50,7 +57,8 @@ function candidates() {
       include: [path.join(root, 'include'), path.join(root, 'include/torch/csrc/api/include')],
       libdir: path.join(root, 'lib'),
       cmake: path.join(root, 'share/cmake/Torch/TorchConfig.cmake'),
-      nvInclude: nv.map((d) => path.join(d, 'include')).filter((d) => fs.existsSync(d)),
+      // the CUDA toolkit's own headers as a last resort (a wheel whose nvidia/ packages carry none)
+      nvInclude: [...nv.map((d) => path.join(d, 'include')), ...cudaToolkitInclude()].filter((d) => fs.existsSync(d)),
       nvLib: nv.map((d) => path.join(d, 'lib')).filter((d) => fs.existsSync(d)),
     });
     return out; // an explicit choice is never silently replaced by another libtorch

@@ -62,3 +62,42 @@ test('actor/prm.gradient_checkpointing: set on the models; one PRIME step update
   console.log(`parameters after one step, checkpointed vs not: max |diff| ${worst.toExponential(2)} (tol 1e-6)`);
   assert.ok(worst <= 1e-6);
 });
+
+const gpu = v.cuda && torch.cudaAvailable();
+const noGpu = gpu ? false : v.cuda ? 'no CUDA device visible' : `this addon is a CPU-only build (libtorch ${v.libtorch})`;
+if (process.env.PRIME_TEST_DEVICE?.startsWith('cuda') && !gpu) throw new Error(`PRIME_TEST_DEVICE=${process.env.PRIME_TEST_DEVICE} but ${noGpu}`);
+const DEV = process.env.PRIME_TEST_DEVICE?.startsWith('cuda') ? process.env.PRIME_TEST_DEVICE : 'cuda';
+
+test('model.device cuda: a PRIME step on the GPU updates policy and PRM as on the CPU; a checkpoint resumes onto the GPU', { skip: noGpu }, async () => {
+  // top_k 1 makes the rollouts the same on both devices (their random generators differ)
+  const det = { rollout: { top_k: 1 } };
+  const params = (t: PrimeTrainer) => new Map([...t.policy.namedParameters(), ...t.prm.namedParameters().map(([n, x]) => [`prm.${n}`, x] as [string, torch.Tensor])]
+    .map(([n, x]) => [n, x.detach().to('cpu').clone()]));
+  const tc = await PrimeTrainer.create(config(path.join(root, 'dev-cpu'), det), { verifier: containsDigit, log: quiet });
+  await tc.train();
+  const a = params(tc);
+  tc.dispose();
+  const out = path.join(root, 'dev-gpu');
+  const tg = await PrimeTrainer.create(config(out, { ...det, model: { device: DEV }, trainer: { total_steps: 1, save_every: 1, output_dir: out, seed: 5, log_every: 1 } }), { verifier: containsDigit, log: quiet });
+  assert.ok(tg.policy.parameters().every((p) => p.device.startsWith('cuda')), 'policy on the GPU');
+  assert.ok(tg.prm.parameters().every((p) => p.device.startsWith('cuda')), 'PRM on the GPU');
+  await tg.train();
+  const b = params(tg);
+  tg.dispose();
+  let worst = 0;
+  for (const [n, x] of a) worst = Math.max(worst, torch.tidy(() => x.sub(b.get(n)!).abs().max().item()));
+  console.log(`parameters after one PRIME step, cuda vs cpu: max |diff| ${worst.toExponential(2)} (tol 1e-4)`);
+  assert.ok(worst <= 1e-4);
+  assert.ok([...a.keys()].some((n) => n.startsWith('prm.')), 'PRM parameters compared');
+  // resume from the step-1 checkpoint: back on the GPU, with the saved parameters
+  const tr = await PrimeTrainer.create(config(out, { ...det, model: { device: DEV }, trainer: { total_steps: 2, save_every: 0, output_dir: out, seed: 5, log_every: 1, resume: true } }), { verifier: containsDigit, log: quiet });
+  assert.ok(tr.policy.parameters().every((p) => p.device.startsWith('cuda')), 'resumed policy on the GPU');
+  assert.ok(tr.prm.parameters().every((p) => p.device.startsWith('cuda')), 'resumed PRM on the GPU');
+  const r = params(tr);
+  let back = 0;
+  for (const [n, x] of b) back = Math.max(back, torch.tidy(() => x.sub(r.get(n)!).abs().max().item()));
+  console.log(`resumed parameters vs saved: max |diff| ${back.toExponential(2)} (tol 0)`);
+  assert.equal(back, 0);
+  await tr.train();
+  tr.dispose();
+});
