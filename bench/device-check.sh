@@ -17,7 +17,8 @@
 # Needs there: python3 with torch (CUDA), g++ (C++17/C++20), make, xz. Environment: PYTHON (default
 # python3), DEVICE (default cuda), STEPS (default 3), CARRY (default .device-carry), LOG (a folder
 # for the logs, default .device), SUITE_TIMEOUT (seconds for the whole suite, default 240),
-# SUITE_JOBS (test files at a time, default 8).
+# SUITE_JOBS (test files at a time, default 8), SUITE_THREADS (OMP_NUM_THREADS, libtorch's threads
+# per test process, default 2: 8 files × all cores each oversubscribes the machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -33,6 +34,12 @@ carry() {
   tar cf - -C "$nodedir/include" --exclude=node/openssl node | tar xf - -C "$dir/node-headers/include"
   tar cf - --exclude=node_modules/typescript --exclude=node_modules/@types --exclude=node_modules/.bin/tsc \
     --exclude=node_modules/.bin/tsserver node_modules | xz -T0 -6 > "$dir/node_modules.tar.xz"
+  # Gloo's headers (Debian's libgloo-dev; PyPI's torch ships none) for the addon's c10d Gloo backend
+  [ -d /usr/include/gloo ] && mkdir -p "$dir/include" && cp -r /usr/include/gloo "$dir/include/"
+  # pure-Python wheels the test references need beyond what a CUDA image usually has (gguf)
+  local py=${PYTHON:-.venv/bin/python}
+  [ -x "$py" ] && "$py" -m pip download -q --no-deps --only-binary=:all: -d "$dir/wheels" gguf==0.19.0 \
+    || echo "carry: no gguf wheel (the GGUF reference tests will fail there)"
   echo "carry: $(du -sh "$dir" | cut -f1) in $dir"
 }
 
@@ -71,6 +78,11 @@ export PATH="$ROOT/.device/bin:$PATH"
 [ -d node_modules/node-gyp ] || xz -dc "$CARRY/node_modules.tar.xz" | tar xf -
 [ -f dist/.built ] || { echo "device-check: dist/ missing (carry the built dist/)" >&2; exit 1; }
 stamp "node $(node --version)"
+[ -d "$CARRY/include" ] && export CPLUS_INCLUDE_PATH="$ROOT/$CARRY/include${CPLUS_INCLUDE_PATH:+:$CPLUS_INCLUDE_PATH}"
+if ls "$CARRY"/wheels/*.whl >/dev/null 2>&1; then
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --target "$ROOT/.device/site" "$CARRY"/wheels/*.whl \
+    && export PYTHONPATH="$ROOT/.device/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
 
 # 2. the addon against the installed torch's libtorch, with CUDA
 TORCH_DIR=$("$PYTHON" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
@@ -103,7 +115,7 @@ PRIME_DEVICE=$DEVICE PYTHON=$PYTHON node dist/bench/device-lm.js ${LM_LAYERS:-24
 stamp "lm bench done"
 
 # 5. the whole suite with the device set to cuda (bounded: SUITE_TIMEOUT seconds)
-timeout "$SUITE_TIMEOUT" node --test --test-concurrency="$SUITE_JOBS" $(find dist/test -name '*.test.js' | sort) > "$LOG/suite.log" 2>&1 || echo "device-check: suite exit $?"
+OMP_NUM_THREADS=${SUITE_THREADS:-2} timeout "$SUITE_TIMEOUT" node --test --test-concurrency="$SUITE_JOBS" $(find dist/test -name '*.test.js' | sort) > "$LOG/suite.log" 2>&1 || echo "device-check: suite exit $?"
 grep -E '^# (tests|pass|fail|skipped|cancelled)|^not ok' "$LOG/suite.log" || true
 grep -q '^# fail 0' "$LOG/suite.log" && echo "device-check: test suite passed" || echo "device-check: test suite had failures (see $LOG/suite.log)"
 stamp "done"

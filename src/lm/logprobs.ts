@@ -43,8 +43,10 @@ export interface LogprobsOptions {
    */
   alsoTemperatures?: number[];
   /**
-   * Cap on the logits held at once (rows × vocabulary slice). Default 2²⁴ (64 MiB of float32)
-   * without gradients; with gradients, unset means one piece (see above).
+   * Cap on the logits held at once (rows × vocabulary slice). Default without gradients: 2²⁴
+   * (64 MiB of float32) on the CPU, where a slice that stays in cache is faster, and 2³⁰ (4 GiB)
+   * on a GPU, where one large product per 4096 rows beats many small launches; with gradients,
+   * unset means one piece (see above).
    */
   chunkElements?: number;
 }
@@ -101,11 +103,12 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
       if (opts.withEntropy) ent = torch.entropyFromLogits(z);
       for (const tau of opts.alsoTemperatures ?? []) extra.push(torch.tokenLogprobs(tau !== 1 ? logits.div(tau) : logits, targets));
     } else {
-      const out = chunkedHead(model, h.reshape(B * R, -1), targets.reshape(B * R), temperature, opts.withEntropy ?? false, opts.chunkElements ?? 2 ** 24);
+      const budget = opts.chunkElements ?? (dev === 'cpu' ? 2 ** 24 : 2 ** 30);
+      const out = chunkedHead(model, h.reshape(B * R, -1), targets.reshape(B * R), temperature, opts.withEntropy ?? false, budget);
       lp = out.lp.view(B, R);
       if (out.ent) ent = out.ent.view(B, R);
       for (const tau of opts.alsoTemperatures ?? [])
-        extra.push(chunkedHead(model, h.reshape(B * R, -1), targets.reshape(B * R), tau, false, opts.chunkElements ?? 2 ** 24).lp.view(B, R));
+        extra.push(chunkedHead(model, h.reshape(B * R, -1), targets.reshape(B * R), tau, false, budget).lp.view(B, R));
     }
     if (R === 0) for (const _ of opts.alsoTemperatures ?? []) extra.push(lp);
     const align = (scored: Tensor): Tensor => {

@@ -50,9 +50,12 @@ test('cuda: logits, log-probs, greedy decoding and a training step equal the CPU
   tidy(() => {
     const { inputIds, attentionMask } = leftPad(prompts, 0);
     const a = torch.noGrad(() => logprobs(cpu, inputIds, { attentionMask }).logprobs);
+    // results come back on the token ids' device: CPU ids → CPU log-probs, GPU ids → GPU
     const b = torch.noGrad(() => logprobs(g, inputIds, { attentionMask }).logprobs);
-    assert.ok(b.device.startsWith('cuda'));
-    const d = a.sub(b.to('cpu')).abs().max().item();
+    assert.equal(b.device, 'cpu');
+    const bg = torch.noGrad(() => logprobs(g, inputIds.to(DEV), { attentionMask: attentionMask.to(DEV) }).logprobs);
+    assert.ok(bg.device.startsWith('cuda'));
+    const d = Math.max(a.sub(b).abs().max().item(), a.sub(bg.to('cpu')).abs().max().item());
     console.log(`logprobs cuda vs cpu: max |diff| ${d.toExponential(2)} (tol 1e-4)`);
     assert.ok(d <= 1e-4);
   });
