@@ -118,6 +118,7 @@ export interface PrimeConfig {
     resume: boolean;
     threads: number;
     dist_timeout_s: number;
+    dist_backend: 'auto' | 'gloo' | 'nccl';
     val_before_train: boolean;
     keep_best: string;
   };
@@ -291,6 +292,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'trainer.log_every', type: 'integer', default: 1, min: 1, help: 'console progress line every N steps; metrics.jsonl gets every step (chosen)' }),
   opt({ key: 'trainer.resume', type: 'boolean', default: false, help: 'continue from the latest checkpoint in output_dir (chosen: start fresh)' }),
   opt({ key: 'trainer.threads', type: 'integer', default: 0, min: 0, help: 'intra-op CPU threads for libtorch; 0 = all cores' }),
+  opt({ key: 'trainer.dist_backend', type: 'enum', values: ['auto', 'gloo', 'nccl'], default: 'auto', help: "data-parallel runs: the c10d backend. 'auto': nccl when model.device is a GPU and the addon has NCCL, else gloo. gloo reduces GPU tensors through host memory (slower, but works with several ranks on one GPU); nccl needs CUDA tensors, one GPU per rank ('cuda' becomes cuda:LOCAL_RANK) (torchrun/verl: nccl on GPUs)" }),
   opt({ key: 'trainer.dist_timeout_s', type: 'number', default: 300, gt: 0, help: 'data-parallel runs: seconds a rank waits in the rendezvous or a collective before failing with an error, so a rank that died or hangs stops the others within this bound; must exceed the longest a rank may wait for a slower one (uneven rollout rounds, rank 0 writing a checkpoint) (chosen: 300; PyTorch: 1800)' }),
 
   opt({ key: 'trainer.val_before_train', type: 'boolean', default: true, help: 'with trainer.eval_every > 0, also validate before the first step (logged as step 0; not on resume) (verl: val_before_train)' }),

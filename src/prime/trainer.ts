@@ -36,7 +36,7 @@ import { PromptBuffer, type Group } from './filter.js';
 import { latestLoadableCheckpoint } from './checkpoint.js';
 import { MetricsLog, type Metrics } from './metrics.js';
 import { checkRowVerifiers, checkedVerifier, defaultVerifier, type Verifier } from './verifier.js';
-import { Parallel } from './trainer/parallel.js';
+import { Parallel, rankDevice } from './trainer/parallel.js';
 import { collectBatch, rolloutGroups } from './trainer/rollout.js';
 import { prmPhase, probePrm, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
 import { updatePolicy } from './trainer/policy.js';
@@ -183,7 +183,8 @@ export class PrimeTrainer {
     const resumeFrom = cfg.trainer.resume ? (latestLoadableCheckpoint(ckRoot, (m) => this.log(`warning: ${m}`))?.dir ?? null) : null;
     if (cfg.trainer.resume && !resumeFrom) this.log(`resume: no checkpoint under ${ckRoot}; starting fresh`);
     const dtype = cfg.model.dtype;
-    const device = resolveDevice(cfg.model.device, 'model.device'); // fails here, naming the key, on a CPU-only build or machine
+    // fails here, naming the key, on a CPU-only build or machine; 'cuda' in a job of several ranks is cuda:LOCAL_RANK
+    const device = resolveDevice(rankDevice(cfg.model.device ?? 'cpu', this.parallel.active ? torch.distributed.getLocalRank() : 0, this.parallel.world), 'model.device');
     const pol = loadPretrained(resumeFrom ? path.join(resumeFrom, 'policy') : cfg.model.path, { dtype, device });
     if (!pol.tokenizer) throw new Error(`${cfg.model.path}: no tokenizer.json; the trainer needs the model's tokenizer`);
     this.policy = pol.model;

@@ -18,7 +18,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
 import { N, nativeAvailable } from './native.js';
-import { wrap, type Tensor } from './tensor.js';
+import { wrap, type Device, type Tensor } from './tensor.js';
+import { noGrad } from './autograd.js';
 
 export type Backend = 'gloo' | 'nccl';
 /** `avg` is a sum divided by the world size (floating-point tensors only). */
@@ -139,8 +140,34 @@ function checkOp(op: ReduceOp): void {
  */
 export function allReduce(t: Tensor, op: ReduceOp = 'sum', opts: CollectiveOptions = {}): Tensor {
   checkOp(op);
-  D.allReduce(t.handle, op, timeoutArg(opts));
+  staged([t], (hs) => D.allReduce(hs[0]!.handle, op, timeoutArg(opts)));
   return t;
+}
+
+/**
+ * Gloo reduces host memory: a GPU tensor given to a Gloo group is copied to the CPU, reduced there
+ * and copied back in place (PyTorch's ProcessGroupGloo stages CUDA tensors the same way). NCCL
+ * takes GPU tensors as they are and refuses CPU ones. Runs `fn` on the tensors to send.
+ */
+function staged<R>(ts: Tensor[], fn: (hs: Tensor[]) => R): R {
+  const backend = D.isInitialized() ? D.getBackend() : 'gloo';
+  if (backend === 'nccl') {
+    const cpu = ts.find((t) => t.device === 'cpu');
+    if (cpu) throw new Error('distributed: the nccl backend takes CUDA tensors, got one on cpu (use gloo for CPU tensors)');
+    return fn(ts);
+  }
+  if (ts.every((t) => t.device === 'cpu')) return fn(ts);
+  const host = ts.map((t) => (t.device === 'cpu' ? t : t.to('cpu')));
+  try {
+    const r = fn(host);
+    noGradCopyBack(ts, host);
+    return r;
+  } finally {
+    host.forEach((h, i) => h !== ts[i] && h.dispose());
+  }
+}
+function noGradCopyBack(ts: Tensor[], host: Tensor[]): void {
+  noGrad(() => ts.forEach((t, i) => host[i] !== t && t.copy_(host[i]!)));
 }
 
 export interface BucketOptions extends CollectiveOptions {
@@ -159,18 +186,20 @@ export function allReduceBucketed(ts: Tensor[], opts: BucketOptions = {}): { buc
   checkOp(op);
   const mb = opts.bucketMB ?? DEFAULT_BUCKET_MB;
   if (!(mb > 0)) throw new RangeError(`distributed.allReduceBucketed: bucketMB must be positive, got ${mb}`);
-  return D.allReduceBucketed(ts.map((t) => t.handle), op, Math.max(1, Math.round(mb * 2 ** 20)), timeoutArg(opts));
+  return staged(ts, (hs) => D.allReduceBucketed(hs.map((t) => t.handle), op, Math.max(1, Math.round(mb * 2 ** 20)), timeoutArg(opts)));
 }
 
 /** Copies rank `src`'s `t` into `t` on every rank (in place) and returns it. Any dtype. */
 export function broadcast(t: Tensor, src = 0, opts: CollectiveOptions = {}): Tensor {
-  D.broadcast(t.handle, src, timeoutArg(opts));
+  staged([t], (hs) => D.broadcast(hs[0]!.handle, src, timeoutArg(opts)));
   return t;
 }
 
 /** Every rank's `t` (same shape and dtype on all), in rank order, as new tensors. Any dtype. */
 export function allGather(t: Tensor, opts: CollectiveOptions = {}): Tensor[] {
-  return D.allGather(t.handle, timeoutArg(opts)).map((h) => wrap(h as Tensor['handle']));
+  const out = staged([t], (hs) => D.allGather(hs[0]!.handle, timeoutArg(opts)).map((h) => wrap(h as Tensor['handle'])));
+  if (t.device === 'cpu' || out.every((o) => o.device === t.device)) return out;
+  return out.map((o) => { const d = o.to(t.device as Device); o.dispose(); return d; });
 }
 
 /** Returns once every rank has called it. */

@@ -61,8 +61,8 @@ async function main(): Promise<void> {
     },
   });
   const params = new Map<string, torch.Tensor>([
-    ...t.policy.namedParameters().map(([n, p]) => [`policy.${n}`, p.detach()] as [string, torch.Tensor]),
-    ...t.prm.namedParameters().map(([n, p]) => [`prm.${n}`, p.detach()] as [string, torch.Tensor]),
+    ...t.policy.namedParameters().map(([n, p]) => [`policy.${n}`, p.detach().to('cpu')] as [string, torch.Tensor]),
+    ...t.prm.namedParameters().map(([n, p]) => [`prm.${n}`, p.detach().to('cpu')] as [string, torch.Tensor]),
   ]);
   torch.saveSafetensors(path.join(a.out, `params-rank${t.rank}.safetensors`), params);
   const result = { rank: t.rank, worldSize: t.worldSize, step: t.step };

@@ -203,6 +203,26 @@ test('2 ranks hold the same parameters as each other, and as one process on the 
   assert.ok(!lines.some((l) => /^\[rank 1 stdout\] (step|prime:)/.test(l)), `only rank 0 logs:\n${lines.join('\n')}`);
 });
 
+const v = torch.version();
+const gpu = v.cuda && torch.cudaAvailable();
+const noGpu = gpu ? false : v.cuda ? 'no CUDA device visible' : `this addon is a CPU-only build (libtorch ${v.libtorch})`;
+
+test('2 ranks on one GPU (Gloo through host memory) hold the same parameters as each other and as one process on the GPU', { skip: noGpu, timeout: 300_000 }, async () => {
+  const over: Over = {
+    model: { device: 'cuda:0' }, trainer: { dist_backend: 'gloo' },
+    filter: { enable: false }, rollout: { seed_per_prompt: true }, actor: { mini_batch: 4, micro_batch: 2, ppo_epochs: 2 },
+  };
+  const dOut = path.join(root, 'dp-gpu'), sOut = path.join(root, 'single-gpu');
+  await launchJob(dOut, over);
+  await runSingle(sOut, over);
+  const r0 = loadParams(path.join(dOut, 'params-rank0.safetensors')), r1 = loadParams(path.join(dOut, 'params-rank1.safetensors'));
+  const one = loadParams(path.join(sOut, 'params-rank0.safetensors'));
+  const ranks = maxDiff(r0, r1), vsOne = maxDiff(r0, one);
+  console.log(`GPU, after 3 steps: max |rank 0 − rank 1| = ${ranks}; max |2 ranks − 1 process| = ${vsOne.toExponential(2)} (tol 1e-4)`);
+  assert.equal(ranks, 0, 'every rank applies the same all-reduced update to the same broadcast parameters');
+  assert.ok(vsOne <= 1e-4, `2 ranks vs 1 process on the GPU: ${vsOne}`);
+});
+
 test('2 ranks = 1 process with the algorithm options on (seq-mean loss, clip-higher, overlong shaping, min-form return, adaptive KL)', { timeout: 300_000 }, async () => {
   // seq-mean-token-mean weighs micro-batches by sequences of the global mini-batch, the adaptive
   // KL controller reduces its KL over ranks: both must match one process on the same global batch

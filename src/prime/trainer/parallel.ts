@@ -40,6 +40,25 @@ export function metricReduction(key: string): 'mean' | 'sum' | 'max' | 'min' | '
   }
 }
 
+/**
+ * The device of this rank's models: model.device as given, except that a bare 'cuda' in a job
+ * of several ranks becomes cuda:LOCAL_RANK (one GPU per rank, as torchrun jobs place them).
+ */
+export function rankDevice(device: string, localRank: number, world: number): string {
+  return device === 'cuda' && world > 1 ? `cuda:${localRank}` : device;
+}
+
+/** trainer.dist_backend resolved: 'auto' is nccl for GPU models when the addon has NCCL, else gloo. */
+export function chooseBackend(want: 'auto' | 'gloo' | 'nccl', device: string, available: string[]): 'gloo' | 'nccl' {
+  if (want === 'nccl') {
+    if (!available.includes('nccl')) throw new Error(`trainer.dist_backend: nccl is not available in this addon (it has ${available.join(', ') || 'none'}; build against a CUDA libtorch with NCCL, e.g. make build-cuda)`);
+    if (!device.startsWith('cuda')) throw new Error(`trainer.dist_backend: nccl needs model.device on a GPU, got '${device}'`);
+    return 'nccl';
+  }
+  if (want === 'gloo') return 'gloo';
+  return device.startsWith('cuda') && available.includes('nccl') ? 'nccl' : 'gloo';
+}
+
 export class Parallel {
   /** Collectives this rank took part in, and gradient bytes it all-reduced, since the last resetCounters(). */
   collectives = 0;
@@ -53,6 +72,8 @@ export class Parallel {
     readonly timeoutS: number,
     /** This trainer created the process group (and destroys it in dispose). */
     readonly ownsGroup: boolean,
+    /** Where the numbers of reduce() travel: the rank's GPU under NCCL, else the CPU. */
+    readonly commDevice: string = 'cpu',
   ) {}
 
   /** True with more than one rank. */
@@ -67,7 +88,7 @@ export class Parallel {
   /**
    * Joins the data-parallel job when WORLD_SIZE > 1 in the environment (torchrun's variables, as
    * `prime train --nproc N` sets them) or a process group of several ranks exists: creates the
-   * Gloo group if needed. Alone otherwise.
+   * group if needed (trainer.dist_backend: Gloo, or NCCL for GPU models). Alone otherwise.
    */
   static join(cfg: PrimeConfig): Parallel {
     const dist = torch.distributed;
@@ -78,8 +99,11 @@ export class Parallel {
     if (B % world !== 0)
       throw new Error(`rollout.batch_prompts (${B}) must be divisible by the number of ranks (${world}): each rank contributes batch_prompts / ranks prompt groups per step`);
     const timeoutS = cfg.trainer.dist_timeout_s;
-    if (!adopted) dist.initProcessGroup({ backend: 'gloo', timeoutMs: Math.round(timeoutS * 1000) });
-    return new Parallel(dist.getRank(), world, timeoutS, !adopted);
+    const localRank = adopted ? dist.getLocalRank() : (dist.envConfig().localRank ?? dist.envConfig().rank ?? 0);
+    const device = rankDevice(cfg.model.device ?? 'cpu', localRank, world);
+    const backend = adopted ? dist.getBackend() : chooseBackend(cfg.trainer.dist_backend ?? 'auto', device, dist.availableBackends());
+    if (!adopted) dist.initProcessGroup({ backend, timeoutMs: Math.round(timeoutS * 1000) });
+    return new Parallel(dist.getRank(), world, timeoutS, !adopted, backend === 'nccl' ? device : 'cpu');
   }
 
   resetCounters(): void {
@@ -105,7 +129,7 @@ export class Parallel {
   reduce(xs: number[], op: 'sum' | 'max' | 'min', what: string): number[] {
     if (!this.active || xs.length === 0) return xs;
     return this.collective(what, () => tidy(() => {
-      const t = torch.tensor(Float64Array.from(xs));
+      const t = torch.tensor(Float64Array.from(xs)).to(this.commDevice as torch.Device);
       torch.distributed.allReduce(t, op);
       return t.toFlatArray();
     }));
@@ -155,7 +179,7 @@ export class Parallel {
         return 0;
       });
       const grads = trainable.map((p) => p.grad!);
-      const flags = torch.tensor(Float32Array.from(had)).to(trainable[0]!.dtype); // same dtype: packed into the same bucket
+      const flags = torch.tensor(Float32Array.from(had)).to(trainable[0]!.dtype).to(trainable[0]!.device as torch.Device); // same dtype and device: packed into the same bucket
       const { bytes } = this.collective(`all-reducing the ${what} gradients`, () => torch.distributed.allReduceBucketed([...grads, flags], { op: 'sum' }));
       this.gradBytes += bytes;
       const anywhere = flags.toFlatArray();
