@@ -102,8 +102,11 @@ node -e "import('./dist/src/torch/index.js').then((t) => { const v = t.version()
 # 3. the device tests with the device set to cuda: they must run, not skip
 [ $CUDA = 0 ] || export PRIME_TEST_DEVICE=$DEVICE
 export PRIME_PYTHON=$(command -v "$PYTHON")
-node --test --test-concurrency=1 dist/test/lm/device.test.js dist/test/prime/trainer-device.test.js dist/test/torch/creation.test.js > "$LOG/device-tests.log" 2>&1 || true
-grep -E '^# (tests|pass|fail|skipped)|^not ok|max \|diff\||cuda vs cpu' "$LOG/device-tests.log" || true
+node --test --test-concurrency=1 dist/test/lm/device.test.js dist/test/prime/trainer-device.test.js dist/test/torch/creation.test.js \
+  dist/test/prime/parallel-device.test.js > "$LOG/device-tests.log" 2>&1 || true
+# two data-parallel ranks sharing the GPU (Gloo through host memory) against one process
+node --test --test-name-pattern='one GPU' dist/test/prime/distributed.test.js >> "$LOG/device-tests.log" 2>&1 || true
+grep -E '^# (tests|pass|fail|skipped)|^not ok|max \|diff\||cuda vs cpu|on CUDA tensors|GPU, after' "$LOG/device-tests.log" || true
 stamp "device tests done"
 
 # 4. throughput on the GPU: a short PRIME training (then the same on the CPU), and prime-ts/lm
