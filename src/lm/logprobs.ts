@@ -95,7 +95,7 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
     } else if (torch.isGradEnabled() && opts.chunkElements === undefined) {
       // Autograd keeps the logits for the backward pass however they are split, and each piece
       // would add a (V, D) weight-gradient GEMM of its own: one piece.
-      const logits = model.logits(h); // (B, R, V)
+      const logits = upcast(model.logits(h)); // (B, R, V), float32 for a bf16 model
       const z = temperature !== 1 ? logits.div(temperature) : logits;
       lp = torch.tokenLogprobs(z, targets);
       if (opts.withEntropy) ent = torch.entropyFromLogits(z);
@@ -130,6 +130,14 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
 }
 
 /**
+ * bf16 / fp16 logits → float32 before the temperature and the log-softmax (as transformers'
+ * `logits.float()`): the GEMM runs in the model's dtype, the normalization over V does not.
+ */
+function upcast(logits: Tensor): Tensor {
+  return logits.dtype === 'bfloat16' || logits.dtype === 'float16' ? logits.to('float32') : logits;
+}
+
+/**
  * lm_head + log-softmax over N rows without holding N × V logits: rows in blocks, and the
  * vocabulary of each block in slices of ≤ `budget` / rows columns, so each slice of lm_head's
  * weight is read once per block. Across slices a running max m, Σ e^{z−m} and Σ e^{z−m}·z give
@@ -149,7 +157,7 @@ function chunkedHead(model: CausalLM, h: Tensor, targets: Tensor, temperature: n
     if (cols === V) {
       // the whole vocabulary fits: one product
       const z = torch.tidy(() => {
-        const l = model.logits(hb);
+        const l = upcast(model.logits(hb));
         return temperature === 1 ? l : l.div(temperature);
       });
       lps.push(torch.tokenLogprobs(z, tb));

@@ -26,7 +26,7 @@ import * as torch from '../torch/index.js';
 import { AdamW, type Tensor, tidy } from '../torch/index.js';
 import { loadPretrained, packSequences, resolveDevice, type CausalLM, type Tokenizer, type PackedBatch } from '../lm/index.js';
 import type { PrimeConfig } from './config.js';
-import { configToYaml } from './config.js';
+import { configToYaml, modelDtypes } from './config.js';
 import { loadPromptFiles, PromptDataset, seededPermutation, type PromptRow } from './data.js';
 import { implicitProcessReward, normalizeProcessRewards, overlongPenalty, prmCrossEntropyLoss } from './rewards.js';
 import { getAdvantageEstimator } from './advantages.js';
@@ -40,6 +40,7 @@ import { Parallel } from './trainer/parallel.js';
 import { collectBatch, rolloutGroups } from './trainer/rollout.js';
 import { prmPhase, probePrm, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
 import { updatePolicy } from './trainer/policy.js';
+import { loadTrained, type TrainedWeights } from './trainer/precision.js';
 import { saveCheckpoint, restoreCheckpoint } from './trainer/state.js';
 import { probeSeed } from './trainer/seeds.js';
 import { TrainingDivergedError } from './trainer/errors.js';
@@ -88,6 +89,10 @@ export class PrimeTrainer {
   probe: PrmProbeSet | null = null;
   policyOpt!: AdamW;
   prmOpt: AdamW | null = null;
+  /** What policyOpt steps: the policy's parameters, or float32 masters of its bf16 weights (actor.dtype; trainer/precision.ts). */
+  policyWeights!: TrainedWeights;
+  /** What prmOpt steps, when the PRM is trained (prm.dtype). */
+  prmWeights: TrainedWeights | null = null;
   /** The KL coefficient β to π_ref (algorithm.kl_ctrl: fixed | adaptive); its value is kept in checkpoints. */
   klCtrl!: KlController;
   step = 0;
@@ -182,21 +187,26 @@ export class PrimeTrainer {
     // The newest checkpoint that checks out; a corrupt one is reported and passed over.
     const resumeFrom = cfg.trainer.resume ? (latestLoadableCheckpoint(ckRoot, (m) => this.log(`warning: ${m}`))?.dir ?? null) : null;
     if (cfg.trainer.resume && !resumeFrom) this.log(`resume: no checkpoint under ${ckRoot}; starting fresh`);
-    const dtype = cfg.model.dtype;
+    const dtypes = modelDtypes(cfg); // actor.dtype, prm.dtype, model.ref_dtype (trainer/precision.ts)
     const device = resolveDevice(cfg.model.device, 'model.device'); // fails here, naming the key, on a CPU-only build or machine
-    const pol = loadPretrained(resumeFrom ? path.join(resumeFrom, 'policy') : cfg.model.path, { dtype, device });
+    this.policyWeights = loadTrained(resumeFrom ? path.join(resumeFrom, 'policy') : cfg.model.path, dtypes.actor, device);
+    const pol = this.policyWeights.pre;
     if (!pol.tokenizer) throw new Error(`${cfg.model.path}: no tokenizer.json; the trainer needs the model's tokenizer`);
     this.policy = pol.model;
     this.policy.gradientCheckpointing = cfg.actor.gradient_checkpointing;
     this.tokenizer = pol.tokenizer;
     this.stopTokenIds = pol.stopTokenIds;
     this.padId = pol.tokenizer.padTokenId ?? pol.generationConfig.padTokenId ?? pol.stopTokenIds[0] ?? 0;
-    this.ref = loadPretrained(cfg.model.ref_path || cfg.model.path, { dtype, device, tokenizer: false }).model.eval();
+    this.ref = loadPretrained(cfg.model.ref_path || cfg.model.path, { dtype: dtypes.ref, device, tokenizer: false }).model.eval();
     for (const p of this.ref.parameters()) p.requiresGrad = false;
     const prmDir = resumeFrom ? path.join(resumeFrom, 'prm') : cfg.model.prm_path || cfg.model.path;
-    this.prm = loadPretrained(prmDir, { dtype, device, tokenizer: false }).model;
+    const prmTrained = cfg.algorithm.prm_update !== 'none' && this.#usesPrm;
+    if (prmTrained) {
+      this.prmWeights = loadTrained(prmDir, dtypes.prm, device, { tokenizer: false });
+      this.prm = this.prmWeights.pre.model;
+    } else this.prm = loadPretrained(prmDir, { dtype: dtypes.prm, device, tokenizer: false }).model;
     this.prm.gradientCheckpointing = cfg.prm.gradient_checkpointing;
-    if (cfg.algorithm.prm_update === 'none' || !this.#usesPrm) for (const p of this.prm.parameters()) p.requiresGrad = false;
+    if (!prmTrained) for (const p of this.prm.parameters()) p.requiresGrad = false;
 
     const rows = await loadPromptFiles(cfg.data.train_files);
     if (this.#checkRows) await checkRowVerifiers(rows);
@@ -206,14 +216,16 @@ export class PrimeTrainer {
     if (this.dataset.size === 0) throw new Error(`no training prompts left: all ${rows.length} exceed data.max_prompt_length=${cfg.data.max_prompt_length}`);
     const probeRows = await this.#chooseProbeRows();
 
-    this.policyOpt = new AdamW(this.policy.parameters(), { lr: cfg.actor.lr, weightDecay: cfg.actor.weight_decay });
-    if (cfg.algorithm.prm_update !== 'none' && this.#usesPrm)
-      this.prmOpt = new AdamW(this.prm.parameters(), { lr: cfg.prm.lr, weightDecay: cfg.prm.weight_decay });
+    this.policyOpt = new AdamW(this.policyWeights.optimized, { lr: cfg.actor.lr, weightDecay: cfg.actor.weight_decay });
+    if (this.prmWeights) this.prmOpt = new AdamW(this.prmWeights.optimized, { lr: cfg.prm.lr, weightDecay: cfg.prm.weight_decay });
 
     const a = cfg.algorithm;
     this.klCtrl = new KlController(a.kl_ctrl, a.kl_coef, a.kl_target, a.kl_horizon);
     if (resumeFrom) restoreCheckpoint(this, resumeFrom, rows);
-    this.parallel.broadcastParameters([['policy', this.policy], ['PRM', this.prm]]);
+    // the optimized tensors (float32 masters under bf16), then the bf16 weights rounded from them
+    this.parallel.broadcastParameters([['policy', { parameters: () => this.policyWeights.optimized }], ['PRM', { parameters: () => this.prmWeights?.optimized ?? this.prm.parameters() }]]);
+    this.policyWeights.afterStep();
+    this.prmWeights?.afterStep();
     if (probeRows.length > 0 && !this.probe) this.probe = await this.#sampleProbe(probeRows);
     this.validation = await TrainingValidation.create(this);
     if (this.rank === 0) {
@@ -483,6 +495,8 @@ export class PrimeTrainer {
     this.ref.dispose();
     this.policyOpt.dispose();
     this.prmOpt?.dispose();
+    this.policyWeights.dispose();
+    this.prmWeights?.dispose();
     if (this.#probeCache) {
       const { batch, refLogp } = this.#probeCache;
       for (const x of [batch.inputIds, batch.attentionMask, batch.responseMask, refLogp]) x.dispose();

@@ -129,6 +129,7 @@ function prmUpdate(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: T
             }).logprobs.narrow(1, P, T);
             const { loss } = prmCrossEntropyLoss(lp, refLogp.narrow(0, i, cnt), mask.narrow(0, i, cnt), outcome.narrow(0, i, cnt), c.algorithm.beta);
             loss.mul(cnt / mb).backward(); // mean over the (global) mini-batch's responses
+            t.prmWeights!.afterBackward(); // bf16: into the float32 masters' gradients
             if (epoch === 0) {
               lossSum += loss.item() * cnt;
               n += cnt;
@@ -136,12 +137,14 @@ function prmUpdate(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: T
             }
           });
         }
-        dp.allReduceGradients(t.prm.parameters(), 'PRM');
-        const gn = torch.clipGradNorm(t.prm.parameters(), c.prm.grad_clip);
+        const w = t.prmWeights!.optimized; // the float32 masters under prm.dtype=bfloat16
+        dp.allReduceGradients(w, 'PRM');
+        const gn = torch.clipGradNorm(w, c.prm.grad_clip);
         if (!Number.isFinite(gn)) throw new TrainingDivergedError('PRM grad norm', t.step, gn);
         onEvent?.({ kind: 'step', index: steps });
         t.prmOpt!.step();
         t.prmOpt!.zeroGrad();
+        t.prmWeights!.afterStep();
         gnSum += gn;
         steps++;
       }
