@@ -214,9 +214,9 @@ export interface SharedPromptOptions {
  * The same function as `logprobs` over the packed (N, Lp + Lr) rows — each response sees its
  * prompt and its own earlier tokens, at the same positions — up to float rounding, with
  * B·Lp + N·Lr decoder tokens instead of N·(Lp + Lr) (GRPO-style sampling shares every prompt K
- * ways). Differentiable when grad mode is on (the cache then grows by concatenation and the layers
- * run op by op, so the prompt's activations collect the gradients of all K responses); the
- * model's gradientCheckpointing does not apply here.
+ * ways). Differentiable when grad mode is on (the prompt's activations collect the gradients of
+ * all K responses); the model's gradientCheckpointing does not apply here. Values with and
+ * without gradients are bit-identical (the same ops either way).
  *
  * promptIds / promptMask (B, Lp) int64; responseIds / responseMask (N, Lr) (mask 1 on response
  * tokens). Returns (N, Lr) float32 log-probs (float64 for a float64 model), 0 where responseMask is
@@ -231,7 +231,10 @@ export function sharedPromptLogprobs(model: CausalLM, promptIds: Tensor, promptM
   for (const tau of [temperature, ...(opts.alsoTemperatures ?? [])]) if (!(tau > 0)) throw new RangeError(`sharedPromptLogprobs: temperatures must be > 0, got ${tau}`);
   const grad = torch.isGradEnabled();
   const dev = model.device;
-  const cache = new KVCache(model.config, B, Lp + Lr, model.dtype, grad ? 'cat' : 'prealloc', dev);
+  // The cache grows by concatenation (autograd records it) and the layers run op by op, with or
+  // without gradients alike: a model scored here with gradients (a PRM being trained) and an equal
+  // one scored without (its reference) give bit-identical log-probs, so their implicit reward is 0.
+  const cache = new KVCache(model.config, B, Lp + Lr, model.dtype, 'cat', dev);
   try {
     return torch.tidy(() => {
       const onDev = (t: Tensor): Tensor => (t.device === dev ? t : t.to(dev));

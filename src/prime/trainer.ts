@@ -38,7 +38,7 @@ import { MetricsLog, type Metrics } from './metrics.js';
 import { checkRowVerifiers, checkedVerifier, defaultVerifier, type Verifier } from './verifier.js';
 import { Parallel } from './trainer/parallel.js';
 import { collectBatch, rolloutGroups } from './trainer/rollout.js';
-import { prmPhase, probePrm, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
+import { prmPhase, prmSlices, probePrm, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
 import { updatePolicy } from './trainer/policy.js';
 import { loadTrained, type TrainedWeights } from './trainer/precision.js';
 import { saveCheckpoint, restoreCheckpoint } from './trainer/state.js';
@@ -68,6 +68,13 @@ export interface TrainerOptions {
   onPrmEvent?: (e: PrmEvent) => void;
   /** Phase progress (rollout, score, update, validate) on rank 0, e.g. ProgressDisplay.onProgress (progress.ts). */
   onProgress?: OnProgress;
+  /**
+   * Decode each prompt once for its K responses when scoring with the reference and the PRM and
+   * in the PRM's update (prime-ts/lm's sharedPromptLogprobs; the same log-probs and gradients up
+   * to float rounding). Default true; false packs every (prompt, response) row in full, as
+   * before (benches and tests compare the two).
+   */
+  sharedPrompts?: boolean;
 }
 
 const rowKey = (r: PromptRow) => `${r.file}#${r.row}`;
@@ -108,6 +115,8 @@ export class PrimeTrainer {
   /** Validation on data.val_files every trainer.eval_every steps (validation.ts); null when off. */
   validation: TrainingValidation | null = null;
   readonly #onPrmEvent: ((e: PrmEvent) => void) | undefined;
+  /** TrainerOptions.sharedPrompts. */
+  readonly sharedPrompts: boolean;
   #promptCache = new Map<string, number[]>();
   #rowIndex: { rows: readonly PromptRow[]; index: Map<PromptRow, number> } | null = null;
   /** Training rows held out as the PRM probe set (when data.val_files is empty). */
@@ -126,8 +135,20 @@ export class PrimeTrainer {
     this.#checkRows = opts.verifier === undefined;
     this.log = dp.rank !== 0 ? () => {} : (opts.log ?? ((l) => console.log(l)));
     this.#onPrmEvent = opts.onPrmEvent;
+    this.sharedPrompts = opts.sharedPrompts ?? true;
     this.onProgress = safeProgress(opts.onProgress, dp.rank);
     dp.where = () => `step ${this.step + (this.#inStep ? 0 : 1)}`;
+  }
+
+  /**
+   * The group size to decode prompts once for (trainer/prm.ts responseLogprobs), or 1 for full
+   * rows: K with TrainerOptions.sharedPrompts, unless the PRM checkpoints activations (its update
+   * then runs on full rows, and the reference must take the same path: a PRM equal to the
+   * reference must give bit-identical log-probs, i.e. reward 0, not rounding noise that
+   * batch_norm would scale up).
+   */
+  promptGroupSize(K: number): number {
+    return this.sharedPrompts && !(this.prmOpt && this.prm.gradientCheckpointing) ? K : 1;
   }
 
   /** This process's rank in a data-parallel job (0 when alone). */
@@ -281,7 +302,7 @@ export class PrimeTrainer {
     if (!this.probe) return {};
     if (!this.#probeCache) {
       const batch = packSequences(this.probe.prompts, this.probe.responses, this.padId);
-      const refLogp = scoreLogprobs(this.ref, batch, this.cfg.prm.micro_batch);
+      const refLogp = scoreLogprobs(this.ref, batch, this.cfg.prm.micro_batch, { groupSize: this.promptGroupSize(this.probe.k) });
       for (const x of [batch.inputIds, batch.attentionMask, batch.responseMask, refLogp]) torch.keep(x);
       this.#probeCache = { batch, refLogp };
     }
@@ -368,9 +389,12 @@ export class PrimeTrainer {
       const t1 = performance.now();
       this.onProgress({ phase: 'score', step: this.step, done: 0, total: N });
       let refLogp: Tensor | null = null, refLogpKl: Tensor | null = null;
-      if (this.#usesPrm && useKl && temp !== 1) [refLogp, refLogpKl] = scoreLogprobsAt(this.ref, batch, c.prm.micro_batch, [1, temp]);
+      const groupSize = this.promptGroupSize(K); // each prompt decoded once for its K responses
+      // with the PRM: on the rows of its micro-batches, so a PRM equal to π_ref gives reward 0 exactly
+      const slices = this.#usesPrm ? prmSlices(this, N, K) : undefined;
+      if (this.#usesPrm && useKl && temp !== 1) [refLogp, refLogpKl] = scoreLogprobsAt(this.ref, batch, c.prm.micro_batch, [1, temp], groupSize, slices);
       else if (this.#usesPrm || useKl) {
-        const lp = scoreLogprobs(this.ref, batch, c.prm.micro_batch, { temperature: this.#usesPrm ? 1 : temp });
+        const lp = scoreLogprobs(this.ref, batch, c.prm.micro_batch, { temperature: this.#usesPrm ? 1 : temp, groupSize, ...(slices ? { slices } : {}) });
         if (this.#usesPrm) refLogp = lp;
         if (useKl) refLogpKl = lp;
       }
@@ -435,13 +459,14 @@ export class PrimeTrainer {
       m['batch/sequences'] = N;
       m['batch/response_tokens'] = mask.sum().item();
     });
+    m['time/rollout'] = (tRollout - t0) / 1000;
+    m['time/step'] = (performance.now() - t0) / 1000;
+    // the PRM probe measures, it does not train: timed apart (time/prm_probe), like validation
     if (c.prm.probe_every > 0 && this.probe && (this.step % c.prm.probe_every === 0 || this.step === c.trainer.total_steps)) {
       const t4 = performance.now();
       Object.assign(m, this.probeMetrics());
       m['time/prm_probe'] = (performance.now() - t4) / 1000;
     }
-    m['time/rollout'] = (tRollout - t0) / 1000;
-    m['time/step'] = (performance.now() - t0) / 1000;
     Object.assign(m, stepPerfMetrics(this.policy.config, m, prompts, responses, c.actor.ppo_epochs)); // perf/mfu_train, perf/mfu_rollout
     if (dp.active) {
       m['dist/grad_allreduce_bytes'] = dp.gradBytes;

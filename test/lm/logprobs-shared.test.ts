@@ -73,3 +73,16 @@ test('sharedPromptLogprobs: response count must be B·K', () => {
   torch.dispose([x.b, x.promptIds, x.promptMask]);
   m.dispose();
 });
+
+test('sharedPromptLogprobs: with and without gradients bit-identical (a trained PRM equal to its reference gives reward 0)', () => {
+  const m = tinyModel();
+  const x = inputs();
+  const a = noGrad(() => sharedPromptLogprobs(m, x.promptIds, x.promptMask, x.responseIds, x.responseMask, K).logprobs);
+  const b = sharedPromptLogprobs(m, x.promptIds, x.promptMask, x.responseIds, x.responseMask, K).logprobs;
+  assert.ok(b.requiresGrad);
+  const d = torch.tidy(() => a.sub(b.detach()).abs().max().item());
+  console.log(`no grad vs grad: max |diff| ${d}`);
+  assert.equal(d, 0);
+  torch.dispose([a, b, x.b, x.promptIds, x.promptMask]);
+  m.dispose();
+});
