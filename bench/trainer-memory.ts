@@ -59,7 +59,10 @@ async function child(setup: number, prompts: number, n: number, maxResp: number,
     } as never);
     const t = await PrimeTrainer.create(cfg, { log: () => {} });
     const rssAfterInit = process.memoryUsage().rss;
-    const ms = await t.train();
+    const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+    const cpuPerStep: number[] = [];
+    let c0 = cpu();
+    const ms = await t.train({ onStep: (_s, m) => { const c = cpu(); m.cpu = c - c0; cpuPerStep.push(c - c0); c0 = c; } });
     t.dispose();
     const med = (k: string) => {
       const xs = ms.slice(1).map((m) => m[k] ?? 0).sort((a, b) => a - b);
@@ -69,7 +72,7 @@ async function child(setup: number, prompts: number, n: number, maxResp: number,
       setup: s.name, libtorch: torch.version().libtorch, params: t.policy.numParameters(),
       peakRssMiB: process.resourceUsage().maxRSS / 1024, initRssMiB: rssAfterInit / 2 ** 20,
       stepS: med('time/step'), rolloutS: med('time/rollout'), scoreS: med('time/score_prm'), policyS: med('time/policy_update'),
-      tokens: med('batch/response_tokens'),
+      tokens: med('batch/response_tokens'), cpuS: med('cpu'),
     }) + '\n');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -86,12 +89,12 @@ function main(): void {
   }
   const f = (x: number | string, d = 1) => (x as number).toFixed(d);
   console.log(`PRIME steps, three SmolLM2-135M-shaped models (${f((rows[0]!.params as number) / 1e6)}M parameters each), ${prompts} prompts × ${n} samples, ≤${maxResp} response tokens, libtorch ${rows[0]!.libtorch}; median of ${steps} step(s) after a warm-up`);
-  console.log('set-up                   RSS after load MiB  peak RSS MiB  step s  rollout s  score+PRM s  policy s  resp. tokens');
+  console.log('set-up                   RSS after load MiB  peak RSS MiB  step s  CPU s  rollout s  score+PRM s  policy s  resp. tokens');
   for (const r of rows)
-    console.log(`${String(r.setup).padEnd(25)}${f(r.initRssMiB!, 0).padStart(18)}${f(r.peakRssMiB!, 0).padStart(14)}${f(r.stepS!).padStart(8)}${f(r.rolloutS!).padStart(11)}${f(r.scoreS!).padStart(13)}${f(r.policyS!).padStart(10)}${f(r.tokens!, 0).padStart(14)}`);
+    console.log(`${String(r.setup).padEnd(25)}${f(r.initRssMiB!, 0).padStart(18)}${f(r.peakRssMiB!, 0).padStart(14)}${f(r.stepS!).padStart(8)}${f(r.cpuS!).padStart(7)}${f(r.rolloutS!).padStart(11)}${f(r.scoreS!).padStart(13)}${f(r.policyS!).padStart(10)}${f(r.tokens!, 0).padStart(14)}`);
   const b = rows[0]!;
   for (const r of rows.slice(1))
-    console.log(`${r.setup} vs fp32: peak RSS ${((r.peakRssMiB as number) / (b.peakRssMiB as number)).toFixed(2)}×, step ${((r.stepS as number) / (b.stepS as number)).toFixed(2)}×, score+PRM+policy ${(((r.scoreS as number) + (r.policyS as number)) / ((b.scoreS as number) + (b.policyS as number))).toFixed(2)}×`);
+    console.log(`${r.setup} vs fp32: peak RSS ${((r.peakRssMiB as number) / (b.peakRssMiB as number)).toFixed(2)}×, step ${((r.stepS as number) / (b.stepS as number)).toFixed(2)}× (CPU ${((r.cpuS as number) / (b.cpuS as number)).toFixed(2)}×), score+PRM+policy ${(((r.scoreS as number) + (r.policyS as number)) / ((b.scoreS as number) + (b.policyS as number))).toFixed(2)}×`);
 }
 
 const i = process.argv.indexOf('--child');
