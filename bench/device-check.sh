@@ -68,3 +68,6 @@ grep -q '^# fail 0' .device/test.log && echo "device-check: test suite passed" |
 # 4. a short PRIME training on the GPU, then the same on the CPU: tokens/s
 PRIME_DEVICE=$DEVICE node dist/bench/device-train.js "$STEPS" 256 4
 PRIME_DEVICE=cpu node dist/bench/device-train.js "$STEPS" 256 4
+
+# 5. bf16 mixed precision and shared prompts in the trainer on the device (OK / FAIL per check)
+PRIME_DEVICE=$DEVICE node dist/bench/device-precision.js || echo "device-check: the precision check failed (see above)"
