@@ -114,6 +114,9 @@ stamp "device tests done"
 PRIME_DEVICE=$DEVICE node dist/bench/device-train.js "$STEPS" 256 4 2>&1 | tee "$LOG/train-$DEVICE.log" || echo "device-check: training on $DEVICE failed"
 [ $CUDA = 0 ] || PRIME_DEVICE=cpu node dist/bench/device-train.js "$STEPS" 256 4 2>&1 | tee "$LOG/train-cpu.log" || echo "device-check: training on cpu failed"
 stamp "training runs done"
+# bf16 mixed precision, exact bf16 resume and shared prompts in the trainer on the device (OK / FAIL per check)
+PRIME_DEVICE=$DEVICE node dist/bench/device-precision.js 2>&1 | tee "$LOG/precision.log" || echo "device-check: the precision check failed (see above)"
+stamp "precision check done"
 PRIME_DEVICE=$DEVICE PYTHON=$PYTHON node dist/bench/device-lm.js ${LM_LAYERS:-24} 3 2>&1 | tee "$LOG/lm.log" || true
 stamp "lm bench done"
 

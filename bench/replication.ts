@@ -191,7 +191,7 @@ lines.push('| method | rollout | reference | PRM (update + rewards) | policy upd
 lines.push('|---|---|---|---|---|---|---|---|');
 for (const m of labels) {
   const ph = (k: string) => mean(by(m).map((r) => r.phases[k] ?? 0));
-  const share = ph('time/prm') / Math.max(1e-9, ph('time/step') - ph('time/prm') - ph('time/prm_probe'));
+  const share = ph('time/prm') / Math.max(1e-9, ph('time/step') - ph('time/prm')); // time/step leaves the probe out
   lines.push(`| ${m} | ${ph('time/rollout').toFixed(2)} | ${ph('time/score_ref').toFixed(2)} | ${ph('time/prm').toFixed(2)} | ${ph('time/policy_update').toFixed(2)} | ${ph('time/prm_probe').toFixed(2)} | ${ph('time/step').toFixed(2)} | ${ph('time/prm') > 0 ? `+${(100 * share).toFixed(0)}%` : '—'} |`);
 }
 const report = lines.join('\n') + '\n\n![curves](report.svg)\n';

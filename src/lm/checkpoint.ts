@@ -214,6 +214,12 @@ export interface SaveOptions {
   dtype?: DType;
   /** Shard when the weights exceed this many bytes (default 5 GiB, as transformers). */
   maxShardBytes?: number;
+  /**
+   * Tensors to write instead of the model's own, by state-dict name (e.g. the float32 master
+   * weights of a bf16 model); names the model does not have are an error, names left out are
+   * taken from the model.
+   */
+  tensors?: Map<string, Tensor>;
 }
 
 /** Saves a model (and tokenizer) as a Hugging Face checkpoint directory. */
@@ -236,9 +242,14 @@ export function savePretrained(dir: string, model: CausalLM, opts: SaveOptions =
   fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
   noGrad(() => {
     const sd = model.stateDict();
+    for (const n of opts.tensors?.keys() ?? []) if (!sd.has(n)) throw new Error(`savePretrained: '${n}' in opts.tensors is not in the model's state dict`);
     const out = new Map<string, Tensor>();
     try {
-      for (const [n, t] of sd) out.set(n, t.dtype === dtype ? t.detach() : t.to(dtype));
+      for (const [n, own] of sd) {
+        const t = opts.tensors?.get(n) ?? own;
+        if (t.shape.join(',') !== own.shape.join(',')) throw new Error(`savePretrained: opts.tensors '${n}' has shape [${t.shape}] but the model's [${own.shape}]`);
+        out.set(n, t.dtype === dtype ? t.detach() : t.to(dtype));
+      }
       saveSafetensorsDir(dir, out, { maxShardBytes: opts.maxShardBytes });
     } finally {
       for (const t of out.values()) t.dispose();

@@ -10,7 +10,7 @@ export { KVCache, type KVCacheMode } from './kvcache.js';
 export { Tokenizer, TokenizerError, TOKENIZER_FILES, type ChatMessage } from './tokenizer.js';
 export { loadPretrained, loadModel, loadConfig, loadGenerationConfig, savePretrained, CheckpointError } from './checkpoint.js';
 export type { Pretrained, LoadOptions, SaveOptions, GenerationConfig } from './checkpoint.js';
-export { logprobs, type LogprobsOptions, type LogprobsResult } from './logprobs.js';
+export { logprobs, sharedPromptLogprobs, type LogprobsOptions, type LogprobsResult, type SharedPromptOptions } from './logprobs.js';
 export { generate, type GenerateOptions, type Sample, type FinishReason } from './generate.js';
 export { leftPad, packSequences, type PackedBatch } from './batch.js';
 export { resolveDevice, type Device } from './device.js';

@@ -21,6 +21,7 @@
 import * as torch from '../torch/index.js';
 import type { Device, Tensor } from '../torch/index.js';
 import { positionIdsFromMask, type CausalLM } from './model.js';
+import { KVCache } from './kvcache.js';
 
 export interface LogprobsOptions {
   /** (B, T) 1 on real tokens, 0 on (left or right) padding. Default: no padding. */
@@ -97,7 +98,7 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
     } else if (torch.isGradEnabled() && opts.chunkElements === undefined) {
       // Autograd keeps the logits for the backward pass however they are split, and each piece
       // would add a (V, D) weight-gradient GEMM of its own: one piece.
-      const logits = model.logits(h); // (B, R, V)
+      const logits = upcast(model.logits(h)); // (B, R, V), float32 for a bf16 model
       const z = temperature !== 1 ? logits.div(temperature) : logits;
       lp = torch.tokenLogprobs(z, targets);
       if (opts.withEntropy) ent = torch.entropyFromLogits(z);
@@ -133,6 +134,14 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
 }
 
 /**
+ * bf16 / fp16 logits → float32 before the temperature and the log-softmax (as transformers'
+ * `logits.float()`): the GEMM runs in the model's dtype, the normalization over V does not.
+ */
+function upcast(logits: Tensor): Tensor {
+  return logits.dtype === 'bfloat16' || logits.dtype === 'float16' ? logits.to('float32') : logits;
+}
+
+/**
  * lm_head + log-softmax over N rows without holding N × V logits: rows in blocks, and the
  * vocabulary of each block in slices of ≤ `budget` / rows columns, so each slice of lm_head's
  * weight is read once per block. Across slices a running max m, Σ e^{z−m} and Σ e^{z−m}·z give
@@ -152,7 +161,7 @@ function chunkedHead(model: CausalLM, h: Tensor, targets: Tensor, temperature: n
     if (cols === V) {
       // the whole vocabulary fits: one product
       const z = torch.tidy(() => {
-        const l = model.logits(hb);
+        const l = upcast(model.logits(hb));
         return temperature === 1 ? l : l.div(temperature);
       });
       lps.push(torch.tokenLogprobs(z, tb));
@@ -192,4 +201,74 @@ function chunkedHead(model: CausalLM, h: Tensor, targets: Tensor, temperature: n
   }
   const cat = (xs: Tensor[]) => (xs.length === 1 ? xs[0]! : torch.cat(xs, 0));
   return { lp: cat(lps), ent: withEntropy ? cat(ents) : null };
+}
+
+export interface SharedPromptOptions {
+  /** Divides the logits (default 1). */
+  temperature?: number;
+  /** Further temperatures from the same decoder passes, returned in `logprobsAt` (see LogprobsOptions). */
+  alsoTemperatures?: number[];
+}
+
+/**
+ * Response log-probs of K responses per prompt, each prompt run through the decoder once: the
+ * B prompts (left-padded, (B, Lp)) fill a key/value cache, its rows are repeated K times, and the
+ * N = B·K responses ((N, Lr), right-padded; rows b·K … b·K + K − 1 answer prompt b) attend to it.
+ * The same function as `logprobs` over the packed (N, Lp + Lr) rows — each response sees its
+ * prompt and its own earlier tokens, at the same positions — up to float rounding, with
+ * B·Lp + N·Lr decoder tokens instead of N·(Lp + Lr) (GRPO-style sampling shares every prompt K
+ * ways). Differentiable when grad mode is on (the prompt's activations collect the gradients of
+ * all K responses); the model's gradientCheckpointing does not apply here. Values with and
+ * without gradients are bit-identical (the same ops either way).
+ *
+ * promptIds / promptMask (B, Lp) int64; responseIds / responseMask (N, Lr) (mask 1 on response
+ * tokens). Returns (N, Lr) float32 log-probs (float64 for a float64 model), 0 where responseMask is
+ * 0, on promptIds' device: entry j is log p(response token j | prompt, response tokens < j).
+ */
+export function sharedPromptLogprobs(model: CausalLM, promptIds: Tensor, promptMask: Tensor, responseIds: Tensor, responseMask: Tensor, K: number, opts: SharedPromptOptions = {}): LogprobsResult {
+  const [B, Lp] = promptIds.shape as [number, number];
+  const [N, Lr] = responseIds.shape as [number, number];
+  if (N !== B * K) throw new RangeError(`sharedPromptLogprobs: ${N} responses for ${B} prompts × K=${K}`);
+  if (Lr < 1) throw new RangeError('sharedPromptLogprobs: responses need at least 1 column');
+  const temperature = opts.temperature ?? 1;
+  for (const tau of [temperature, ...(opts.alsoTemperatures ?? [])]) if (!(tau > 0)) throw new RangeError(`sharedPromptLogprobs: temperatures must be > 0, got ${tau}`);
+  const grad = torch.isGradEnabled();
+  const dev = model.device;
+  // The cache grows by concatenation (autograd records it) and the layers run op by op, with or
+  // without gradients alike: a model scored here with gradients (a PRM being trained) and an equal
+  // one scored without (its reference) give bit-identical log-probs, so their implicit reward is 0.
+  const cache = new KVCache(model.config, B, Lp + Lr, model.dtype, 'cat', dev);
+  try {
+    return torch.tidy(() => {
+      const onDev = (t: Tensor): Tensor => (t.device === dev ? t : t.to(dev));
+      const pm = onDev(promptMask);
+      const hp = model.forward(promptIds, { positionIds: positionIdsFromMask(pm), maxPosition: Lp - 1, attentionMask: pm, cache }); // (B, Lp, D)
+      const rows = torch.arange(B, undefined, 1, { device: dev }).repeatInterleave(K); // (N): prompt of each response
+      cache.selectRows(rows);
+      const rm = onDev(responseMask);
+      let h = hp.select(1, Lp - 1).indexSelect(0, rows).unsqueeze(1); // (N, 1, D): the last prompt token predicts response token 0
+      if (Lr > 1) {
+        const plen = pm.to('int64').sum(1).indexSelect(0, rows).unsqueeze(1); // (N, 1)
+        const pos = plen.add(torch.arange(Lr - 1, undefined, 1, { device: dev }).unsqueeze(0)); // (N, Lr − 1)
+        const keyMask = torch.cat([pm.ne(0).indexSelect(0, rows), rm.narrow(1, 0, Lr - 1).ne(0)], 1); // (N, Lp + Lr − 1)
+        const hr = model.forward(responseIds.narrow(1, 0, Lr - 1), { positionIds: pos, maxPosition: Lp + Lr - 2, attentionMask: keyMask, cache }); // (N, Lr − 1, D)
+        h = torch.cat([h, hr], 1); // (N, Lr, D)
+      }
+      const targets = onDev(responseIds);
+      const head = (tau: number): Tensor => {
+        if (grad) {
+          const z = upcast(model.logits(h)); // (N, Lr, V)
+          return torch.tokenLogprobs(tau !== 1 ? z.div(tau) : z, targets);
+        }
+        return chunkedHead(model, h.reshape(N * Lr, -1), targets.reshape(N * Lr), tau, false, 2 ** 24).lp.view(N, Lr);
+      };
+      const back = (t: Tensor): Tensor => (t.device === promptIds.device ? t : t.to(promptIds.device as Device));
+      const out = (t: Tensor): Tensor => back(t.mul(rm.to(t.dtype)));
+      const result: LogprobsResult = { logprobs: out(head(temperature)) };
+      if (opts.alsoTemperatures) result.logprobsAt = opts.alsoTemperatures.map((tau) => out(head(tau)));
+      return result;
+    });
+  } finally {
+    cache.dispose();
+  }
 }

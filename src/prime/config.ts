@@ -14,7 +14,9 @@ import type { Node as YamlNode, YAMLMap } from 'yaml';
 // ---------------------------------------------------------------------------------------------
 // The typed configuration (field names are the YAML keys)
 
-export type Dtype = 'float32' | 'bfloat16' | 'float16';
+export type Dtype = 'float32' | 'bfloat16';
+/** A model's own dtype key: '' = model.dtype. */
+export type ModelDtype = '' | Dtype;
 export type AdvantageName = 'prime' | 'rloo' | 'grpo' | 'drgrpo';
 
 export interface PrimeConfig {
@@ -23,6 +25,7 @@ export interface PrimeConfig {
     prm_path: string;
     ref_path: string;
     dtype: Dtype;
+    ref_dtype: ModelDtype;
     device: string;
   };
   data: {
@@ -96,6 +99,7 @@ export interface PrimeConfig {
     loss_agg: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
     warmup_steps: number;
     gradient_checkpointing: boolean;
+    dtype: ModelDtype;
   };
   prm: {
     lr: number;
@@ -107,6 +111,7 @@ export interface PrimeConfig {
     probe_every: number;
     probe_prompts: number;
     gradient_checkpointing: boolean;
+    dtype: ModelDtype;
   };
   trainer: {
     total_steps: number;
@@ -197,7 +202,8 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'model.path', type: 'string', default: '', required: true, help: 'HF checkpoint dir of the SFT model; the policy starts here (and the PRM and reference unless set) (paper: all three from one SFT checkpoint)' }),
   opt({ key: 'model.prm_path', type: 'string', default: '', help: "checkpoint the implicit PRM π_φ starts from; '' = model.path (paper)" }),
   opt({ key: 'model.ref_path', type: 'string', default: '', help: "checkpoint of the frozen reference π_ref; '' = model.path (paper)" }),
-  opt({ key: 'model.dtype', type: 'enum', values: ['float32', 'bfloat16', 'float16'], default: 'float32', help: 'parameter / compute dtype (chosen for CPU: float32)' }),
+  opt({ key: 'model.dtype', type: 'enum', values: ['float32', 'bfloat16'], default: 'float32', help: "weight / compute dtype of every model unless actor.dtype, prm.dtype or model.ref_dtype says otherwise; trained models in bfloat16 get float32 master weights (see actor.dtype). No float16: it would need loss scaling, and libtorch 1.13 has no float16 matmul on CPU (chosen for CPU: float32)" }),
+  opt({ key: 'model.ref_dtype', type: 'enum', values: ['', 'float32', 'bfloat16'], default: '', help: "weight / compute dtype of the frozen reference π_ref (never updated: no master weights; its log-probs are float32 either way); '' = model.dtype (verl: ref.fsdp_config.param_dtype)" }),
   opt({ key: 'model.device', type: 'string', default: 'cpu', help: "where policy, PRM, reference and their optimizer states live: cpu, cuda or cuda:N (needs an addon built against a CUDA libtorch: make build-cuda + PRIME_NATIVE) (chosen: cpu)" }),
 
   // data
@@ -271,6 +277,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'actor.loss_agg', type: 'enum', values: ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'], default: 'token-mean', help: "how per-token losses become the mini-batch loss (verl's loss_agg_mode): token-mean = every valid token weighs the same (DAPO's token-level loss; verl's default, kept here); seq-mean-token-mean = each response weighs the same (GRPO; what PRIME's released code effectively does); seq-mean-token-sum = per-response token sums, averaged; seq-mean-token-sum-norm = token sums / data.max_response_length, averaged (Dr. GRPO's constant normalizer). The policy, entropy and KL-loss terms are aggregated alike (chosen: token-mean)" }),
   opt({ key: 'actor.warmup_steps', type: 'integer', default: 0, min: 0, help: 'linear lr warmup steps; 0 = constant lr (reference: constant)' }),
   opt({ key: 'actor.gradient_checkpointing', type: 'boolean', default: false, help: 'recompute each policy decoder layer in the backward pass instead of storing its activations: less memory, ~1 more forward of time (chosen: off)' }),
+  opt({ key: 'actor.dtype', type: 'enum', values: ['', 'float32', 'bfloat16'], default: '', help: "the policy's weight / compute dtype; '' = model.dtype. bfloat16 = mixed precision (Micikevicius et al. 2018; verl's actor.fsdp_config.mixed_precision param_dtype bf16): forward, backward and sampling in bf16, log-softmax and losses in float32, gradients accumulated / all-reduced / clipped in float32, AdamW on float32 master weights from which the bf16 weights are re-rounded after each step; checkpoints hold the masters (float32). Costs 2 bytes per parameter more than float32, saves activation memory and bf16-GEMM time (chosen: float32)" }),
 
   // prm
   opt({ key: 'prm.lr', type: 'number', default: 1e-6, gt: 0, help: 'implicit PRM AdamW learning rate (reference: 1e-6)' }),
@@ -282,6 +289,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'prm.probe_prompts', type: 'integer', default: 64, min: 1, help: 'prompts in the PRM probe set (chosen)' }),
   opt({ key: 'prm.micro_batch', type: 'integer', default: 4, min: 1, help: 'sequences per PRM / reference forward and PRM backward (chosen for CPU)' }),
   opt({ key: 'prm.gradient_checkpointing', type: 'boolean', default: false, help: 'activation checkpointing per decoder layer for the PRM update (chosen: off)' }),
+  opt({ key: 'prm.dtype', type: 'enum', values: ['', 'float32', 'bfloat16'], default: '', help: "the implicit PRM's weight / compute dtype; '' = model.dtype. bfloat16 = mixed precision as actor.dtype (float32 masters when the PRM is trained; a frozen PRM, algorithm.prm_update=none, is just cast). Its log-probs are float32, but the rewards β·(log π_φ − log π_ref) difference two bf16 forwards: keep the PRM and reference in one dtype (chosen: float32)" }),
 
   // trainer
   opt({ key: 'trainer.total_steps', type: 'integer', default: 100, min: 1, help: 'training steps to run (chosen)' }),
@@ -548,8 +556,17 @@ export function configDefaults(): PrimeConfig {
 }
 
 /** Required options and the constraints between options; returns the problems found. */
+/** Each model's weight / compute dtype: its own key, or model.dtype where that is ''. */
+export function modelDtypes(c: PrimeConfig): { actor: Dtype; prm: Dtype; ref: Dtype } {
+  return { actor: c.actor.dtype || c.model.dtype, prm: c.prm.dtype || c.model.dtype, ref: c.model.ref_dtype || c.model.dtype };
+}
+
 function crossFieldProblems(c: PrimeConfig): string[] {
   const p: string[] = [];
+  const dt = modelDtypes(c);
+  if (c.algorithm.advantage === 'prime' && dt.prm !== dt.ref) {
+    p.push(`prm.dtype resolves to ${dt.prm} but model.ref_dtype to ${dt.ref}: the implicit reward β·(log π_φ − log π_ref) of the untrained PRM must be 0, and with the two in different dtypes it starts as rounding noise (which process_reward_norm=batch_norm scales to full size); give both the same dtype`);
+  }
   for (const s of CONFIG_SCHEMA) {
     if (!('required' in s) || !s.required) continue;
     const dot = s.key.indexOf('.');

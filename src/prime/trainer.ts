@@ -26,7 +26,7 @@ import * as torch from '../torch/index.js';
 import { AdamW, type Tensor, tidy } from '../torch/index.js';
 import { loadPretrained, packSequences, resolveDevice, type CausalLM, type Tokenizer, type PackedBatch } from '../lm/index.js';
 import type { PrimeConfig } from './config.js';
-import { configToYaml } from './config.js';
+import { configToYaml, modelDtypes } from './config.js';
 import { loadPromptFiles, PromptDataset, seededPermutation, type PromptRow } from './data.js';
 import { implicitProcessReward, normalizeProcessRewards, overlongPenalty, prmCrossEntropyLoss } from './rewards.js';
 import { getAdvantageEstimator } from './advantages.js';
@@ -38,8 +38,9 @@ import { MetricsLog, type Metrics } from './metrics.js';
 import { checkRowVerifiers, checkedVerifier, defaultVerifier, type Verifier } from './verifier.js';
 import { Parallel, rankDevice } from './trainer/parallel.js';
 import { collectBatch, rolloutGroups } from './trainer/rollout.js';
-import { prmPhase, probePrm, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
+import { prmPhase, prmSlices, probePrm, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
 import { updatePolicy } from './trainer/policy.js';
+import { loadTrained, type TrainedWeights } from './trainer/precision.js';
 import { saveCheckpoint, restoreCheckpoint } from './trainer/state.js';
 import { probeSeed } from './trainer/seeds.js';
 import { TrainingDivergedError } from './trainer/errors.js';
@@ -67,6 +68,13 @@ export interface TrainerOptions {
   onPrmEvent?: (e: PrmEvent) => void;
   /** Phase progress (rollout, score, update, validate) on rank 0, e.g. ProgressDisplay.onProgress (progress.ts). */
   onProgress?: OnProgress;
+  /**
+   * Decode each prompt once for its K responses when scoring with the reference and the PRM and
+   * in the PRM's update (prime-ts/lm's sharedPromptLogprobs; the same log-probs and gradients up
+   * to float rounding). Default true; false packs every (prompt, response) row in full, as
+   * before (benches and tests compare the two).
+   */
+  sharedPrompts?: boolean;
 }
 
 const rowKey = (r: PromptRow) => `${r.file}#${r.row}`;
@@ -88,6 +96,10 @@ export class PrimeTrainer {
   probe: PrmProbeSet | null = null;
   policyOpt!: AdamW;
   prmOpt: AdamW | null = null;
+  /** What policyOpt steps: the policy's parameters, or float32 masters of its bf16 weights (actor.dtype; trainer/precision.ts). */
+  policyWeights!: TrainedWeights;
+  /** What prmOpt steps, when the PRM is trained (prm.dtype). */
+  prmWeights: TrainedWeights | null = null;
   /** The KL coefficient β to π_ref (algorithm.kl_ctrl: fixed | adaptive); its value is kept in checkpoints. */
   klCtrl!: KlController;
   step = 0;
@@ -103,6 +115,8 @@ export class PrimeTrainer {
   /** Validation on data.val_files every trainer.eval_every steps (validation.ts); null when off. */
   validation: TrainingValidation | null = null;
   readonly #onPrmEvent: ((e: PrmEvent) => void) | undefined;
+  /** TrainerOptions.sharedPrompts. */
+  readonly sharedPrompts: boolean;
   #promptCache = new Map<string, number[]>();
   #rowIndex: { rows: readonly PromptRow[]; index: Map<PromptRow, number> } | null = null;
   /** Training rows held out as the PRM probe set (when data.val_files is empty). */
@@ -121,8 +135,20 @@ export class PrimeTrainer {
     this.#checkRows = opts.verifier === undefined;
     this.log = dp.rank !== 0 ? () => {} : (opts.log ?? ((l) => console.log(l)));
     this.#onPrmEvent = opts.onPrmEvent;
+    this.sharedPrompts = opts.sharedPrompts ?? true;
     this.onProgress = safeProgress(opts.onProgress, dp.rank);
     dp.where = () => `step ${this.step + (this.#inStep ? 0 : 1)}`;
+  }
+
+  /**
+   * The group size to decode prompts once for (trainer/prm.ts responseLogprobs), or 1 for full
+   * rows: K with TrainerOptions.sharedPrompts, unless the PRM checkpoints activations (its update
+   * then runs on full rows, and the reference must take the same path: a PRM equal to the
+   * reference must give bit-identical log-probs, i.e. reward 0, not rounding noise that
+   * batch_norm would scale up).
+   */
+  promptGroupSize(K: number): number {
+    return this.sharedPrompts && !(this.prmOpt && this.prm.gradientCheckpointing) ? K : 1;
   }
 
   /** This process's rank in a data-parallel job (0 when alone). */
@@ -182,22 +208,27 @@ export class PrimeTrainer {
     // The newest checkpoint that checks out; a corrupt one is reported and passed over.
     const resumeFrom = cfg.trainer.resume ? (latestLoadableCheckpoint(ckRoot, (m) => this.log(`warning: ${m}`))?.dir ?? null) : null;
     if (cfg.trainer.resume && !resumeFrom) this.log(`resume: no checkpoint under ${ckRoot}; starting fresh`);
-    const dtype = cfg.model.dtype;
+    const dtypes = modelDtypes(cfg); // actor.dtype, prm.dtype, model.ref_dtype (trainer/precision.ts)
     // fails here, naming the key, on a CPU-only build or machine; 'cuda' in a job of several ranks is cuda:LOCAL_RANK
     const device = resolveDevice(rankDevice(cfg.model.device ?? 'cpu', this.parallel.active ? torch.distributed.getLocalRank() : 0, this.parallel.world), 'model.device');
-    const pol = loadPretrained(resumeFrom ? path.join(resumeFrom, 'policy') : cfg.model.path, { dtype, device });
+    this.policyWeights = loadTrained(resumeFrom ? path.join(resumeFrom, 'policy') : cfg.model.path, dtypes.actor, device);
+    const pol = this.policyWeights.pre;
     if (!pol.tokenizer) throw new Error(`${cfg.model.path}: no tokenizer.json; the trainer needs the model's tokenizer`);
     this.policy = pol.model;
     this.policy.gradientCheckpointing = cfg.actor.gradient_checkpointing;
     this.tokenizer = pol.tokenizer;
     this.stopTokenIds = pol.stopTokenIds;
     this.padId = pol.tokenizer.padTokenId ?? pol.generationConfig.padTokenId ?? pol.stopTokenIds[0] ?? 0;
-    this.ref = loadPretrained(cfg.model.ref_path || cfg.model.path, { dtype, device, tokenizer: false }).model.eval();
+    this.ref = loadPretrained(cfg.model.ref_path || cfg.model.path, { dtype: dtypes.ref, device, tokenizer: false }).model.eval();
     for (const p of this.ref.parameters()) p.requiresGrad = false;
     const prmDir = resumeFrom ? path.join(resumeFrom, 'prm') : cfg.model.prm_path || cfg.model.path;
-    this.prm = loadPretrained(prmDir, { dtype, device, tokenizer: false }).model;
+    const prmTrained = cfg.algorithm.prm_update !== 'none' && this.#usesPrm;
+    if (prmTrained) {
+      this.prmWeights = loadTrained(prmDir, dtypes.prm, device, { tokenizer: false });
+      this.prm = this.prmWeights.pre.model;
+    } else this.prm = loadPretrained(prmDir, { dtype: dtypes.prm, device, tokenizer: false }).model;
     this.prm.gradientCheckpointing = cfg.prm.gradient_checkpointing;
-    if (cfg.algorithm.prm_update === 'none' || !this.#usesPrm) for (const p of this.prm.parameters()) p.requiresGrad = false;
+    if (!prmTrained) for (const p of this.prm.parameters()) p.requiresGrad = false;
 
     const rows = await loadPromptFiles(cfg.data.train_files);
     if (this.#checkRows) await checkRowVerifiers(rows);
@@ -207,14 +238,16 @@ export class PrimeTrainer {
     if (this.dataset.size === 0) throw new Error(`no training prompts left: all ${rows.length} exceed data.max_prompt_length=${cfg.data.max_prompt_length}`);
     const probeRows = await this.#chooseProbeRows();
 
-    this.policyOpt = new AdamW(this.policy.parameters(), { lr: cfg.actor.lr, weightDecay: cfg.actor.weight_decay });
-    if (cfg.algorithm.prm_update !== 'none' && this.#usesPrm)
-      this.prmOpt = new AdamW(this.prm.parameters(), { lr: cfg.prm.lr, weightDecay: cfg.prm.weight_decay });
+    this.policyOpt = new AdamW(this.policyWeights.optimized, { lr: cfg.actor.lr, weightDecay: cfg.actor.weight_decay });
+    if (this.prmWeights) this.prmOpt = new AdamW(this.prmWeights.optimized, { lr: cfg.prm.lr, weightDecay: cfg.prm.weight_decay });
 
     const a = cfg.algorithm;
     this.klCtrl = new KlController(a.kl_ctrl, a.kl_coef, a.kl_target, a.kl_horizon);
     if (resumeFrom) restoreCheckpoint(this, resumeFrom, rows);
-    this.parallel.broadcastParameters([['policy', this.policy], ['PRM', this.prm]]);
+    // the optimized tensors (float32 masters under bf16), then the bf16 weights rounded from them
+    this.parallel.broadcastParameters([['policy', { parameters: () => this.policyWeights.optimized }], ['PRM', { parameters: () => this.prmWeights?.optimized ?? this.prm.parameters() }]]);
+    this.policyWeights.afterStep();
+    this.prmWeights?.afterStep();
     if (probeRows.length > 0 && !this.probe) this.probe = await this.#sampleProbe(probeRows);
     this.validation = await TrainingValidation.create(this);
     if (this.rank === 0) {
@@ -270,7 +303,7 @@ export class PrimeTrainer {
     if (!this.probe) return {};
     if (!this.#probeCache) {
       const batch = packSequences(this.probe.prompts, this.probe.responses, this.padId);
-      const refLogp = scoreLogprobs(this.ref, batch, this.cfg.prm.micro_batch);
+      const refLogp = scoreLogprobs(this.ref, batch, this.cfg.prm.micro_batch, { groupSize: this.promptGroupSize(this.probe.k) });
       for (const x of [batch.inputIds, batch.attentionMask, batch.responseMask, refLogp]) torch.keep(x);
       this.#probeCache = { batch, refLogp };
     }
@@ -357,9 +390,12 @@ export class PrimeTrainer {
       const t1 = performance.now();
       this.onProgress({ phase: 'score', step: this.step, done: 0, total: N });
       let refLogp: Tensor | null = null, refLogpKl: Tensor | null = null;
-      if (this.#usesPrm && useKl && temp !== 1) [refLogp, refLogpKl] = scoreLogprobsAt(this.ref, batch, c.prm.micro_batch, [1, temp]);
+      const groupSize = this.promptGroupSize(K); // each prompt decoded once for its K responses
+      // with the PRM: on the rows of its micro-batches, so a PRM equal to π_ref gives reward 0 exactly
+      const slices = this.#usesPrm ? prmSlices(this, N, K) : undefined;
+      if (this.#usesPrm && useKl && temp !== 1) [refLogp, refLogpKl] = scoreLogprobsAt(this.ref, batch, c.prm.micro_batch, [1, temp], groupSize, slices);
       else if (this.#usesPrm || useKl) {
-        const lp = scoreLogprobs(this.ref, batch, c.prm.micro_batch, { temperature: this.#usesPrm ? 1 : temp });
+        const lp = scoreLogprobs(this.ref, batch, c.prm.micro_batch, { temperature: this.#usesPrm ? 1 : temp, groupSize, ...(slices ? { slices } : {}) });
         if (this.#usesPrm) refLogp = lp;
         if (useKl) refLogpKl = lp;
       }
@@ -424,13 +460,14 @@ export class PrimeTrainer {
       m['batch/sequences'] = N;
       m['batch/response_tokens'] = mask.sum().item();
     });
+    m['time/rollout'] = (tRollout - t0) / 1000;
+    m['time/step'] = (performance.now() - t0) / 1000;
+    // the PRM probe measures, it does not train: timed apart (time/prm_probe), like validation
     if (c.prm.probe_every > 0 && this.probe && (this.step % c.prm.probe_every === 0 || this.step === c.trainer.total_steps)) {
       const t4 = performance.now();
       Object.assign(m, this.probeMetrics());
       m['time/prm_probe'] = (performance.now() - t4) / 1000;
     }
-    m['time/rollout'] = (tRollout - t0) / 1000;
-    m['time/step'] = (performance.now() - t0) / 1000;
     Object.assign(m, stepPerfMetrics(this.policy.config, m, prompts, responses, c.actor.ppo_epochs)); // perf/mfu_train, perf/mfu_rollout
     if (dp.active) {
       m['dist/grad_allreduce_bytes'] = dp.gradBytes;
@@ -484,6 +521,8 @@ export class PrimeTrainer {
     this.ref.dispose();
     this.policyOpt.dispose();
     this.prmOpt?.dispose();
+    this.policyWeights.dispose();
+    this.prmWeights?.dispose();
     if (this.#probeCache) {
       const { batch, refLogp } = this.#probeCache;
       for (const x of [batch.inputIds, batch.attentionMask, batch.responseMask, refLogp]) x.dispose();

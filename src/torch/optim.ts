@@ -151,25 +151,52 @@ export const cosineSchedule = (lr: number, total: number, warmup = 0, minLr = 0)
  * rounded away: bf16 keeps 8 significant bits), and the parameters are re-rounded from them.
  *
  *   const mw = new MasterWeights(model.parameters());  const opt = new AdamW(mw.master);
- *   loss.backward(); mw.gradsToMaster(); opt.step(); mw.masterToParams();
+ *   loss.backward(); mw.gradsToMaster();  (per micro-batch: gradients accumulate in float32)
+ *   opt.step(); opt.zeroGrad(); mw.masterToParams();
  *
- * Memory per parameter: 2 (bf16) + 4 (master) + 8 (AdamW's m, v in float32) + 2 (bf16 grad,
- * transient) bytes, against 4 + 8 + 4 for plain float32 — the saving is in activations.
+ * Memory per parameter: 2 (bf16) + 4 (master) + 8 (AdamW's m, v in float32) + 4 (float32 grad)
+ * + 2 (bf16 grad, transient) bytes, against 4 + 8 + 4 for plain float32 — the saving is in
+ * activations and the time in bf16 GEMMs.
  */
 export class MasterWeights {
   /** float32 leaves (requiresGrad) to hand to the optimizer, one per parameter, same order. */
   readonly master: Tensor[];
-  constructor(readonly params: Tensor[]) {
-    this.master = noGrad(() => params.map((p) => keep(p.detach().to('float32', { copy: true }).requiresGrad_(true))));
+  /**
+   * `master`: float32 tensors to own as the masters (e.g. the full-precision weights a checkpoint
+   * was loaded with), one per parameter with its shape; the parameters are then rounded from
+   * them. Default: float32 copies of the parameters.
+   */
+  constructor(readonly params: Tensor[], opts: { master?: Tensor[] } = {}) {
+    if (opts.master) {
+      const m = opts.master;
+      if (m.length !== params.length) throw new Error(`MasterWeights: ${m.length} master tensors for ${params.length} parameters`);
+      m.forEach((t, i) => {
+        if (t.dtype !== 'float32') throw new Error(`MasterWeights: master ${i} is ${t.dtype}, expected float32`);
+        if (t.shape.join(',') !== params[i]!.shape.join(',')) throw new Error(`MasterWeights: master ${i} has shape [${t.shape}] but its parameter [${params[i]!.shape}]`);
+      });
+      this.master = noGrad(() => m.map((t) => keep(t.requiresGrad ? t : t.requiresGrad_(true))));
+      this.masterToParams();
+    } else this.master = noGrad(() => params.map((p) => keep(p.detach().to('float32', { copy: true }).requiresGrad_(true))));
   }
-  /** Moves each parameter's gradient into its master's (as float32) and clears the parameter's. */
+  /**
+   * Adds each parameter's gradient (as float32) to its master's and clears the parameter's, so
+   * micro-batches accumulate in float32 (call it after every backward). A parameter without a
+   * gradient leaves its master's as it is (none stays none: AdamW skips it).
+   */
   gradsToMaster(): void {
     noGrad(() => this.params.forEach((p, i) => {
       const g = p.grad;
       if (!g) return;
-      const g32 = g.to('float32', { copy: true });
-      this.master[i]!.grad = g32;
-      g32.dispose();
+      const m = this.master[i]!;
+      const acc = m.grad;
+      if (acc) {
+        acc.add_(g);
+        acc.dispose();
+      } else {
+        const g32 = g.to('float32', { copy: true });
+        m.grad = g32;
+        g32.dispose();
+      }
       g.dispose();
       p.zeroGrad();
     }));

@@ -136,7 +136,7 @@ function fixture(mode: 'after' | 'before' | 'none', miniBatch: number, epochs = 
   } as never);
   const prm = loadPretrained(modelDir, { tokenizer: false }).model;
   const prmOpt = mode === 'none' ? null : optim === 'sgd' ? new SGD(prm.parameters(), { lr: 0.5 }) : new AdamW(prm.parameters(), { lr: cfg.prm.lr, weightDecay: 0 });
-  const t = { cfg, prm, prmOpt, parallel: Parallel.alone(), step: 1 } as unknown as PrimeTrainer;
+  const t = { cfg, prm, prmOpt, parallel: Parallel.alone(), step: 1, promptGroupSize: () => 1 } as unknown as PrimeTrainer;
   return { t, prm, prmOpt };
 }
 

@@ -48,7 +48,8 @@ test('model.device: CUDA on a CPU-only build or a machine without a GPU fails at
 
 test('actor/prm.gradient_checkpointing: set on the models; one PRIME step updates the parameters as without it', async () => {
   const run = async (ck: boolean) => {
-    const t = await PrimeTrainer.create(config(path.join(root, `ck-${ck}`), { actor: { gradient_checkpointing: ck }, prm: { gradient_checkpointing: ck } }), { verifier: containsDigit, log: quiet });
+    // full rows in both runs (a checkpointing PRM never shares prompts: promptGroupSize)
+    const t = await PrimeTrainer.create(config(path.join(root, `ck-${ck}`), { actor: { gradient_checkpointing: ck }, prm: { gradient_checkpointing: ck } }), { verifier: containsDigit, log: quiet, sharedPrompts: false });
     assert.equal(t.policy.gradientCheckpointing, ck);
     assert.equal(t.prm.gradientCheckpointing, ck);
     await t.train();

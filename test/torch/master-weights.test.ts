@@ -24,6 +24,7 @@ test('bf16 parameters with float32 masters track float32 AdamW; plain bf16 AdamW
     optRef.step();
     mw.gradsToMaster();
     optMw.step();
+    optMw.zeroGrad();
     mw.masterToParams();
     optPure.step();
     for (const p of [ref, low, pure]) p.zeroGrad();
@@ -39,4 +40,38 @@ test('bf16 parameters with float32 masters track float32 AdamW; plain bf16 AdamW
   });
   for (const o of [optRef, optMw, optPure]) o.dispose();
   mw.dispose();
+});
+
+test('gradsToMaster accumulates micro-batches in float32; given masters are owned and rounded into the parameters', () => {
+  // micro-batch gradients 256, 1, 1 (each exact in bf16): summed in float32 they give 258; summed
+  // in bf16 (backward accumulating into the bf16 .grad) 256 + 1 = 257 rounds to 256 (spacing 2 at 256), twice
+  const p = torch.tensor([0.0], { dtype: 'bfloat16' }).requiresGrad_(true);
+  const inBf16 = torch.tensor([0.0], { dtype: 'bfloat16' }).requiresGrad_(true);
+  const mw = new MasterWeights([p]);
+  for (const c of [256, 1, 1]) {
+    tidy(() => p.mul(c).sum().backward());
+    tidy(() => inBf16.mul(c).sum().backward());
+    mw.gradsToMaster();
+    assert.equal(p.grad, null, 'the bf16 gradient is cleared after each move');
+  }
+  tidy(() => {
+    const f32 = mw.master[0]!.grad!.item(), b16 = inBf16.grad!.item();
+    console.log(`micro-batch gradients 256 + 1 + 1: accumulated in the float32 masters ${f32}, in bf16 ${b16}`);
+    assert.equal(f32, 258);
+    assert.equal(b16, 256);
+  });
+  mw.dispose();
+  inBf16.dispose();
+  // a float32 gradient sum that bf16 cannot hold: masters given explicitly, grads set on the bf16 side
+  const q = torch.tensor([1.0, 2.0], { dtype: 'bfloat16' }).requiresGrad_(true);
+  const full = torch.tensor([1 + 2 ** -12, -3.25], { dtype: 'float32' });
+  const mw2 = new MasterWeights([q], { master: [full] });
+  assert.equal(mw2.master[0], full, 'the given tensor is the master');
+  assert.ok(full.requiresGrad);
+  tidy(() => assert.deepEqual(Array.from(q.to('float32').toFlatArray()), [1, -3.25], 'the parameters are rounded from the given masters'));
+  assert.throws(() => new MasterWeights([q], { master: [torch.zeros([3])] }), /master 0 has shape \[3\] but its parameter \[2\]/);
+  assert.throws(() => new MasterWeights([q], { master: [torch.zeros([2], { dtype: 'float64' })] }), /master 0 is float64, expected float32/);
+  mw2.dispose();
+  q.dispose();
+  p.dispose();
 });

@@ -78,6 +78,7 @@ export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tenso
           // this micro-batch's part of the (global) mini-batch's aggregate loss
           const loss = aggregateLoss(tokenLoss, mk, c.actor.loss_agg, { normalizer: c.data.max_response_length, batchTokens: tokens, batchSequences: sequences });
           loss.backward();
+          t.policyWeights.afterBackward(); // bf16: into the float32 masters' gradients
           const lv = loss.item();
           if (!Number.isFinite(lv)) throw new TrainingDivergedError('policy loss', t.step, lv);
           const share = mk.sum().item() / tokens; // token-mean metrics
@@ -88,11 +89,13 @@ export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tenso
           t.onProgress({ phase: 'update', step: t.step, ...progress });
         });
       }
-      dp.allReduceGradients(t.policy.parameters(), 'policy');
-      const gn = torch.clipGradNorm(t.policy.parameters(), c.actor.grad_clip);
+      const w = t.policyWeights.optimized; // the float32 masters under actor.dtype=bfloat16
+      dp.allReduceGradients(w, 'policy');
+      const gn = torch.clipGradNorm(w, c.actor.grad_clip);
       if (!Number.isFinite(gn)) throw new TrainingDivergedError('policy grad norm', t.step, gn);
       t.policyOpt.step();
       t.policyOpt.zeroGrad();
+      t.policyWeights.afterStep();
       acc.gn += gn;
       acc.steps++;
     }

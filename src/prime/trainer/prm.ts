@@ -16,36 +16,114 @@
  */
 import * as torch from '../../torch/index.js';
 import { type Tensor, tidy, noGrad } from '../../torch/index.js';
-import { logprobs, type CausalLM, type PackedBatch } from '../../lm/index.js';
+import { logprobs, sharedPromptLogprobs, type CausalLM, type PackedBatch } from '../../lm/index.js';
 import { implicitOutcomeLogit, prmCrossEntropyLoss } from '../rewards.js';
 import { prmPairwiseAccuracy, prmSignAccuracy, rocAuc } from '../prm_metrics.js';
 import type { Metrics } from '../metrics.js';
 import type { PrimeTrainer } from '../trainer.js';
 import { TrainingDivergedError } from './errors.js';
 
-/** Response-window log-probs (N, T) of `model` over the packed batch, in micro-batches, no grad. */
-export function scoreLogprobs(model: CausalLM, batch: PackedBatch, micro: number, opts: { temperature?: number } = {}): Tensor {
-  return scoreLogprobsAt(model, batch, micro, [opts.temperature ?? 1])[0]!;
+/**
+ * Response-window log-probs (N, T) of `model` over the packed batch, in micro-batches, no grad.
+ * `groupSize` K > 1: consecutive groups of K rows share a prompt (as the trainer's batches do),
+ * and each micro-batch of whole groups decodes its prompts once (sharedPrompt below).
+ */
+export function scoreLogprobs(model: CausalLM, batch: PackedBatch, micro: number, opts: { temperature?: number; groupSize?: number; slices?: Slice[] } = {}): Tensor {
+  return scoreLogprobsAt(model, batch, micro, [opts.temperature ?? 1], opts.groupSize ?? 1, opts.slices)[0]!;
 }
 
-/** Response-window log-probs (N, T) at each temperature, from one decoder pass per micro-batch, no grad. */
-export function scoreLogprobsAt(model: CausalLM, batch: PackedBatch, micro: number, temperatures: number[]): Tensor[] {
+/** Rows [from, from + count) of a batch. */
+export type Slice = [from: number, count: number];
+
+/**
+ * Response-window log-probs (N, T) at each temperature, from one decoder pass per micro-batch, no
+ * grad (groupSize: see scoreLogprobs). `slices`: the micro-batches to use instead of runs of
+ * `micro` rows — the PRM update's (prmSlices), so that a PRM equal to its reference scores every
+ * row on the same shapes and gives bit-identical log-probs.
+ */
+export function scoreLogprobsAt(model: CausalLM, batch: PackedBatch, micro: number, temperatures: number[], groupSize = 1, slices?: Slice[]): Tensor[] {
   const N = batch.inputIds.size(0);
+  const K = groupSize;
+  // micro-batches of whole groups when prompts are shared
+  const step = K > 1 ? Math.max(K, micro - (micro % K)) : micro;
+  const runs: Slice[] = slices ?? Array.from({ length: Math.ceil(N / step) }, (_, j) => [j * step, Math.min(step, N - j * step)] as Slice);
+  return noGrad(() => tidy(() => {
+    const parts: Tensor[][] = temperatures.map(() => []);
+    for (const [i, c] of runs) responseLogprobs(model, batch, i, c, K, temperatures).forEach((lp, k) => parts[k]!.push(lp));
+    return parts.map((ps) => (ps.length ? torch.cat(ps, 0) : torch.zeros([0, batch.inputIds.size(1) - batch.responseStart])));
+  }));
+}
+
+/**
+ * The PRM update's mini-batches on this rank: each global mini-batch of prm.mini_batch sequences
+ * (its size over all ranks) and the local micro-batches (of ≤ prm.micro_batch rows) this rank
+ * holds of it. Data-parallel: mini-batches are contiguous ranges of the global batch.
+ */
+export function prmMiniBatches(t: PrimeTrainer, N: number, K: number): { size: number; slices: Slice[] }[] {
+  const c = t.cfg;
+  const dp = t.parallel;
+  const Nall = N * dp.world; // the global batch's
+  const mini = Math.min(c.prm.mini_batch, Nall), micro = c.prm.micro_batch;
+  const globalIdx = Array.from({ length: N }, (_, l) => dp.globalSeq(l, K));
+  /** The first local sequence whose global index is ≥ g. */
+  const localFrom = (g: number) => {
+    const l = globalIdx.findIndex((x) => x >= g);
+    return l < 0 ? N : l;
+  };
+  const out: { size: number; slices: Slice[] }[] = [];
+  for (let s = 0; s < Nall; s += mini) {
+    const mb = Math.min(mini, Nall - s);
+    const end = localFrom(s + mb);
+    const slices: Slice[] = [];
+    for (let i = localFrom(s); i < end; i += micro) slices.push([i, Math.min(micro, end - i)]);
+    out.push({ size: mb, slices });
+  }
+  return out;
+}
+
+/** Every micro-batch of the PRM update, in order (for scoring the reference on the same rows). */
+export function prmSlices(t: PrimeTrainer, N: number, K: number): Slice[] {
+  return prmMiniBatches(t, N, K).flatMap((m) => m.slices);
+}
+
+/**
+ * Response-window log-probs (count, T) of rows [from, from + count) at each temperature, one
+ * decoder pass; differentiable under grad mode. When the rows are whole groups of K > 1 sharing
+ * a prompt (and, with gradients, the model does not checkpoint activations), each prompt is
+ * decoded once for its K responses (prime-ts/lm's sharedPromptLogprobs: the same values up to
+ * float rounding, B·Lp + N·Lr decoder tokens instead of N·(Lp + Lr)), on the rows' own extent
+ * (leading prompt padding and trailing response padding of the slice cut off); else as
+ * `logprobs` over the packed rows.
+ */
+export function responseLogprobs(model: CausalLM, batch: PackedBatch, from: number, count: number, K: number, temperatures: number[]): Tensor[] {
   const P = batch.responseStart;
   const T = batch.inputIds.size(1) - P;
   const [first, ...rest] = temperatures;
-  return noGrad(() => tidy(() => {
-    const parts: Tensor[][] = temperatures.map(() => []);
-    for (let i = 0; i < N; i += micro) {
-      const c = Math.min(micro, N - i);
-      const out = logprobs(model, batch.inputIds.narrow(0, i, c), {
-        attentionMask: batch.attentionMask.narrow(0, i, c), responseMask: batch.responseMask.narrow(0, i, c),
-        responseStart: P, temperature: first, ...(rest.length ? { alsoTemperatures: rest } : {}),
+  const also = rest.length ? { alsoTemperatures: rest } : {};
+  return tidy(() => {
+    const ids = batch.inputIds.narrow(0, from, count);
+    const shared = K > 1 && from % K === 0 && count % K === 0 && count > 0 && !(torch.isGradEnabled() && model.gradientCheckpointing);
+    if (!shared) {
+      const out = logprobs(model, ids, {
+        attentionMask: batch.attentionMask.narrow(0, from, count), responseMask: batch.responseMask.narrow(0, from, count),
+        responseStart: P, temperature: first, ...also,
       });
-      [out.logprobs, ...(out.logprobsAt ?? [])].forEach((lp, k) => parts[k]!.push(lp.narrow(1, P, T)));
+      return [out.logprobs, ...(out.logprobsAt ?? [])].map((lp) => lp.narrow(1, P, T));
     }
-    return parts.map((ps) => torch.cat(ps, 0));
-  }));
+    const G = count / K;
+    const firsts = torch.arange(0, count, K); // (G): each group's first row
+    const promptAll = ids.narrow(1, 0, P);
+    const promptIds = promptAll.indexSelect(0, firsts); // (G, P)
+    if (!promptAll.view(G, K, P).eq(promptIds.unsqueeze(1)).all().item())
+      throw new Error(`internal: rows ${from}…${from + count - 1} are not groups of ${K} sharing a prompt`);
+    const promptMask = batch.attentionMask.narrow(0, from, count).narrow(1, 0, P).indexSelect(0, firsts);
+    const respMask = batch.responseMask.narrow(0, from, count).narrow(1, P, T);
+    const Lp = Math.max(1, promptMask.sum(1).max().item()); // the slice's longest prompt
+    const Lr = Math.max(1, respMask.sum(1).max().item()); // and response
+    const out = sharedPromptLogprobs(model, promptIds.narrow(1, P - Lp, Lp), promptMask.narrow(1, P - Lp, Lp),
+      ids.narrow(1, P, Lr), respMask.narrow(1, 0, Lr), K, { temperature: first, ...also });
+    return [out.logprobs, ...(out.logprobsAt ?? [])].map((lp) => (Lr === T ? lp : torch.cat([lp, torch.zeros([count, T - Lr], { dtype: lp.dtype, device: lp.device as torch.Device })], 1)));
+  });
 }
 
 /** Events of the PRM's part of a step, in order (for tests of the update modes' order of operations). */
@@ -75,7 +153,7 @@ export function prmPhase(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, m
   let prmLogp: Tensor;
   if (mode === 'none') {
     onEvent?.({ kind: 'forward', grad: false, from: 0, count: batch.inputIds.size(0) });
-    prmLogp = scoreLogprobs(t.prm, batch, c.prm.micro_batch);
+    prmLogp = scoreLogprobs(t.prm, batch, c.prm.micro_batch, { groupSize: t.promptGroupSize(K), slices: prmSlices(t, batch.inputIds.size(0), K) });
   } else if (mode === 'after') {
     const r = prmUpdate(t, batch, refLogp, mask, outcome, K, true, onEvent);
     Object.assign(metrics, r.metrics);
@@ -83,7 +161,7 @@ export function prmPhase(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, m
   } else if (mode === 'before') {
     Object.assign(metrics, prmUpdate(t, batch, refLogp, mask, outcome, K, false, onEvent).metrics);
     onEvent?.({ kind: 'forward', grad: false, from: 0, count: batch.inputIds.size(0) });
-    prmLogp = scoreLogprobs(t.prm, batch, c.prm.micro_batch);
+    prmLogp = scoreLogprobs(t.prm, batch, c.prm.micro_batch, { groupSize: t.promptGroupSize(K), slices: prmSlices(t, batch.inputIds.size(0), K) });
   } else throw new Error(`algorithm.prm_update: unknown mode '${mode as string}' (after | before | none)`);
   const s = tidy(() => implicitOutcomeLogit(prmLogp, refLogp, mask, c.algorithm.beta).toFlatArray());
   const o = tidy(() => outcome.toFlatArray());
@@ -103,32 +181,21 @@ function prmUpdate(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: T
   const c = t.cfg;
   const dp = t.parallel;
   const N = batch.inputIds.size(0); // this rank's sequences
-  const Nall = N * dp.world; // the global batch's
-  const P = batch.responseStart, T = batch.inputIds.size(1) - P;
-  const mini = Math.min(c.prm.mini_batch, Nall), micro = c.prm.micro_batch;
-  const globalIdx = Array.from({ length: N }, (_, l) => dp.globalSeq(l, K));
-  /** The first local sequence whose global index is ≥ g. */
-  const localFrom = (g: number) => {
-    const l = globalIdx.findIndex((x) => x >= g);
-    return l < 0 ? N : l;
-  };
+  const T = batch.inputIds.size(1) - batch.responseStart;
+  const minis = prmMiniBatches(t, N, K);
   const parts: Tensor[] = [];
   let lossSum = 0, n = 0, gnSum = 0, steps = 0;
   t.prm.train();
   try {
     for (let epoch = 0; epoch < c.prm.epochs; epoch++) {
-      for (let s = 0; s < Nall; s += mini) {
-        const mb = Math.min(mini, Nall - s);
-        const end = localFrom(s + mb);
-        for (let i = localFrom(s); i < end; i += micro) {
-          const cnt = Math.min(micro, end - i);
+      for (const { size: mb, slices } of minis) {
+        for (const [i, cnt] of slices) {
           onEvent?.({ kind: 'forward', grad: true, from: i, count: cnt });
           tidy(() => {
-            const lp = logprobs(t.prm, batch.inputIds.narrow(0, i, cnt), {
-              attentionMask: batch.attentionMask.narrow(0, i, cnt), responseMask: batch.responseMask.narrow(0, i, cnt), responseStart: P,
-            }).logprobs.narrow(1, P, T);
+            const lp = responseLogprobs(t.prm, batch, i, cnt, t.promptGroupSize(K), [1])[0]!; // (cnt, T), with grad
             const { loss } = prmCrossEntropyLoss(lp, refLogp.narrow(0, i, cnt), mask.narrow(0, i, cnt), outcome.narrow(0, i, cnt), c.algorithm.beta);
             loss.mul(cnt / mb).backward(); // mean over the (global) mini-batch's responses
+            t.prmWeights?.afterBackward(); // bf16: into the float32 masters' gradients
             if (epoch === 0) {
               lossSum += loss.item() * cnt;
               n += cnt;
@@ -136,12 +203,14 @@ function prmUpdate(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: T
             }
           });
         }
-        dp.allReduceGradients(t.prm.parameters(), 'PRM');
-        const gn = torch.clipGradNorm(t.prm.parameters(), c.prm.grad_clip);
+        const w = t.prmWeights?.optimized ?? t.prm.parameters(); // the float32 masters under prm.dtype=bfloat16
+        dp.allReduceGradients(w, 'PRM');
+        const gn = torch.clipGradNorm(w, c.prm.grad_clip);
         if (!Number.isFinite(gn)) throw new TrainingDivergedError('PRM grad norm', t.step, gn);
         onEvent?.({ kind: 'step', index: steps });
         t.prmOpt!.step();
         t.prmOpt!.zeroGrad();
+        t.prmWeights?.afterStep();
         gnSum += gn;
         steps++;
       }
@@ -177,7 +246,7 @@ export function probePrm(t: PrimeTrainer, probe: PrmProbeSet, batch: PackedBatch
   return tidy(() => {
     const T = batch.inputIds.size(1) - batch.responseStart;
     const mask = batch.responseMask.narrow(1, batch.responseStart, T);
-    const prmLogp = scoreLogprobs(t.prm, batch, t.cfg.prm.micro_batch);
+    const prmLogp = scoreLogprobs(t.prm, batch, t.cfg.prm.micro_batch, { groupSize: t.promptGroupSize(probe.k) });
     const o = torch.tensor(Float32Array.from(probe.outcomes));
     const { loss, logits } = prmCrossEntropyLoss(prmLogp, refLogp, mask, o, t.cfg.algorithm.beta);
     const s = logits.toFlatArray();

@@ -1,6 +1,6 @@
 /**
  * Checkpoints of a run: everything a resumed run needs to continue exactly — policy and PRM in
- * Hugging Face layout, optimizer states, RNG state, the data cursor, the prompt buffer and the
+ * Hugging Face layout (float32 master weights for a model trained in bf16), optimizer states, RNG state, the data cursor, the prompt buffer and the
  * re-queued prompts, the PRM probe set, the KL coefficient — written atomically (checkpoint.ts).
  *
  * With several ranks, each rank's RNG state and prompt buffer are gathered to rank 0, which
@@ -18,6 +18,7 @@ import { PromptBuffer, type Group } from '../filter.js';
 import { writeCheckpoint, checkpointName, readCheckpointState } from '../checkpoint.js';
 import type { PrimeTrainer, RolloutGroup } from '../trainer.js';
 import type { PrmProbeSet } from './prm.js';
+import type { TrainedWeights } from './precision.js';
 
 /** What differs between ranks in a checkpoint: each rank's RNG and its buffer of kept groups. */
 interface RankState {
@@ -49,8 +50,13 @@ export function saveCheckpoint(t: PrimeTrainer): string {
   const ranks = t.parallel.active ? gatherRankStates(t) : null;
   if (t.rank !== 0) return path.join(root, checkpointName(t.step));
   return writeCheckpoint(root, t.step, (dir) => {
-    savePretrained(path.join(dir, 'policy'), t.policy, { tokenizer: t.tokenizer });
-    savePretrained(path.join(dir, 'prm'), t.prm, { tokenizer: t.tokenizer });
+    // under bf16 the float32 masters are what is saved (and loaded back: trainer/precision.ts)
+    const full = (w: TrainedWeights | null) => {
+      const tensors = w?.namedMasters();
+      return tensors ? { tensors, dtype: 'float32' as const } : {};
+    };
+    savePretrained(path.join(dir, 'policy'), t.policy, { tokenizer: t.tokenizer, ...full(t.policyWeights) });
+    savePretrained(path.join(dir, 'prm'), t.prm, { tokenizer: t.tokenizer, ...full(t.prmWeights) });
     const pol = t.policyOpt.stateDict();
     torch.saveSafetensors(path.join(dir, 'optim-policy.safetensors'), pol.tensors, { step: String(pol.scalars.step) });
     if (t.prmOpt) {
