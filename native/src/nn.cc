@@ -6,6 +6,8 @@
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <cmath>
+#include <ATen/CPUGeneratorImpl.h>
+#include <mutex>
 
 namespace prime {
 
@@ -129,17 +131,17 @@ static Napi::Value entropyFromLogits(const Napi::CallbackInfo& info) {
 // with the tokens outside top-k / top-p zeroed, the weights of an inverse-CDF draw: the first
 // token whose cumulative weight (float64) exceeds u·Σw, u ~ U[0, 1). That costs one cumsum and a
 // binary search per row instead of at::multinomial, which was several times slower on CPU.
-static Napi::Value sampleNext(const Napi::CallbackInfo& info) {
+// The draw of one token per row from logits (B,V); see sampleNext. u: (B,1) float64 uniforms in
+// [0, 1), one per row (default: drawn from libtorch's global generator, in row order).
+static std::vector<at::Tensor> SampleRows(const at::Tensor& logitsIn, double temp, double topP, int64_t topK, bool greedy,
+                                          const c10::optional<at::Tensor>& uIn) {
   c10::NoGradGuard ng;
-  at::Tensor logits = T(info, 0).to(at::kFloat);
-  double temp = D(info, 1), topP = D(info, 2);
-  int64_t topK = I(info, 3);
-  bool greedy = B(info, 4);
+  at::Tensor logits = logitsIn.to(at::kFloat);
   at::Tensor tokens;
   if (greedy || temp <= 0) {
     tokens = logits.argmax(-1);
     at::Tensor logp = at::log_softmax(logits, -1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
-    return WrapList(info.Env(), {tokens, logp});
+    return {tokens, logp};
   }
   int64_t Bn = logits.size(0), V = logits.size(-1);
   at::Tensor scaled = temp == 1.0 ? logits : logits / temp;
@@ -161,11 +163,73 @@ static Napi::Value sampleNext(const Napi::CallbackInfo& info) {
   }
   at::Tensor cdf = w.cumsum(-1, at::kDouble);                                  // (B,V)
   at::Tensor total = cdf.narrow(-1, V - 1, 1);                                 // (B,1)
+  at::Tensor u0 = uIn ? uIn->to(cdf.options()).view({Bn, 1}) : at::rand({Bn, 1}, cdf.options());
   // u·Σw < Σw also after rounding, so the draw never lands past the last token of nonzero weight
-  at::Tensor u = at::minimum(at::rand({Bn, 1}, cdf.options()) * total, at::nextafter(total, at::zeros_like(total)));
+  at::Tensor u = at::minimum(u0 * total, at::nextafter(total, at::zeros_like(total)));
   tokens = at::searchsorted(cdf, u, false, true).squeeze(-1);
   at::Tensor logp = scaled.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - logZ.squeeze(-1);
-  return WrapList(info.Env(), {tokens, logp});
+  return {tokens, logp};
+}
+
+// Uniforms (B,1) float64 on the CPU from per-group generators: rows of group k (groups[r] = k), in
+// row order, take consecutive draws of the CPU generator whose state is states[k] (a uint8 state
+// tensor as getRngState returns; advanced in place). One group's draws are thus those a lone
+// `at::rand({count, 1}, float64)` would make on a generator seeded as that group's.
+static at::Tensor GroupUniforms(const at::Tensor& groupsIn, std::vector<at::Tensor>& states) {
+  at::Tensor groups = groupsIn.to(at::kCPU).to(at::kLong).contiguous();
+  int64_t Bn = groups.numel();
+  const int64_t* gp = groups.data_ptr<int64_t>();
+  std::vector<std::vector<int64_t>> rows(states.size());
+  for (int64_t r = 0; r < Bn; r++) {
+    if (gp[r] < 0 || gp[r] >= static_cast<int64_t>(states.size()))
+      throw std::invalid_argument("sample: row " + std::to_string(r) + " names generator " + std::to_string(gp[r]) + " of " + std::to_string(states.size()));
+    rows[gp[r]].push_back(r);
+  }
+  at::Tensor u = at::empty({Bn, 1}, at::TensorOptions().dtype(at::kDouble));
+  double* up = u.data_ptr<double>();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>();
+  for (size_t k = 0; k < states.size(); k++) {
+    if (rows[k].empty()) continue;
+    at::Tensor d;
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(states[k]);
+    }
+    d = at::rand({static_cast<int64_t>(rows[k].size()), 1}, gen, at::TensorOptions().dtype(at::kDouble)).contiguous();
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      states[k].copy_(gen.get_state());
+    }
+    const double* dp = d.data_ptr<double>();
+    for (size_t i = 0; i < rows[k].size(); i++) up[rows[k][i]] = dp[i];
+  }
+  return u;
+}
+
+// sampleNext(logits (B,V), temperature, topP, topK, greedy, rngStates?, groups?) -> [tokens (B) int64, logp (B) float32]
+// logp is the log-probability of the chosen token under softmax(logits / temperature) over the
+// whole vocabulary (top-p / top-k only restrict which tokens can be drawn); this is the
+// quantity a PPO learner recomputes with the same temperature. Greedy: argmax, logp under T=1.
+// One exp pass serves both: e = exp(z − max z) gives logZ = max z + log Σe for the log-prob, and,
+// with the tokens outside top-k / top-p zeroed, the weights of an inverse-CDF draw: the first
+// token whose cumulative weight (float64) exceeds u·Σw, u ~ U[0, 1). That costs one cumsum and a
+// binary search per row instead of at::multinomial, which was several times slower on CPU.
+// rngStates (array of generator states) with groups (B) int64: row r draws its u from generator
+// groups[r] (GroupUniforms); otherwise from libtorch's global generator.
+static Napi::Value sampleNext(const Napi::CallbackInfo& info) {
+  c10::optional<at::Tensor> u;
+  if (info.Length() > 6 && !IsNull(info, 5)) {
+    auto states = Tensors(info, 5);
+    u = GroupUniforms(T(info, 6), states);
+  }
+  return WrapList(info.Env(), SampleRows(T(info, 0), D(info, 1), D(info, 2), I(info, 3), B(info, 4), u));
+}
+
+// rngStateForSeed(seed) -> uint8 state tensor of a CPU generator seeded as manualSeed(seed) seeds the global one.
+static Napi::Value rngStateForSeed(const Napi::CallbackInfo& info) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(I(info, 0)));
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return Wrap(info.Env(), at::Tensor(gen.get_state()));
 }
 
 // ---------------------------------------------------------------- optimizers
@@ -318,7 +382,8 @@ static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at
 static c10::optional<at::Tensor> Opt(const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; }
 static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Tensor>& w, const at::Tensor& cos, const at::Tensor& sin,
                                    const c10::optional<at::Tensor>& keyMask, const c10::optional<at::Tensor>& kCache,
-                                   const c10::optional<at::Tensor>& vCache, int64_t start, int64_t H, int64_t Hkv, double eps) {
+                                   const c10::optional<at::Tensor>& vCache, int64_t start, int64_t H, int64_t Hkv, double eps,
+                                   const at::Tensor& writeCols = at::Tensor(), int64_t span = 0) {
   int64_t B = x.size(0), Tn = x.size(1);
   at::Tensor n1 = LmRmsNorm(x, w[0], eps);
   at::Tensor q = LmLinear(n1, w[1], Opt(w[2])).view({B, Tn, H, -1});    // (B,T,H,Dh)
@@ -330,7 +395,15 @@ static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Te
   q = LmRope(q.transpose(1, 2), cos, sin);  // (B,H,T,Dh)
   k = LmRope(k.transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
   at::Tensor v = LmLinear(n1, w[5], Opt(w[6])).view({B, Tn, Hkv, -1}).transpose(1, 2);  // (B,Hkv,T,Dh)
-  if (kCache && vCache) {
+  if (kCache && vCache && writeCols.defined()) {
+    // one new token per row, written at that row's own column (caches (≥B,Hkv,Tmax,Dh): rows [0,B) are used)
+    at::Tensor idx = writeCols.view({B, 1, 1, 1}).expand({B, Hkv, 1, k.size(3)});
+    at::Tensor kc = kCache->narrow(0, 0, B), vc = vCache->narrow(0, 0, B);
+    kc.scatter_(2, idx, k);
+    vc.scatter_(2, idx, v);
+    k = kc.narrow(2, 0, span);
+    v = vc.narrow(2, 0, span);
+  } else if (kCache && vCache) {
     kCache->narrow(2, start, Tn).copy_(k);
     vCache->narrow(2, start, Tn).copy_(v);
     k = kCache->narrow(2, 0, start + Tn);
@@ -398,6 +471,24 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
   }
 };
 
+// The 18 weights of layer at offset `off` of a JS array (null = absent bias / norm), checked.
+static std::vector<at::Tensor> LayerWeights(Napi::Env env, Napi::Array wa, uint32_t off, const char* who) {
+  std::vector<at::Tensor> w(18);
+  for (uint32_t k = 0; k < 18; k++) {
+    Napi::Value e = wa.Get(off + k);
+    if (e.IsNull() || e.IsUndefined()) continue;
+    if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(NTensor::constructor->Value()))
+      throw Napi::TypeError::New(env, std::string(who) + ": weights must be an array of 18 tensors or nulls per layer");
+    NTensor* h = NTensor::Unwrap(e.As<Napi::Object>());
+    if (h->released) throw Napi::Error::New(env, "tensor used after dispose()");
+    w[k] = h->tensor;
+  }
+  for (int k : {0, 1, 3, 5, 7, 9, 10, 12, 14})
+    if (!w[k].defined()) throw Napi::TypeError::New(env, std::string(who) + ": weight " + std::to_string(off + k) + " is required");
+  if (w[16].defined() != w[17].defined()) throw std::invalid_argument(std::string(who) + ": q_norm and k_norm come together");
+  return w;
+}
+
 // decoderLayer(x (B,T,D), weights[18], cos (B,T,Dh), sin (B,T,Dh), keyMask (B,Tk) bool | null,
 //              kCache | null, vCache | null, cacheStart, H, Hkv, eps, checkpoint?) -> (B,T,D)
 // weights: [input_layernorm, q.w, q.b, k.w, k.b, v.w, v.b, o.w, o.b, post_attention_layernorm,
@@ -409,20 +500,7 @@ static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
   at::Tensor x = T(info, 0);
   if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != 18)
     throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 18 tensors or nulls");
-  Napi::Array wa = info[1].As<Napi::Array>();
-  std::vector<at::Tensor> w(18);
-  for (uint32_t k = 0; k < 18; k++) {
-    Napi::Value e = wa.Get(k);
-    if (e.IsNull() || e.IsUndefined()) continue;
-    if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(NTensor::constructor->Value()))
-      throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 18 tensors or nulls");
-    NTensor* h = NTensor::Unwrap(e.As<Napi::Object>());
-    if (h->released) throw Napi::Error::New(info.Env(), "tensor used after dispose()");
-    w[k] = h->tensor;
-  }
-  for (int k : {0, 1, 3, 5, 7, 9, 10, 12, 14})
-    if (!w[k].defined()) throw Napi::TypeError::New(info.Env(), "decoderLayer: weight " + std::to_string(k) + " is required");
-  if (w[16].defined() != w[17].defined()) throw std::invalid_argument("decoderLayer: q_norm and k_norm come together");
+  std::vector<at::Tensor> w = LayerWeights(info.Env(), info[1].As<Napi::Array>(), 0, "decoderLayer");
   at::Tensor cos = T(info, 2).unsqueeze(1), sin = T(info, 3).unsqueeze(1);  // (B,1,T,Dh)
   auto keyMask = OptT(info, 4);
   auto kCache = OptT(info, 5), vCache = OptT(info, 6);
@@ -439,6 +517,50 @@ static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
     return Wrap(info.Env(), CheckpointedLayer::apply(x, cos, sin, km, at::TensorList(present), slots, H, Hkv, eps, keyMask.has_value()));
   }
   return Wrap(info.Env(), DecoderLayerImpl(x, w, cos, sin, keyMask, kCache, vCache, start, H, Hkv, eps));
+}
+
+// decodeStep(tokens (B) int64, cols (B) int64, span, embedW (V,D), layerWeights (L·18 array, as decoderLayer's),
+//            normW (D), lmHeadW (V,D), cosTable (P,Dh), sinTable (P,Dh), kCaches[L], vCaches[L], H, Hkv, eps,
+//            temperature, topP, topK, greedy, rngStates | null, groups | null) -> [tokens (B) int64, logp (B) float32], on the CPU
+// One decoding step of the whole model for B rows, each with its own cache length (continuous
+// batching): row r's input token sits at position cols[r] (= the number of tokens before it in
+// its sequence, which start at column 0 of the caches, (≥B,Hkv,Tmax,Dh), rows [0,B) in use); its
+// keys/values are written at column cols[r] and it attends to columns 0 … cols[r]. span = max(cols) + 1.
+// Then the final norm, lm_head on these B positions only, and the draw of sampleNext.
+static Napi::Value decodeStep(const Napi::CallbackInfo& info) {
+  c10::NoGradGuard ng;
+  at::Tensor embedW = T(info, 3);
+  auto dev = embedW.device();
+  at::Tensor tokens = T(info, 0).to(dev, at::kLong), cols = T(info, 1).to(dev, at::kLong);
+  int64_t span = I(info, 2);
+  if (!info[4].IsArray()) throw Napi::TypeError::New(info.Env(), "decodeStep: layerWeights must be an array");
+  Napi::Array wa = info[4].As<Napi::Array>();
+  auto kC = Tensors(info, 9), vC = Tensors(info, 10);
+  size_t L = kC.size();
+  if (vC.size() != L || wa.Length() != 18 * L)
+    throw std::invalid_argument("decodeStep: " + std::to_string(wa.Length()) + " layer weights, " + std::to_string(L) + " key and " + std::to_string(vC.size()) + " value caches");
+  int64_t Bn = tokens.numel(), H = I(info, 11), Hkv = I(info, 12);
+  double eps = D(info, 13);
+  TORCH_CHECK(cols.numel() == Bn, "decodeStep: ", Bn, " tokens but ", cols.numel(), " cache columns");
+  TORCH_CHECK(L == 0 || (kC[0].size(0) >= Bn && span <= kC[0].size(2)), "decodeStep: ", Bn, " rows and span ", span, " do not fit caches of shape ", L ? kC[0].sizes() : at::IntArrayRef{});
+  at::Tensor cosT = T(info, 7), sinT = T(info, 8);
+  int64_t Dh = cosT.size(1);
+  at::Tensor cs = cosT.index_select(0, cols).view({Bn, 1, 1, Dh}), sn = sinT.index_select(0, cols).view({Bn, 1, 1, Dh});
+  at::Tensor keyMask = at::arange(span, cols.options()).view({1, span}) <= cols.view({Bn, 1});  // (Bn,span)
+  at::Tensor x = at::embedding(embedW, tokens.view({Bn, 1}));  // (Bn,1,D)
+  for (size_t l = 0; l < L; l++) {
+    std::vector<at::Tensor> w = LayerWeights(info.Env(), wa, static_cast<uint32_t>(18 * l), "decodeStep");
+    x = DecoderLayerImpl(x, w, cs, sn, keyMask, kC[l], vC[l], 0, H, Hkv, eps, cols, span);
+  }
+  at::Tensor h = LmRmsNorm(x.view({Bn, -1}), T(info, 5), eps);
+  at::Tensor logits = at::linear(h, T(info, 6));  // (Bn,V)
+  c10::optional<at::Tensor> u;
+  if (info.Length() > 19 && !IsNull(info, 19)) {
+    auto states = Tensors(info, 19);
+    u = GroupUniforms(T(info, 20), states);
+  }
+  auto out = SampleRows(logits, D(info, 14), D(info, 15), I(info, 16), B(info, 17), u);
+  return WrapList(info.Env(), {out[0].to(at::kCPU), out[1].to(at::kCPU)});
 }
 
 // setAttentionKernel('sdpa' | 'composite') -> the kernel now in use. 'sdpa' needs libtorch >= 2.5.
@@ -458,7 +580,7 @@ void InitNN(Napi::Env env, Napi::Object exports) {
 #define E(name) Export<name>(env, exports, #name);
   E(softmax) E(logSoftmax) E(embedding) E(crossEntropy) E(nllLoss) E(layerNorm) E(rmsNorm)
   E(dropout) E(rope) E(sdpa) E(tokenLogprobs) E(entropyFromLogits) E(sampleNext)
-  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm) E(decoderLayer) E(setAttentionKernel)
+  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm) E(decoderLayer) E(setAttentionKernel) E(decodeStep) E(rngStateForSeed)
 #undef E
 }
 
