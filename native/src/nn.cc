@@ -555,9 +555,9 @@ static Napi::Value decodeStep(const Napi::CallbackInfo& info) {
   at::Tensor h = LmRmsNorm(x.view({Bn, -1}), T(info, 5), eps);
   at::Tensor logits = at::linear(h, T(info, 6));  // (Bn,V)
   c10::optional<at::Tensor> u;
-  if (info.Length() > 19 && !IsNull(info, 19)) {
-    auto states = Tensors(info, 19);
-    u = GroupUniforms(T(info, 20), states);
+  if (info.Length() > 19 && !IsNull(info, 18)) {
+    auto states = Tensors(info, 18);
+    u = GroupUniforms(T(info, 19), states);
   }
   auto out = SampleRows(logits, D(info, 14), D(info, 15), I(info, 16), B(info, 17), u);
   return WrapList(info.Env(), {out[0].to(at::kCPU), out[1].to(at::kCPU)});

@@ -19,8 +19,8 @@ import { generationFlops } from '../perf.js';
 
 /**
  * Samples K responses for each row (micro-batched) and scores them with the verifier. With
- * `seeds` (one per row), each row is sampled in a generate call of its own that first seeds
- * libtorch's generator with its seed, so its samples do not depend on the other rows.
+ * `seeds` (one per row), each row's samples draw from a generator of their own seeded with its
+ * seed (generate's `seeds`), so they do not depend on the other rows of the batch.
  */
 export async function rolloutGroups(t: PrimeTrainer, rows: PromptRow[], opts: {
   greedy?: boolean; n?: number; seeds?: number[];
@@ -32,14 +32,14 @@ export async function rolloutGroups(t: PrimeTrainer, rows: PromptRow[], opts: {
   const c = t.cfg.rollout;
   const n = opts.n ?? c.n;
   if (opts.seeds && opts.seeds.length !== rows.length) throw new RangeError(`rollout: ${opts.seeds.length} seeds for ${rows.length} rows`);
-  const perCall = opts.seeds ? 1 : Math.max(1, Math.floor(c.micro_batch / n));
+  const perCall = Math.max(1, Math.floor(c.micro_batch / n));
   const groups: Group<RolloutGroup>[] = [];
   for (let i = 0; i < rows.length; i += perCall) {
     const chunk = rows.slice(i, i + perCall);
     const samples = generate(t.policy, chunk.map((r) => t.promptIds(r)), {
       n, maxNewTokens: t.cfg.data.max_response_length, temperature: c.temperature, topP: c.top_p, topK: c.top_k,
       greedy: opts.greedy ?? false, stopTokenIds: t.stopTokenIds, stopStrings: c.stop, tokenizer: t.tokenizer, padTokenId: t.padId,
-      ...(opts.seeds ? { seed: opts.seeds[i]! } : {}),
+      ...(opts.seeds ? { seeds: opts.seeds.slice(i, i + perCall) } : {}),
     });
     // grade the whole chunk at once, so a code verifier's pool sees every sample
     const results = await Promise.all(samples.map((s, k) => t.verifier(chunk[Math.floor(k / n)]!, s.text)));
