@@ -123,14 +123,6 @@ static Napi::Value entropyFromLogits(const Napi::CallbackInfo& info) {
   return Wrap(info.Env(), -(logp.exp() * logp.clamp_min(lowest)).sum(-1));
 }
 
-// sampleNext(logits (B,V), temperature, topP, topK, greedy) -> [tokens (B) int64, logp (B) float32]
-// logp is the log-probability of the chosen token under softmax(logits / temperature) over the
-// whole vocabulary (top-p / top-k only restrict which tokens can be drawn); this is the
-// quantity a PPO learner recomputes with the same temperature. Greedy: argmax, logp under T=1.
-// One exp pass serves both: e = exp(z − max z) gives logZ = max z + log Σe for the log-prob, and,
-// with the tokens outside top-k / top-p zeroed, the weights of an inverse-CDF draw: the first
-// token whose cumulative weight (float64) exceeds u·Σw, u ~ U[0, 1). That costs one cumsum and a
-// binary search per row instead of at::multinomial, which was several times slower on CPU.
 // The draw of one token per row from logits (B,V); see sampleNext. u: (B,1) float64 uniforms in
 // [0, 1), one per row (default: drawn from libtorch's global generator, in row order).
 static std::vector<at::Tensor> SampleRows(const at::Tensor& logitsIn, double temp, double topP, int64_t topK, bool greedy,
@@ -171,42 +163,28 @@ static std::vector<at::Tensor> SampleRows(const at::Tensor& logitsIn, double tem
   return {tokens, logp};
 }
 
-// Uniforms (B,1) float64 on the CPU from per-group generators: rows of group k (groups[r] = k), in
-// row order, take consecutive draws of the CPU generator whose state is states[k] (a uint8 state
-// tensor as getRngState returns; advanced in place). One group's draws are thus those a lone
-// `at::rand({count, 1}, float64)` would make on a generator seeded as that group's.
-static at::Tensor GroupUniforms(const at::Tensor& groupsIn, std::vector<at::Tensor>& states) {
-  at::Tensor groups = groupsIn.to(at::kCPU).to(at::kLong).contiguous();
-  int64_t Bn = groups.numel();
-  const int64_t* gp = groups.data_ptr<int64_t>();
-  std::vector<std::vector<int64_t>> rows(states.size());
-  for (int64_t r = 0; r < Bn; r++) {
-    if (gp[r] < 0 || gp[r] >= static_cast<int64_t>(states.size()))
-      throw std::invalid_argument("sample: row " + std::to_string(r) + " names generator " + std::to_string(gp[r]) + " of " + std::to_string(states.size()));
-    rows[gp[r]].push_back(r);
-  }
+// Uniforms (B,1) float64 on the CPU from per-row generators: row r takes the next draw of the CPU
+// generator whose state is states[r] (a uint8 state tensor as getRngState returns), advanced in
+// place — the draw `at::rand({1, 1}, float64)` makes on a generator in that state.
+static at::Tensor RowUniforms(std::vector<at::Tensor>& states, int64_t Bn) {
+  if (static_cast<int64_t>(states.size()) != Bn)
+    throw std::invalid_argument("sample: " + std::to_string(states.size()) + " generator states for " + std::to_string(Bn) + " rows");
   at::Tensor u = at::empty({Bn, 1}, at::TensorOptions().dtype(at::kDouble));
   double* up = u.data_ptr<double>();
   auto gen = at::make_generator<at::CPUGeneratorImpl>();
-  for (size_t k = 0; k < states.size(); k++) {
-    if (rows[k].empty()) continue;
-    at::Tensor d;
+  for (int64_t r = 0; r < Bn; r++) {
     {
       std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(states[k]);
+      gen.set_state(states[r]);
     }
-    d = at::rand({static_cast<int64_t>(rows[k].size()), 1}, gen, at::TensorOptions().dtype(at::kDouble)).contiguous();
-    {
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      states[k].copy_(gen.get_state());
-    }
-    const double* dp = d.data_ptr<double>();
-    for (size_t i = 0; i < rows[k].size(); i++) up[rows[k][i]] = dp[i];
+    up[r] = at::rand({1}, gen, at::TensorOptions().dtype(at::kDouble)).item<double>();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    states[r].copy_(gen.get_state());
   }
   return u;
 }
 
-// sampleNext(logits (B,V), temperature, topP, topK, greedy, rngStates?, groups?) -> [tokens (B) int64, logp (B) float32]
+// sampleNext(logits (B,V), temperature, topP, topK, greedy, rngStates?) -> [tokens (B) int64, logp (B) float32]
 // logp is the log-probability of the chosen token under softmax(logits / temperature) over the
 // whole vocabulary (top-p / top-k only restrict which tokens can be drawn); this is the
 // quantity a PPO learner recomputes with the same temperature. Greedy: argmax, logp under T=1.
@@ -214,13 +192,13 @@ static at::Tensor GroupUniforms(const at::Tensor& groupsIn, std::vector<at::Tens
 // with the tokens outside top-k / top-p zeroed, the weights of an inverse-CDF draw: the first
 // token whose cumulative weight (float64) exceeds u·Σw, u ~ U[0, 1). That costs one cumsum and a
 // binary search per row instead of at::multinomial, which was several times slower on CPU.
-// rngStates (array of generator states) with groups (B) int64: row r draws its u from generator
-// groups[r] (GroupUniforms); otherwise from libtorch's global generator.
+// rngStates (B generator states): row r draws its u from generator state r (RowUniforms);
+// otherwise from libtorch's global generator.
 static Napi::Value sampleNext(const Napi::CallbackInfo& info) {
   c10::optional<at::Tensor> u;
-  if (info.Length() > 6 && !IsNull(info, 5)) {
+  if (info.Length() > 5 && !IsNull(info, 5)) {
     auto states = Tensors(info, 5);
-    u = GroupUniforms(T(info, 6), states);
+    u = RowUniforms(states, T(info, 0).size(0));
   }
   return WrapList(info.Env(), SampleRows(T(info, 0), D(info, 1), D(info, 2), I(info, 3), B(info, 4), u));
 }
@@ -521,7 +499,7 @@ static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
 
 // decodeStep(tokens (B) int64, cols (B) int64, span, embedW (V,D), layerWeights (L·18 array, as decoderLayer's),
 //            normW (D), lmHeadW (V,D), cosTable (P,Dh), sinTable (P,Dh), kCaches[L], vCaches[L], H, Hkv, eps,
-//            temperature, topP, topK, greedy, rngStates | null, groups | null) -> [tokens (B) int64, logp (B) float32], on the CPU
+//            temperature, topP, topK, greedy, rngStates | null) -> [tokens (B) int64, logp (B) float32], on the CPU
 // One decoding step of the whole model for B rows, each with its own cache length (continuous
 // batching): row r's input token sits at position cols[r] (= the number of tokens before it in
 // its sequence, which start at column 0 of the caches, (≥B,Hkv,Tmax,Dh), rows [0,B) in use); its
@@ -555,9 +533,9 @@ static Napi::Value decodeStep(const Napi::CallbackInfo& info) {
   at::Tensor h = LmRmsNorm(x.view({Bn, -1}), T(info, 5), eps);
   at::Tensor logits = at::linear(h, T(info, 6));  // (Bn,V)
   c10::optional<at::Tensor> u;
-  if (info.Length() > 19 && !IsNull(info, 18)) {
+  if (info.Length() > 18 && !IsNull(info, 18)) {
     auto states = Tensors(info, 18);
-    u = GroupUniforms(T(info, 19), states);
+    u = RowUniforms(states, Bn);
   }
   auto out = SampleRows(logits, D(info, 14), D(info, 15), I(info, 16), B(info, 17), u);
   return WrapList(info.Env(), {out[0].to(at::kCPU), out[1].to(at::kCPU)});

@@ -43,10 +43,10 @@ export interface GenerateOptions {
   /** Reseeds libtorch's global generator before sampling. */
   seed?: number;
   /**
-   * One seed per prompt (instead of `seed`): prompt i's samples draw their uniforms from a
-   * generator of their own seeded with seeds[i], the draws `generate(model, [prompts[i]], { seed:
-   * seeds[i] })` makes, so a prompt's samples do not depend on which other prompts share the batch
-   * (up to floating-point rounding of batched products). libtorch's global generator is untouched.
+   * One seed per prompt (integers in [0, 2³²), instead of `seed`): sample j of prompt i draws from
+   * a generator of its own seeded with `sampleSeed(seeds[i], j)`, so a prompt's samples do not
+   * depend on which other prompts share the batch, nor on `maxBatchRows` (up to floating-point
+   * rounding of batched products). libtorch's global generator is untouched.
    */
   seeds?: number[];
   /**
@@ -107,16 +107,13 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
   if (opts.seeds !== undefined) {
     if (opts.seed !== undefined) throw new Error('generate: give seed or seeds, not both');
     if (opts.seeds.length !== prompts.length) throw new RangeError(`generate: ${opts.seeds.length} seeds for ${prompts.length} prompts`);
+    opts.seeds.forEach((x, i) => { if (!(Number.isInteger(x) && x >= 0 && x < 2 ** 32)) throw new RangeError(`generate: seeds[${i}] must be an integer in [0, 2^32), got ${x}`); });
   }
   const maxRows = opts.maxBatchRows;
   if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows >= 1)) throw new RangeError(`generate: maxBatchRows must be a positive integer, got ${maxRows}`);
   prompts.forEach((p, i) => { if (p.length === 0) throw new RangeError(`generate: prompt ${i} is empty`); });
   const continuous = model.fused && (opts.kvCache ?? 'prealloc') === 'prealloc';
-  if (!continuous && opts.seeds !== undefined) {
-    // the op-by-op reference path: one call per prompt, each reseeding the global generator
-    const out = prompts.flatMap((p, i) => generate(model, [p], { ...opts, seeds: undefined, seed: opts.seeds![i]! }).map((x) => ({ ...x, promptIndex: i })));
-    return out;
-  }
+  if (!continuous && opts.seeds !== undefined) throw new Error("generate: seeds need the fused model with the 'prealloc' cache");
   if (opts.seed !== undefined) torch.manualSeed(opts.seed);
 
   const P = prompts.length;
@@ -305,7 +302,8 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
     // columns a row has not written are masked, but a masked weight (0) times uninitialized memory
     // (possibly NaN) is NaN: start from zeros (compaction and admission copy only finite values)
     for (const t of [...cache.keys, ...cache.values]) t!.zero_();
-    const states = o.seeds ? o.seeds.map((sd) => keep(torch.rngStateForSeed(sd))) : undefined;
+    // one generator per sample (made when it enters the batch)
+    const states: (Tensor | null)[] | undefined = o.seeds ? samples.map(() => null) : undefined;
     try {
       let rows: number[] = []; // cache row → sample index
       let cols: number[] = []; // cache row → position (= column) of its next input token
@@ -350,7 +348,7 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
               const lastH = hidden.view(uniq.length * Lu, -1).indexSelect(0, i64(lens.map((l, u) => u * Lu + l - 1)).to(dev)); // (U, D)
               const logits = model.logits(lastH).indexSelect(0, i64(src).to(dev)); // (k, V)
               cache.admitRows(rows.length, tmp, i64(src), Lu);
-              const groups = states ? { rngStates: states, groups: i64(take.map((x) => x.promptIndex)) } : {};
+              const groups = states ? { rngStates: take.map((x, j) => (states[next - take.length + j] = keep(torch.rngStateForSeed(sampleSeed(o.seeds![x.promptIndex]!, x.sampleIndex))))) } : {};
               return torch.sampleNext(logits, { ...o.sampling, ...groups }).map((x) => keep(x)) as [Tensor, Tensor];
             });
             const span = Math.max(Lu, ...cols), from = rows.length;
@@ -372,7 +370,7 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
         const B = rows.length;
         const maxCol = Math.max(...cols);
         const [t, lp] = torch.tidy(() => {
-          const groups = states ? { rngStates: states, groups: i64(rows.map((r) => samples[r]!.promptIndex)) } : {};
+          const groups = states ? { rngStates: rows.map((r) => states[r]!) } : {};
           return model.decodeStep(i64(last), i64(cols), maxCol, cache, { ...o.sampling, ...groups }).map((x) => keep(x)) as [Tensor, Tensor];
         });
         o.onStep?.(step++, B);
@@ -386,7 +384,19 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
       }
     } finally {
       cache.dispose();
-      states?.forEach((x) => x.dispose());
+      states?.forEach((x) => x?.dispose());
     }
   });
+}
+
+/**
+ * The generator seed of sample j of a prompt seeded `seed` (generate's `seeds`): murmur3's 32-bit
+ * finalizer of seed ⊕ (j + 1)·φ (φ = 0x9e3779b9), so samples of one prompt and equal-sample
+ * indices of other prompts get unrelated streams (libtorch seeds its mt19937 with 32 bits).
+ */
+export function sampleSeed(seed: number, j: number): number {
+  let h = (seed ^ Math.imul(j + 1, 0x9e3779b9)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
