@@ -1,16 +1,22 @@
 /**
  * Batched sampling with a key/value cache — the rollout half of PRIME.
  *
- * Prompts of different lengths are left-padded into one batch and prefilled once; each prompt's
- * cache rows are then repeated for its n samples. Every step feeds the B' still-running rows
- * one token each, samples the next token from softmax(logits / temperature) restricted by top-k
- * and top-p (or takes the argmax), and records that token's log-prob under the full tempered
- * distribution. A row finishes on a stop token id, on a stop string in its decoded text, or
- * after maxNewTokens; finished rows leave the batch (their cache rows are dropped), so the
- * remaining work shrinks with them.
+ * Every step feeds the B running rows one token each, samples the next token from
+ * softmax(logits / temperature) restricted by top-k and top-p (or takes the argmax), and records
+ * that token's log-prob under the full tempered distribution. A row finishes on a stop token id,
+ * on a stop string in its decoded text, or after maxNewTokens; finished rows leave the batch.
+ *
+ * Two loops. The default (fused model, 'prealloc' cache) is continuous batching
+ * (`decodeContinuous`): cache rows are slots, each sequence starts at column 0 of its row and has
+ * its own length, a step is one native call, and a finished row's slot takes the next waiting
+ * sample (`maxBatchRows`; by default every sample runs at once, so slots only empty). The
+ * reference loop (`model.fused = false` or the 'cat' cache, kept for tests and the benchmark's
+ * ablations) left-pads the prompts into one batch, prefills them once, repeats each prompt's
+ * cache rows for its n samples and index-selects the running rows as samples finish.
  *
  * Determinism: with `seed`, libtorch's global generator is reseeded first, so the same model,
- * prompts and options give the same samples.
+ * prompts and options give the same samples (both loops draw the same uniforms in the same row
+ * order). With `seeds`, every sample has a generator of its own.
  */
 import * as torch from '../torch/index.js';
 import { type Tensor, keep, noGrad } from '../torch/index.js';
