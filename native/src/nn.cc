@@ -325,7 +325,10 @@ static double Lowest(at::ScalarType st) {
        : st == at::kBFloat16 ? static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest())
        : static_cast<double>(std::numeric_limits<c10::Half>::lowest());
 }
-static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& keyMask) {
+// blocked (decoding, one query per row): (B,Tk) bool, true = a key the row must not see, used
+// instead of keyMask (computed once per step rather than negated in every layer).
+static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& keyMask,
+                              const at::Tensor& blocked = at::Tensor()) {
   int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), Dh = q.size(3), Hkv = k.size(1), Tk = k.size(2), G = H / Hkv;
 #ifdef PRIME_HAS_SDPA
   if (g_use_sdpa && Tq > 1) {
@@ -342,12 +345,16 @@ static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at
   at::Tensor scores = small ? (qg.unsqueeze(3) * k.unsqueeze(2)).sum(-1).view({B, Hkv, G, Tq, Tk})   // (B,Hkv,G,1,Tk)
                             : at::matmul(qg, k.transpose(-2, -1)).view({B, Hkv, G, Tq, Tk});
   at::Tensor allowed;
+  if (blocked.defined() && Tq == 1) {
+    scores = scores.masked_fill(blocked.view({B, 1, 1, 1, Tk}), Lowest(scores.scalar_type()));
+  } else {
   if (Tq > 1) allowed = at::ones({Tq, Tk}, q.options().dtype(at::kBool)).tril(Tk - Tq);
   if (keyMask) {
     at::Tensor km = keyMask->view({B, 1, 1, 1, Tk});
     allowed = allowed.defined() ? at::logical_and(allowed, km) : km;
   }
   if (allowed.defined()) scores = scores.masked_fill(at::logical_not(allowed), Lowest(scores.scalar_type()));
+  }
   bool half = scores.scalar_type() == at::kHalf || scores.scalar_type() == at::kBFloat16;
   at::Tensor p = half ? at::softmax(scores, -1, at::kFloat).to(scores.scalar_type()) : at::softmax(scores, -1);
   if (small) return (p.view({B, Hkv, G, Tk, 1}) * v.unsqueeze(2)).sum(3).view({B, H, Tq, Dh});
@@ -361,7 +368,7 @@ static c10::optional<at::Tensor> Opt(const at::Tensor& t) { return t.defined() ?
 static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Tensor>& w, const at::Tensor& cos, const at::Tensor& sin,
                                    const c10::optional<at::Tensor>& keyMask, const c10::optional<at::Tensor>& kCache,
                                    const c10::optional<at::Tensor>& vCache, int64_t start, int64_t H, int64_t Hkv, double eps,
-                                   const at::Tensor& writeCols = at::Tensor(), int64_t span = 0) {
+                                   const at::Tensor& writeCols = at::Tensor(), int64_t span = 0, const at::Tensor& blocked = at::Tensor()) {
   int64_t B = x.size(0), Tn = x.size(1);
   at::Tensor n1 = LmRmsNorm(x, w[0], eps);
   at::Tensor q = LmLinear(n1, w[1], Opt(w[2])).view({B, Tn, H, -1});    // (B,T,H,Dh)
@@ -370,8 +377,22 @@ static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Te
     q = LmRmsNorm(q, w[16], eps);
     k = LmRmsNorm(k, w[17], eps);
   }
-  q = LmRope(q.transpose(1, 2), cos, sin);  // (B,H,T,Dh)
-  k = LmRope(k.transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
+  if (writeCols.defined()) {
+    // decoding: sin comes signed, cat(−sin₁, sin₂), so rotate_half(x)·sin = swap_halves(x)·signed
+    // sin, elementwise the same products (a sign flip is exact) in 4 ops instead of 7
+    auto ropeSigned = [&](const at::Tensor& x) {
+      int64_t h = x.size(-1) / 2;
+      std::vector<int64_t> split(x.sizes().begin(), x.sizes().end() - 1);
+      split.push_back(2);
+      split.push_back(h);
+      return x * cos + at::flip(x.view(split), {-2}).view(x.sizes()) * sin;
+    };
+    q = ropeSigned(q.transpose(1, 2));  // (B,H,1,Dh)
+    k = ropeSigned(k.transpose(1, 2));  // (B,Hkv,1,Dh)
+  } else {
+    q = LmRope(q.transpose(1, 2), cos, sin);  // (B,H,T,Dh)
+    k = LmRope(k.transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
+  }
   at::Tensor v = LmLinear(n1, w[5], Opt(w[6])).view({B, Tn, Hkv, -1}).transpose(1, 2);  // (B,Hkv,T,Dh)
   if (kCache && vCache && writeCols.defined()) {
     // one new token per row, written at that row's own column (caches (≥B,Hkv,Tmax,Dh): rows [0,B) are used)
@@ -387,7 +408,7 @@ static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Te
     k = kCache->narrow(2, 0, start + Tn);
     v = vCache->narrow(2, 0, start + Tn);
   }
-  at::Tensor o = LmAttention(q, k, v, keyMask);                                         // (B,H,T,Dh)
+  at::Tensor o = LmAttention(q, k, v, keyMask, blocked);                                // (B,H,T,Dh)
   at::Tensor h = x + LmLinear(o.transpose(1, 2).reshape({B, Tn, -1}), w[7], Opt(w[8]));  // (B,T,D)
   at::Tensor n2 = LmRmsNorm(h, w[9], eps);
   at::Tensor m = at::silu(LmLinear(n2, w[10], Opt(w[11]))) * LmLinear(n2, w[12], Opt(w[13]));  // (B,T,I)
@@ -524,11 +545,13 @@ static Napi::Value decodeStep(const Napi::CallbackInfo& info) {
   at::Tensor cosT = T(info, 7), sinT = T(info, 8);
   int64_t Dh = cosT.size(1);
   at::Tensor cs = cosT.index_select(0, cols).view({Bn, 1, 1, Dh}), sn = sinT.index_select(0, cols).view({Bn, 1, 1, Dh});
-  at::Tensor keyMask = at::arange(span, cols.options()).view({1, span}) <= cols.view({Bn, 1});  // (Bn,span)
+  sn = at::cat({-sn.narrow(-1, 0, Dh / 2), sn.narrow(-1, Dh / 2, Dh / 2)}, -1);  // signed: see DecoderLayerImpl
+  at::Tensor blocked = at::arange(span, cols.options()).view({1, span}) > cols.view({Bn, 1});  // (Bn,span): keys past the row's own
+  c10::optional<at::Tensor> keyMask;
   at::Tensor x = at::embedding(embedW, tokens.view({Bn, 1}));  // (Bn,1,D)
   for (size_t l = 0; l < L; l++) {
     std::vector<at::Tensor> w = LayerWeights(info.Env(), wa, static_cast<uint32_t>(18 * l), "decodeStep");
-    x = DecoderLayerImpl(x, w, cs, sn, keyMask, kC[l], vC[l], 0, H, Hkv, eps, cols, span);
+    x = DecoderLayerImpl(x, w, cs, sn, keyMask, kC[l], vC[l], 0, H, Hkv, eps, cols, span, blocked);
   }
   at::Tensor h = LmRmsNorm(x.view({Bn, -1}), T(info, 5), eps);
   at::Tensor logits = at::linear(h, T(info, 6));  // (Bn,V)
