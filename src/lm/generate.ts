@@ -65,6 +65,12 @@ export interface GenerateOptions {
   padTokenId?: number;
   /** KV cache layout; 'cat' exists for measurement. Default 'prealloc'. */
   kvCache?: KVCacheMode;
+  /**
+   * 'continuous' (default with the fused model and the 'prealloc' cache): continuous batching, one
+   * native call per step. 'padded': the left-padded reference loop (the only one op by op or with
+   * the 'cat' cache), kept for tests and the benchmark's before/after rows.
+   */
+  decodeLoop?: 'continuous' | 'padded';
   /** Called after each decoding step's forward with the number of rows it ran on. */
   onStep?: (step: number, rows: number) => void;
 }
@@ -118,7 +124,9 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
   const maxRows = opts.maxBatchRows;
   if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows >= 1)) throw new RangeError(`generate: maxBatchRows must be a positive integer, got ${maxRows}`);
   prompts.forEach((p, i) => { if (p.length === 0) throw new RangeError(`generate: prompt ${i} is empty`); });
-  const continuous = model.fused && (opts.kvCache ?? 'prealloc') === 'prealloc';
+  const continuous = model.fused && (opts.kvCache ?? 'prealloc') === 'prealloc' && opts.decodeLoop !== 'padded';
+  if (opts.decodeLoop === 'continuous' && !continuous) throw new Error("generate: the continuous loop needs the fused model and the 'prealloc' cache");
+  if (!continuous && maxRows !== undefined && maxRows < prompts.length * n) throw new Error('generate: maxBatchRows needs the continuous loop');
   if (!continuous && opts.seeds !== undefined) throw new Error("generate: seeds need the fused model with the 'prealloc' cache");
   if (opts.seed !== undefined) torch.manualSeed(opts.seed);
 
