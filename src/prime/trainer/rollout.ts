@@ -32,15 +32,25 @@ export async function rolloutGroups(t: PrimeTrainer, rows: PromptRow[], opts: {
   const c = t.cfg.rollout;
   const n = opts.n ?? c.n;
   if (opts.seeds && opts.seeds.length !== rows.length) throw new RangeError(`rollout: ${opts.seeds.length} seeds for ${rows.length} rows`);
-  const perCall = Math.max(1, Math.floor(c.micro_batch / n));
+  // continuous batching: micro_batch rows decode at once over all the rows' samples (a finished
+  // sample's row takes the next waiting one); the op-by-op / 'cat' loop takes micro-batches in turn
+  const perCall = t.policy.fused ? rows.length : Math.max(1, Math.floor(c.micro_batch / n));
   const groups: Group<RolloutGroup>[] = [];
   for (let i = 0; i < rows.length; i += perCall) {
     const chunk = rows.slice(i, i + perCall);
+    const tokens0 = opts.progress?.tokens ?? 0;
     const samples = generate(t.policy, chunk.map((r) => t.promptIds(r)), {
       n, maxNewTokens: t.cfg.data.max_response_length, temperature: c.temperature, topP: c.top_p, topK: c.top_k,
       greedy: opts.greedy ?? false, stopTokenIds: t.stopTokenIds, stopStrings: c.stop, tokenizer: t.tokenizer, padTokenId: t.padId,
+      ...(t.policy.fused ? { maxBatchRows: c.micro_batch } : {}),
       ...(opts.seeds ? { seeds: opts.seeds.slice(i, i + perCall) } : {}),
+      // generated tokens as they come (every 16 steps)
+      onStep: opts.progress ? (step, B) => {
+        opts.progress!.tokens += B;
+        if (step % 16 === 15) t.onProgress({ phase: 'rollout', step: t.step + 1, ...opts.progress! });
+      } : undefined,
     });
+    if (opts.progress) opts.progress.tokens = tokens0;
     // grade the whole chunk at once, so a code verifier's pool sees every sample
     const results = await Promise.all(samples.map((s, k) => t.verifier(chunk[Math.floor(k / n)]!, s.text)));
     const scores = results.map((v) => v.score);
