@@ -277,8 +277,9 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
   finishTexts();
   return samples;
 
+  /** Decodes each sample's text (without a final stop id, cut before a stop string). */
   function finishTexts(): void {
-  if (tok) {
+    if (!tok) return;
     for (const s of samples) {
       const ids = s.finishReason === 'stop' && typeof s.stoppedBy === 'number' ? s.tokenIds.slice(0, -1) : s.tokenIds;
       let text = decode(ids);
@@ -288,7 +289,6 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
       }
       s.text = text;
     }
-  }
   }
 }
 
