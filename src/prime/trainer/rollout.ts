@@ -18,9 +18,10 @@ import { requeueSeed, rolloutSeed } from './seeds.js';
 import { generationFlops } from '../perf.js';
 
 /**
- * Samples K responses for each row (micro-batched) and scores them with the verifier. With
- * `seeds` (one per row), each row's samples draw from a generator of their own seeded with its
- * seed (generate's `seeds`), so they do not depend on the other rows of the batch.
+ * Samples K responses for each row and scores them with the verifier: one continuous-batching
+ * generate call, `rollout.micro_batch` sequences decoding at once. With `seeds` (one per row),
+ * each row's samples draw from generators of their own derived from its seed (generate's
+ * `seeds`), so they do not depend on the other rows of the batch.
  */
 export async function rolloutGroups(t: PrimeTrainer, rows: PromptRow[], opts: {
   greedy?: boolean; n?: number; seeds?: number[];
@@ -34,7 +35,8 @@ export async function rolloutGroups(t: PrimeTrainer, rows: PromptRow[], opts: {
   if (opts.seeds && opts.seeds.length !== rows.length) throw new RangeError(`rollout: ${opts.seeds.length} seeds for ${rows.length} rows`);
   // continuous batching: micro_batch rows decode at once over all the rows' samples (a finished
   // sample's row takes the next waiting one); the op-by-op / 'cat' loop takes micro-batches in turn
-  const perCall = t.policy.fused ? rows.length : Math.max(1, Math.floor(c.micro_batch / n));
+  const fused = t.policy.fused;
+  const perCall = fused ? rows.length : opts.seeds ? 1 : Math.max(1, Math.floor(c.micro_batch / n));
   const groups: Group<RolloutGroup>[] = [];
   for (let i = 0; i < rows.length; i += perCall) {
     const chunk = rows.slice(i, i + perCall);
@@ -42,8 +44,9 @@ export async function rolloutGroups(t: PrimeTrainer, rows: PromptRow[], opts: {
     const samples = generate(t.policy, chunk.map((r) => t.promptIds(r)), {
       n, maxNewTokens: t.cfg.data.max_response_length, temperature: c.temperature, topP: c.top_p, topK: c.top_k,
       greedy: opts.greedy ?? false, stopTokenIds: t.stopTokenIds, stopStrings: c.stop, tokenizer: t.tokenizer, padTokenId: t.padId,
-      ...(t.policy.fused ? { maxBatchRows: c.micro_batch } : {}),
-      ...(opts.seeds ? { seeds: opts.seeds.slice(i, i + perCall) } : {}),
+      ...(fused ? { maxBatchRows: c.micro_batch } : {}),
+      // per-sample generators; the op-by-op loop reseeds the global generator per prompt instead
+      ...(opts.seeds ? (fused ? { seeds: opts.seeds.slice(i, i + perCall) } : { seed: opts.seeds[i]! }) : {}),
       // generated tokens as they come (every 16 steps)
       onStep: opts.progress ? (step, B) => {
         opts.progress!.tokens += B;
