@@ -9,6 +9,9 @@
  *           'stop' : 1/64 of the vocabulary are stop ids, samples end at different steps and
  *                    leave the batch; the PyTorch loop ends each sample after the same number of
  *                    tokens as prime-ts drew (as if its stop token came then): the same work
+ *           both with generate's default loop (continuous batching, one native call per step)
+ *           and with the left-padded loop that preceded it (`decodeLoop: 'padded'`, fused
+ *           layers; "before" rows, same seed, same tokens)
  *
  * Shapes: a tiny model, a ~25M-parameter model, and a Qwen2.5-0.5B-shaped stack (its widths,
  * heads and 151,936-token vocabulary; 2 layers instead of 24 to fit the time).
@@ -129,9 +132,13 @@ for (const shape of SHAPES) {
   const genTokens = (s: ReturnType<typeof generate>) => s.reduce((a, x) => a + x.tokenIds.length, 0);
   const [tLen, outLen] = sampleRun([]);
   const [tStop, outStop] = sampleRun(stopIds);
+  // the left-padded loop that preceded continuous batching (fused layers, cache rows index-selected), same run
+  const [tLenPad, outLenPad] = sampleRun([], { decodeLoop: 'padded' });
+  const [tStopPad, outStopPad] = sampleRun(stopIds, { decodeLoop: 'padded' });
   const ts = {
     score: rate(scoreTokens, tScore), train: rate(scoreTokens, tTrain),
     len: rate(genTokens(outLen), tLen), stop: rate(genTokens(outStop), tStop),
+    lenPad: rate(genTokens(outLenPad), tLenPad), stopPad: rate(genTokens(outStopPad), tStopPad),
   };
   const abl: [string, { wall: number; cpu: number }][] = [];
   if (shape.ablations) {
@@ -166,7 +173,7 @@ for (const shape of SHAPES) {
     };
   }
   const line = (work: string, k: keyof typeof ts) => {
-    const a = ts[k], b = py?.[k];
+    const a = ts[k], b = py?.[k === 'lenPad' ? 'len' : k === 'stopPad' ? 'stop' : k];
     rows.push([shape.key, work, fmt(a.wall), b ? fmt(b.wall) : '—', b ? `${(a.wall / b.wall).toFixed(2)}×` : '—', fmt(a.cpu), b ? fmt(b.cpu) : '—', b ? `${(a.cpu / b.cpu).toFixed(2)}×` : '—']);
     console.log(`  ${work.padEnd(36)} wall: ${fmt(a.wall).padStart(7)} vs ${b ? fmt(b.wall).padStart(7) : '—'} ${b ? (a.wall / b.wall).toFixed(2) + '×' : ''}   cpu: ${fmt(a.cpu).padStart(7)} vs ${b ? fmt(b.cpu).padStart(7) : '—'} ${b ? (a.cpu / b.cpu).toFixed(2) + '×' : ''}`);
   };
@@ -174,6 +181,8 @@ for (const shape of SHAPES) {
   line('score fwd+bwd tok/s', 'train');
   line(`sample len tok/s (${sa.P}×${sa.n}, ${sa.maxNew} new)`, 'len');
   line(`sample stop tok/s (${genTokens(outStop)} tok)`, 'stop');
+  line('sample len, left-padded loop (before)', 'lenPad');
+  line(`sample stop, left-padded loop (${genTokens(outStopPad)} tok)`, 'stopPad');
   for (const [name, v] of abl) console.log(`  ${name.padEnd(36)} wall: ${fmt(v.wall).padStart(7)}   cpu: ${fmt(v.cpu).padStart(7)}  (prime-ts)`);
   // MFU (src/prime/perf.ts): model FLOPs of the real (unpadded) tokens per second / this process's sgemm peak
   const peak = sgemmPeakFlops();
@@ -182,7 +191,7 @@ for (const shape of SHAPES) {
     len: outLen.reduce((a, x) => a + generationFlops(cfg, gPrompts[x.promptIndex]!.length, x.tokenIds.length), 0) / genTokens(outLen),
     stop: outStop.reduce((a, x) => a + generationFlops(cfg, gPrompts[x.promptIndex]!.length, x.tokenIds.length), 0) / genTokens(outStop),
   };
-  const mfuOf = (k: keyof typeof ts, side: typeof ts | null | undefined) => (side ? `${(100 * (k === 'train' ? 3 * perTok.score : perTok[k]) * side[k].wall / peak).toFixed(1)}%` : '—');
+  const mfuOf = (k: 'score' | 'train' | 'len' | 'stop', side: Record<'score' | 'train' | 'len' | 'stop', Time> | null | undefined) => (side ? `${(100 * (k === 'train' ? 3 * perTok.score : perTok[k]) * side[k].wall / peak).toFixed(1)}%` : '—');
   console.log(`  MFU vs sgemm peak ${(peak / 1e9).toFixed(1)} GFLOP/s (prime-ts / PyTorch): ` +
     (['score', 'train', 'len', 'stop'] as const).map((k) => `${k} ${mfuOf(k, ts)} / ${mfuOf(k, py)}`).join(', '));
 

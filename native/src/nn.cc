@@ -6,6 +6,8 @@
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <cmath>
+#include <ATen/CPUGeneratorImpl.h>
+#include <mutex>
 
 namespace prime {
 
@@ -121,25 +123,17 @@ static Napi::Value entropyFromLogits(const Napi::CallbackInfo& info) {
   return Wrap(info.Env(), -(logp.exp() * logp.clamp_min(lowest)).sum(-1));
 }
 
-// sampleNext(logits (B,V), temperature, topP, topK, greedy) -> [tokens (B) int64, logp (B) float32]
-// logp is the log-probability of the chosen token under softmax(logits / temperature) over the
-// whole vocabulary (top-p / top-k only restrict which tokens can be drawn); this is the
-// quantity a PPO learner recomputes with the same temperature. Greedy: argmax, logp under T=1.
-// One exp pass serves both: e = exp(z − max z) gives logZ = max z + log Σe for the log-prob, and,
-// with the tokens outside top-k / top-p zeroed, the weights of an inverse-CDF draw: the first
-// token whose cumulative weight (float64) exceeds u·Σw, u ~ U[0, 1). That costs one cumsum and a
-// binary search per row instead of at::multinomial, which was several times slower on CPU.
-static Napi::Value sampleNext(const Napi::CallbackInfo& info) {
+// The draw of one token per row from logits (B,V); see sampleNext. u: (B,1) float64 uniforms in
+// [0, 1), one per row (default: drawn from libtorch's global generator, in row order).
+static std::vector<at::Tensor> SampleRows(const at::Tensor& logitsIn, double temp, double topP, int64_t topK, bool greedy,
+                                          const c10::optional<at::Tensor>& uIn) {
   c10::NoGradGuard ng;
-  at::Tensor logits = T(info, 0).to(at::kFloat);
-  double temp = D(info, 1), topP = D(info, 2);
-  int64_t topK = I(info, 3);
-  bool greedy = B(info, 4);
+  at::Tensor logits = logitsIn.to(at::kFloat);
   at::Tensor tokens;
   if (greedy || temp <= 0) {
     tokens = logits.argmax(-1);
     at::Tensor logp = at::log_softmax(logits, -1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
-    return WrapList(info.Env(), {tokens, logp});
+    return {tokens, logp};
   }
   int64_t Bn = logits.size(0), V = logits.size(-1);
   at::Tensor scaled = temp == 1.0 ? logits : logits / temp;
@@ -161,11 +155,59 @@ static Napi::Value sampleNext(const Napi::CallbackInfo& info) {
   }
   at::Tensor cdf = w.cumsum(-1, at::kDouble);                                  // (B,V)
   at::Tensor total = cdf.narrow(-1, V - 1, 1);                                 // (B,1)
+  at::Tensor u0 = uIn ? uIn->to(cdf.options()).view({Bn, 1}) : at::rand({Bn, 1}, cdf.options());
   // u·Σw < Σw also after rounding, so the draw never lands past the last token of nonzero weight
-  at::Tensor u = at::minimum(at::rand({Bn, 1}, cdf.options()) * total, at::nextafter(total, at::zeros_like(total)));
+  at::Tensor u = at::minimum(u0 * total, at::nextafter(total, at::zeros_like(total)));
   tokens = at::searchsorted(cdf, u, false, true).squeeze(-1);
   at::Tensor logp = scaled.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - logZ.squeeze(-1);
-  return WrapList(info.Env(), {tokens, logp});
+  return {tokens, logp};
+}
+
+// Uniforms (B,1) float64 on the CPU from per-row generators: row r takes the next draw of the CPU
+// generator whose state is states[r] (a uint8 state tensor as getRngState returns), advanced in
+// place — the draw `at::rand({1, 1}, float64)` makes on a generator in that state.
+static at::Tensor RowUniforms(std::vector<at::Tensor>& states, int64_t Bn) {
+  if (static_cast<int64_t>(states.size()) != Bn)
+    throw std::invalid_argument("sample: " + std::to_string(states.size()) + " generator states for " + std::to_string(Bn) + " rows");
+  at::Tensor u = at::empty({Bn, 1}, at::TensorOptions().dtype(at::kDouble));
+  double* up = u.data_ptr<double>();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>();
+  for (int64_t r = 0; r < Bn; r++) {
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(states[r]);
+    }
+    up[r] = at::rand({1}, gen, at::TensorOptions().dtype(at::kDouble)).item<double>();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    states[r].copy_(gen.get_state());
+  }
+  return u;
+}
+
+// sampleNext(logits (B,V), temperature, topP, topK, greedy, rngStates?) -> [tokens (B) int64, logp (B) float32]
+// logp is the log-probability of the chosen token under softmax(logits / temperature) over the
+// whole vocabulary (top-p / top-k only restrict which tokens can be drawn); this is the
+// quantity a PPO learner recomputes with the same temperature. Greedy: argmax, logp under T=1.
+// One exp pass serves both: e = exp(z − max z) gives logZ = max z + log Σe for the log-prob, and,
+// with the tokens outside top-k / top-p zeroed, the weights of an inverse-CDF draw: the first
+// token whose cumulative weight (float64) exceeds u·Σw, u ~ U[0, 1). That costs one cumsum and a
+// binary search per row instead of at::multinomial, which was several times slower on CPU.
+// rngStates (B generator states): row r draws its u from generator state r (RowUniforms);
+// otherwise from libtorch's global generator.
+static Napi::Value sampleNext(const Napi::CallbackInfo& info) {
+  c10::optional<at::Tensor> u;
+  if (info.Length() > 5 && !IsNull(info, 5)) {
+    auto states = Tensors(info, 5);
+    u = RowUniforms(states, T(info, 0).size(0));
+  }
+  return WrapList(info.Env(), SampleRows(T(info, 0), D(info, 1), D(info, 2), I(info, 3), B(info, 4), u));
+}
+
+// rngStateForSeed(seed) -> uint8 state tensor of a CPU generator seeded as manualSeed(seed) seeds the global one.
+static Napi::Value rngStateForSeed(const Napi::CallbackInfo& info) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(I(info, 0)));
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return Wrap(info.Env(), at::Tensor(gen.get_state()));
 }
 
 // ---------------------------------------------------------------- optimizers
@@ -243,7 +285,13 @@ static Napi::Value clipGradNorm(const Napi::CallbackInfo& info) {
 // One Qwen2/Llama decoder layer as a single call: ~25 ATen ops that, issued one by one from JS,
 // cost more in crossings than in work on small decoding batches. Autograd records every op.
 // Linear layers go through at::linear (libtorch's kernels; nothing home-made where libtorch has it).
-static at::Tensor LmLinear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b) { return at::linear(x, w, b); }
+static at::Tensor LmLinear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b) {
+  // one token per row (decoding): the 2-D product (addmm / mm) directly; a (B,1,D) input goes
+  // through matmul's folding on every call (a (12,1,64)·(176,64)ᵀ product measured 2.5× slower
+  // that way in libtorch 1.13), for the same result
+  if (x.dim() == 3 && x.size(1) == 1) return at::linear(x.reshape({x.size(0), x.size(2)}), w, b).unsqueeze(1);
+  return at::linear(x, w, b);
+}
 
 static at::Tensor LmRmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
   at::ScalarType dt = x.scalar_type();
@@ -283,7 +331,10 @@ static double Lowest(at::ScalarType st) {
        : st == at::kBFloat16 ? static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest())
        : static_cast<double>(std::numeric_limits<c10::Half>::lowest());
 }
-static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& keyMask) {
+// blocked (decoding, one query per row): (B,Tk) bool, true = a key the row must not see, used
+// instead of keyMask (computed once per step rather than negated in every layer).
+static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& keyMask,
+                              const at::Tensor& blocked = at::Tensor()) {
   int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), Dh = q.size(3), Hkv = k.size(1), Tk = k.size(2), G = H / Hkv;
 #ifdef PRIME_HAS_SDPA
   if (g_use_sdpa && Tq > 1) {
@@ -300,12 +351,16 @@ static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at
   at::Tensor scores = small ? (qg.unsqueeze(3) * k.unsqueeze(2)).sum(-1).view({B, Hkv, G, Tq, Tk})   // (B,Hkv,G,1,Tk)
                             : at::matmul(qg, k.transpose(-2, -1)).view({B, Hkv, G, Tq, Tk});
   at::Tensor allowed;
-  if (Tq > 1) allowed = at::ones({Tq, Tk}, q.options().dtype(at::kBool)).tril(Tk - Tq);
-  if (keyMask) {
-    at::Tensor km = keyMask->view({B, 1, 1, 1, Tk});
-    allowed = allowed.defined() ? at::logical_and(allowed, km) : km;
+  if (blocked.defined() && Tq == 1) {
+    scores = scores.masked_fill(blocked.view({B, 1, 1, 1, Tk}), Lowest(scores.scalar_type()));
+  } else {
+    if (Tq > 1) allowed = at::ones({Tq, Tk}, q.options().dtype(at::kBool)).tril(Tk - Tq);
+    if (keyMask) {
+      at::Tensor km = keyMask->view({B, 1, 1, 1, Tk});
+      allowed = allowed.defined() ? at::logical_and(allowed, km) : km;
+    }
+    if (allowed.defined()) scores = scores.masked_fill(at::logical_not(allowed), Lowest(scores.scalar_type()));
   }
-  if (allowed.defined()) scores = scores.masked_fill(at::logical_not(allowed), Lowest(scores.scalar_type()));
   bool half = scores.scalar_type() == at::kHalf || scores.scalar_type() == at::kBFloat16;
   at::Tensor p = half ? at::softmax(scores, -1, at::kFloat).to(scores.scalar_type()) : at::softmax(scores, -1);
   if (small) return (p.view({B, Hkv, G, Tk, 1}) * v.unsqueeze(2)).sum(3).view({B, H, Tq, Dh});
@@ -318,7 +373,8 @@ static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at
 static c10::optional<at::Tensor> Opt(const at::Tensor& t) { return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt; }
 static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Tensor>& w, const at::Tensor& cos, const at::Tensor& sin,
                                    const c10::optional<at::Tensor>& keyMask, const c10::optional<at::Tensor>& kCache,
-                                   const c10::optional<at::Tensor>& vCache, int64_t start, int64_t H, int64_t Hkv, double eps) {
+                                   const c10::optional<at::Tensor>& vCache, int64_t start, int64_t H, int64_t Hkv, double eps,
+                                   const at::Tensor& writeCols = at::Tensor(), int64_t span = 0, const at::Tensor& blocked = at::Tensor()) {
   int64_t B = x.size(0), Tn = x.size(1);
   at::Tensor n1 = LmRmsNorm(x, w[0], eps);
   at::Tensor q = LmLinear(n1, w[1], Opt(w[2])).view({B, Tn, H, -1});    // (B,T,H,Dh)
@@ -327,16 +383,38 @@ static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Te
     q = LmRmsNorm(q, w[16], eps);
     k = LmRmsNorm(k, w[17], eps);
   }
-  q = LmRope(q.transpose(1, 2), cos, sin);  // (B,H,T,Dh)
-  k = LmRope(k.transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
+  if (writeCols.defined()) {
+    // decoding: sin comes signed, cat(−sin₁, sin₂), so rotate_half(x)·sin = swap_halves(x)·signed
+    // sin, elementwise the same products (a sign flip is exact) in 4 ops instead of 7
+    auto ropeSigned = [&](const at::Tensor& x) {
+      int64_t h = x.size(-1) / 2;
+      std::vector<int64_t> split(x.sizes().begin(), x.sizes().end() - 1);
+      split.push_back(2);
+      split.push_back(h);
+      return x * cos + at::flip(x.view(split), {-2}).view(x.sizes()) * sin;
+    };
+    q = ropeSigned(q.transpose(1, 2));  // (B,H,1,Dh)
+    k = ropeSigned(k.transpose(1, 2));  // (B,Hkv,1,Dh)
+  } else {
+    q = LmRope(q.transpose(1, 2), cos, sin);  // (B,H,T,Dh)
+    k = LmRope(k.transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
+  }
   at::Tensor v = LmLinear(n1, w[5], Opt(w[6])).view({B, Tn, Hkv, -1}).transpose(1, 2);  // (B,Hkv,T,Dh)
-  if (kCache && vCache) {
+  if (kCache && vCache && writeCols.defined()) {
+    // one new token per row, written at that row's own column (caches (≥B,Hkv,Tmax,Dh): rows [0,B) are used)
+    at::Tensor idx = writeCols.view({B, 1, 1, 1}).expand({B, Hkv, 1, k.size(3)});
+    at::Tensor kc = kCache->narrow(0, 0, B), vc = vCache->narrow(0, 0, B);
+    kc.scatter_(2, idx, k);
+    vc.scatter_(2, idx, v);
+    k = kc.narrow(2, 0, span);
+    v = vc.narrow(2, 0, span);
+  } else if (kCache && vCache) {
     kCache->narrow(2, start, Tn).copy_(k);
     vCache->narrow(2, start, Tn).copy_(v);
     k = kCache->narrow(2, 0, start + Tn);
     v = vCache->narrow(2, 0, start + Tn);
   }
-  at::Tensor o = LmAttention(q, k, v, keyMask);                                         // (B,H,T,Dh)
+  at::Tensor o = LmAttention(q, k, v, keyMask, blocked);                                // (B,H,T,Dh)
   at::Tensor h = x + LmLinear(o.transpose(1, 2).reshape({B, Tn, -1}), w[7], Opt(w[8]));  // (B,T,D)
   at::Tensor n2 = LmRmsNorm(h, w[9], eps);
   at::Tensor m = at::silu(LmLinear(n2, w[10], Opt(w[11]))) * LmLinear(n2, w[12], Opt(w[13]));  // (B,T,I)
@@ -398,6 +476,24 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
   }
 };
 
+// The 18 weights of layer at offset `off` of a JS array (null = absent bias / norm), checked.
+static std::vector<at::Tensor> LayerWeights(Napi::Env env, Napi::Array wa, uint32_t off, const char* who) {
+  std::vector<at::Tensor> w(18);
+  for (uint32_t k = 0; k < 18; k++) {
+    Napi::Value e = wa.Get(off + k);
+    if (e.IsNull() || e.IsUndefined()) continue;
+    if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(NTensor::constructor->Value()))
+      throw Napi::TypeError::New(env, std::string(who) + ": weights must be an array of 18 tensors or nulls per layer");
+    NTensor* h = NTensor::Unwrap(e.As<Napi::Object>());
+    if (h->released) throw Napi::Error::New(env, "tensor used after dispose()");
+    w[k] = h->tensor;
+  }
+  for (int k : {0, 1, 3, 5, 7, 9, 10, 12, 14})
+    if (!w[k].defined()) throw Napi::TypeError::New(env, std::string(who) + ": weight " + std::to_string(off + k) + " is required");
+  if (w[16].defined() != w[17].defined()) throw std::invalid_argument(std::string(who) + ": q_norm and k_norm come together");
+  return w;
+}
+
 // decoderLayer(x (B,T,D), weights[18], cos (B,T,Dh), sin (B,T,Dh), keyMask (B,Tk) bool | null,
 //              kCache | null, vCache | null, cacheStart, H, Hkv, eps, checkpoint?) -> (B,T,D)
 // weights: [input_layernorm, q.w, q.b, k.w, k.b, v.w, v.b, o.w, o.b, post_attention_layernorm,
@@ -409,20 +505,7 @@ static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
   at::Tensor x = T(info, 0);
   if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != 18)
     throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 18 tensors or nulls");
-  Napi::Array wa = info[1].As<Napi::Array>();
-  std::vector<at::Tensor> w(18);
-  for (uint32_t k = 0; k < 18; k++) {
-    Napi::Value e = wa.Get(k);
-    if (e.IsNull() || e.IsUndefined()) continue;
-    if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(NTensor::constructor->Value()))
-      throw Napi::TypeError::New(info.Env(), "decoderLayer: weights must be an array of 18 tensors or nulls");
-    NTensor* h = NTensor::Unwrap(e.As<Napi::Object>());
-    if (h->released) throw Napi::Error::New(info.Env(), "tensor used after dispose()");
-    w[k] = h->tensor;
-  }
-  for (int k : {0, 1, 3, 5, 7, 9, 10, 12, 14})
-    if (!w[k].defined()) throw Napi::TypeError::New(info.Env(), "decoderLayer: weight " + std::to_string(k) + " is required");
-  if (w[16].defined() != w[17].defined()) throw std::invalid_argument("decoderLayer: q_norm and k_norm come together");
+  std::vector<at::Tensor> w = LayerWeights(info.Env(), info[1].As<Napi::Array>(), 0, "decoderLayer");
   at::Tensor cos = T(info, 2).unsqueeze(1), sin = T(info, 3).unsqueeze(1);  // (B,1,T,Dh)
   auto keyMask = OptT(info, 4);
   auto kCache = OptT(info, 5), vCache = OptT(info, 6);
@@ -439,6 +522,52 @@ static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
     return Wrap(info.Env(), CheckpointedLayer::apply(x, cos, sin, km, at::TensorList(present), slots, H, Hkv, eps, keyMask.has_value()));
   }
   return Wrap(info.Env(), DecoderLayerImpl(x, w, cos, sin, keyMask, kCache, vCache, start, H, Hkv, eps));
+}
+
+// decodeStep(tokens (B) int64, cols (B) int64, span, embedW (V,D), layerWeights (L·18 array, as decoderLayer's),
+//            normW (D), lmHeadW (V,D), cosTable (P,Dh), sinTable (P,Dh), kCaches[L], vCaches[L], H, Hkv, eps,
+//            temperature, topP, topK, greedy, rngStates | null) -> [tokens (B) int64, logp (B) float32], on the CPU
+// One decoding step of the whole model for B rows, each with its own cache length (continuous
+// batching): row r's input token sits at position cols[r] (= the number of tokens before it in
+// its sequence, which start at column 0 of the caches, (≥B,Hkv,Tmax,Dh), rows [0,B) in use); its
+// keys/values are written at column cols[r] and it attends to columns 0 … cols[r]. span = max(cols) + 1.
+// Then the final norm, lm_head on these B positions only, and the draw of sampleNext.
+static Napi::Value decodeStep(const Napi::CallbackInfo& info) {
+  c10::NoGradGuard ng;
+  at::Tensor embedW = T(info, 3);
+  auto dev = embedW.device();
+  at::Tensor tokens = T(info, 0).to(dev, at::kLong), cols = T(info, 1).to(dev, at::kLong);
+  int64_t span = I(info, 2);
+  if (!info[4].IsArray()) throw Napi::TypeError::New(info.Env(), "decodeStep: layerWeights must be an array");
+  Napi::Array wa = info[4].As<Napi::Array>();
+  auto kC = Tensors(info, 9), vC = Tensors(info, 10);
+  size_t L = kC.size();
+  if (vC.size() != L || wa.Length() != 18 * L)
+    throw std::invalid_argument("decodeStep: " + std::to_string(wa.Length()) + " layer weights, " + std::to_string(L) + " key and " + std::to_string(vC.size()) + " value caches");
+  int64_t Bn = tokens.numel(), H = I(info, 11), Hkv = I(info, 12);
+  double eps = D(info, 13);
+  TORCH_CHECK(cols.numel() == Bn, "decodeStep: ", Bn, " tokens but ", cols.numel(), " cache columns");
+  TORCH_CHECK(L == 0 || (kC[0].size(0) >= Bn && span <= kC[0].size(2)), "decodeStep: ", Bn, " rows and span ", span, " do not fit caches of shape ", L ? kC[0].sizes() : at::IntArrayRef{});
+  at::Tensor cosT = T(info, 7), sinT = T(info, 8);
+  int64_t Dh = cosT.size(1);
+  at::Tensor cs = cosT.index_select(0, cols).view({Bn, 1, 1, Dh}), sn = sinT.index_select(0, cols).view({Bn, 1, 1, Dh});
+  sn = at::cat({-sn.narrow(-1, 0, Dh / 2), sn.narrow(-1, Dh / 2, Dh / 2)}, -1);  // signed: see DecoderLayerImpl
+  at::Tensor blocked = at::arange(span, cols.options()).view({1, span}) > cols.view({Bn, 1});  // (Bn,span): keys past the row's own
+  c10::optional<at::Tensor> keyMask;
+  at::Tensor x = at::embedding(embedW, tokens.view({Bn, 1}));  // (Bn,1,D)
+  for (size_t l = 0; l < L; l++) {
+    std::vector<at::Tensor> w = LayerWeights(info.Env(), wa, static_cast<uint32_t>(18 * l), "decodeStep");
+    x = DecoderLayerImpl(x, w, cs, sn, keyMask, kC[l], vC[l], 0, H, Hkv, eps, cols, span, blocked);
+  }
+  at::Tensor h = LmRmsNorm(x.view({Bn, -1}), T(info, 5), eps);
+  at::Tensor logits = at::linear(h, T(info, 6));  // (Bn,V)
+  c10::optional<at::Tensor> u;
+  if (info.Length() > 18 && !IsNull(info, 18)) {
+    auto states = Tensors(info, 18);
+    u = RowUniforms(states, Bn);
+  }
+  auto out = SampleRows(logits, D(info, 14), D(info, 15), I(info, 16), B(info, 17), u);
+  return WrapList(info.Env(), {out[0].to(at::kCPU), out[1].to(at::kCPU)});
 }
 
 // setAttentionKernel('sdpa' | 'composite') -> the kernel now in use. 'sdpa' needs libtorch >= 2.5.
@@ -458,7 +587,7 @@ void InitNN(Napi::Env env, Napi::Object exports) {
 #define E(name) Export<name>(env, exports, #name);
   E(softmax) E(logSoftmax) E(embedding) E(crossEntropy) E(nllLoss) E(layerNorm) E(rmsNorm)
   E(dropout) E(rope) E(sdpa) E(tokenLogprobs) E(entropyFromLogits) E(sampleNext)
-  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm) E(decoderLayer) E(setAttentionKernel)
+  E(adamwStep) E(sgdStep) E(gradNorm) E(clipGradNorm) E(decoderLayer) E(setAttentionKernel) E(decodeStep) E(rngStateForSeed)
 #undef E
 }
 

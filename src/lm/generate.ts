@@ -1,16 +1,22 @@
 /**
  * Batched sampling with a key/value cache — the rollout half of PRIME.
  *
- * Prompts of different lengths are left-padded into one batch and prefilled once; each prompt's
- * cache rows are then repeated for its n samples. Every step feeds the B' still-running rows
- * one token each, samples the next token from softmax(logits / temperature) restricted by top-k
- * and top-p (or takes the argmax), and records that token's log-prob under the full tempered
- * distribution. A row finishes on a stop token id, on a stop string in its decoded text, or
- * after maxNewTokens; finished rows leave the batch (their cache rows are dropped), so the
- * remaining work shrinks with them.
+ * Every step feeds the B running rows one token each, samples the next token from
+ * softmax(logits / temperature) restricted by top-k and top-p (or takes the argmax), and records
+ * that token's log-prob under the full tempered distribution. A row finishes on a stop token id,
+ * on a stop string in its decoded text, or after maxNewTokens; finished rows leave the batch.
+ *
+ * Two loops. The default (fused model, 'prealloc' cache) is continuous batching
+ * (`decodeContinuous`): cache rows are slots, each sequence starts at column 0 of its row and has
+ * its own length, a step is one native call, and a finished row's slot takes the next waiting
+ * sample (`maxBatchRows`; by default every sample runs at once, so slots only empty). The
+ * reference loop (`model.fused = false` or the 'cat' cache, kept for tests and the benchmark's
+ * ablations) left-pads the prompts into one batch, prefills them once, repeats each prompt's
+ * cache rows for its n samples and index-selects the running rows as samples finish.
  *
  * Determinism: with `seed`, libtorch's global generator is reseeded first, so the same model,
- * prompts and options give the same samples.
+ * prompts and options give the same samples (both loops draw the same uniforms in the same row
+ * order). With `seeds`, every sample has a generator of its own.
  */
 import * as torch from '../torch/index.js';
 import { type Tensor, keep, noGrad } from '../torch/index.js';
@@ -42,10 +48,29 @@ export interface GenerateOptions {
   skipSpecialTokens?: boolean;
   /** Reseeds libtorch's global generator before sampling. */
   seed?: number;
+  /**
+   * One seed per prompt (integers in [0, 2³²), instead of `seed`): sample j of prompt i draws from
+   * a generator of its own seeded with `sampleSeed(seeds[i], j)`, so a prompt's samples do not
+   * depend on which other prompts share the batch, nor on `maxBatchRows` (up to floating-point
+   * rounding of batched products). libtorch's global generator is untouched.
+   */
+  seeds?: number[];
+  /**
+   * Continuous batching: at most this many sequences decode at once; a finished row is replaced
+   * by the next waiting sample (its prompt prefilled then), so the batch stays full. Default: all
+   * samples at once.
+   */
+  maxBatchRows?: number;
   /** Fills left padding (never attended to). Default: the tokenizer's pad id, else 0. */
   padTokenId?: number;
   /** KV cache layout; 'cat' exists for measurement. Default 'prealloc'. */
   kvCache?: KVCacheMode;
+  /**
+   * 'continuous' (default with the fused model and the 'prealloc' cache): continuous batching, one
+   * native call per step. 'padded': the left-padded reference loop (the only one op by op or with
+   * the 'cat' cache), kept for tests and the benchmark's before/after rows.
+   */
+  decodeLoop?: 'continuous' | 'padded';
   /** Called after each decoding step's forward with the number of rows it ran on. */
   onStep?: (step: number, rows: number) => void;
 }
@@ -91,6 +116,18 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
   prompts.forEach((p, i) => p.forEach((t) => {
     if (!(Number.isInteger(t) && t >= 0 && t < V)) throw new RangeError(`generate: prompt ${i} has token id ${t} outside [0, ${V})`);
   }));
+  if (opts.seeds !== undefined) {
+    if (opts.seed !== undefined) throw new Error('generate: give seed or seeds, not both');
+    if (opts.seeds.length !== prompts.length) throw new RangeError(`generate: ${opts.seeds.length} seeds for ${prompts.length} prompts`);
+    opts.seeds.forEach((x, i) => { if (!(Number.isInteger(x) && x >= 0 && x < 2 ** 32)) throw new RangeError(`generate: seeds[${i}] must be an integer in [0, 2^32), got ${x}`); });
+  }
+  const maxRows = opts.maxBatchRows;
+  if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows >= 1)) throw new RangeError(`generate: maxBatchRows must be a positive integer, got ${maxRows}`);
+  prompts.forEach((p, i) => { if (p.length === 0) throw new RangeError(`generate: prompt ${i} is empty`); });
+  const continuous = model.fused && (opts.kvCache ?? 'prealloc') === 'prealloc' && opts.decodeLoop !== 'padded';
+  if (opts.decodeLoop === 'continuous' && !continuous) throw new Error("generate: the continuous loop needs the fused model and the 'prealloc' cache");
+  if (!continuous && maxRows !== undefined && maxRows < prompts.length * n) throw new Error('generate: maxBatchRows needs the continuous loop');
+  if (!continuous && opts.seeds !== undefined) throw new Error("generate: seeds need the fused model with the 'prealloc' cache");
   if (opts.seed !== undefined) torch.manualSeed(opts.seed);
 
   const P = prompts.length;
@@ -104,6 +141,35 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
   const tailTokens = 4 * Math.max(0, ...stopStrings.map((s) => s.length)) + 4;
   // Exact text of the tokens: no clean_up_tokenization_spaces (verifiers grade what the model wrote).
   const decode = (ids: number[]) => tok!.decode(ids, { skipSpecialTokens: skipSpecial, cleanUpTokenizationSpaces: false });
+  /** Appends a drawn token to sample s; false when that finished it (stop id, stop string, length). */
+  const record = (s: Sample, id: number, lp: number): boolean => {
+    s.tokenIds.push(id);
+    s.logprobs.push(lp);
+    if (stopIds.has(id)) {
+      s.finishReason = 'stop';
+      s.stoppedBy = id;
+      return false;
+    }
+    if (stopStrings.length) {
+      const tail = decode(s.tokenIds.slice(-tailTokens));
+      const hit = stopStrings.find((x) => tail.includes(x));
+      if (hit !== undefined) {
+        s.finishReason = 'stop';
+        s.stoppedBy = hit;
+        return false;
+      }
+    }
+    return s.tokenIds.length < maxNew;
+  };
+
+  if (continuous) {
+    decodeContinuous(model, prompts, samples, {
+      maxNew, maxRows: Math.min(maxRows ?? samples.length, samples.length), padId: opts.padTokenId ?? tok?.padTokenId ?? 0,
+      sampling: { temperature, topP, topK, greedy }, seeds: opts.seeds, record, onStep: opts.onStep,
+    });
+    finishTexts();
+    return samples;
+  }
 
   const state: { cache: KVCache | null; keyMask: Tensor | null; nextPos: Tensor | null; logits: Tensor | null } = { cache: null, keyMask: null, nextPos: null, logits: null };
   const replace = <K extends 'keyMask' | 'nextPos' | 'logits'>(k: K, t: Tensor | null) => {
@@ -208,7 +274,12 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
     }
   });
 
-  if (tok) {
+  finishTexts();
+  return samples;
+
+  /** Decodes each sample's text (without a final stop id, cut before a stop string). */
+  function finishTexts(): void {
+    if (!tok) return;
     for (const s of samples) {
       const ids = s.finishReason === 'stop' && typeof s.stoppedBy === 'number' ? s.tokenIds.slice(0, -1) : s.tokenIds;
       let text = decode(ids);
@@ -219,5 +290,127 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
       s.text = text;
     }
   }
-  return samples;
+}
+
+/**
+ * The decoding loop of continuous batching (the fused model, 'prealloc' cache). Cache rows are
+ * slots; each row's sequence starts at column 0 (prompts right-padded at prefill, so no row
+ * carries left padding) and has its own length, so rows of different ages share one batch. A
+ * step is one native call (`CausalLM.decodeStep`: every layer, the final norm, lm_head on the B
+ * new positions, the draw) whose only read-back is the B tokens and their log-probs. Finished rows
+ * leave (the cache is compacted in place, order kept); free rows take the next waiting samples,
+ * whose prompts are prefilled together (once per prompt) and copied into them.
+ * Rows stay in admission order (= sample order when every sample fits at once), so with one global
+ * seed the draws are those of the left-padded loop.
+ */
+function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[], o: {
+  maxNew: number; maxRows: number; padId: number; seeds?: number[];
+  sampling: { temperature: number; topP: number; topK: number; greedy: boolean };
+  record: (s: Sample, id: number, lp: number) => boolean; onStep?: (step: number, rows: number) => void;
+}): void {
+  const S = o.maxRows, dev = model.device, total = samples.length;
+  const Lmax = Math.max(...prompts.map((p) => p.length));
+  const i64 = (xs: number[]) => torch.tensor(BigInt64Array.from(xs, BigInt));
+  noGrad(() => {
+    const cache = new KVCache(model.config, S, Lmax + o.maxNew, model.dtype, 'prealloc', dev);
+    // columns a row has not written are masked, but a masked weight (0) times uninitialized memory
+    // (possibly NaN) is NaN: start from zeros (compaction and admission copy only finite values)
+    for (const t of [...cache.keys, ...cache.values]) t!.zero_();
+    // one generator per sample (made when it enters the batch)
+    const states: (Tensor | null)[] | undefined = o.seeds ? samples.map(() => null) : undefined;
+    try {
+      let rows: number[] = []; // cache row → sample index
+      let cols: number[] = []; // cache row → position (= column) of its next input token
+      let last: number[] = []; // cache row → its next input token
+      let next = 0; // first waiting sample
+      /**
+       * Records the drawn tokens of rows [from, rows.length) (ids[r − from]); compacts the cache to
+       * the rows that continue. span: the cache columns written so far.
+       */
+      const advance = (from: number, ids: BigInt64Array, lps: number[], span: number) => {
+        const keepRows: number[] = Array.from({ length: from }, (_, r) => r);
+        for (let r = from; r < rows.length; r++) {
+          const id = Number(ids[r - from]);
+          if (o.record(samples[rows[r]!]!, id, lps[r - from]!)) {
+            keepRows.push(r);
+            last[r] = id;
+          }
+        }
+        if (keepRows.length === rows.length) return;
+        if (keepRows.length) torch.tidy(() => cache.compactRows(i64(keepRows), rows.length, span));
+        rows = keepRows.map((r) => rows[r]!);
+        cols = keepRows.map((r) => cols[r]!);
+        last = keepRows.map((r) => last[r]!);
+      };
+      let step = 0;
+      for (;;) {
+        // ---- free rows take waiting samples: prefill their prompts (once each), draw the first token
+        while (rows.length < S && next < total) {
+          const take = samples.slice(next, next + S - rows.length);
+          next += take.length;
+          const uniq = [...new Set(take.map((x) => x.promptIndex))];
+          const lens = uniq.map((i) => prompts[i]!.length);
+          const Lu = Math.max(...lens);
+          const src = take.map((x) => uniq.indexOf(x.promptIndex));
+          const tmp = new KVCache(model.config, uniq.length, Lu, model.dtype, 'prealloc', dev);
+          try {
+            const [t, lp] = torch.tidy(() => {
+              // right-padded: every prompt starts at column 0, positions 0 … len−1
+              const ids = i64(uniq.flatMap((i) => [...prompts[i]!, ...new Array<number>(Lu - prompts[i]!.length).fill(o.padId)])).view(uniq.length, Lu);
+              const mask = lens.some((l) => l !== Lu) ? torch.tensor(Uint8Array.from(uniq.flatMap((_, u) => Array.from({ length: Lu }, (_, c) => (c < lens[u]! ? 1 : 0)))), { dtype: 'bool' }).view(uniq.length, Lu) : null;
+              const hidden = model.forward(ids, { attentionMask: mask, cache: tmp, maxPosition: Lu - 1 }); // (U, Lu, D)
+              const lastH = hidden.view(uniq.length * Lu, -1).indexSelect(0, i64(lens.map((l, u) => u * Lu + l - 1)).to(dev)); // (U, D)
+              const logits = model.logits(lastH).indexSelect(0, i64(src).to(dev)); // (k, V)
+              cache.admitRows(rows.length, tmp, i64(src), Lu);
+              const groups = states ? { rngStates: take.map((x, j) => (states[next - take.length + j] = keep(torch.rngStateForSeed(sampleSeed(o.seeds![x.promptIndex]!, x.sampleIndex))))) } : {};
+              return torch.sampleNext(logits, { ...o.sampling, ...groups }).map((x) => keep(x)) as [Tensor, Tensor];
+            });
+            const span = Math.max(Lu, ...cols), from = rows.length;
+            rows.push(...take.map((_, j) => next - take.length + j));
+            cols.push(...src.map((u) => lens[u]!));
+            last.push(...take.map(() => 0));
+            try {
+              advance(from, t.data() as BigInt64Array, lp.toFlatArray(), span);
+            } finally {
+              t.dispose();
+              lp.dispose();
+            }
+          } finally {
+            tmp.dispose();
+          }
+        }
+        if (rows.length === 0) break;
+        // ---- one decoding step of every row
+        const B = rows.length;
+        const maxCol = Math.max(...cols);
+        const [t, lp] = torch.tidy(() => {
+          const groups = states ? { rngStates: rows.map((r) => states[r]!) } : {};
+          return model.decodeStep(i64(last), i64(cols), maxCol, cache, { ...o.sampling, ...groups }).map((x) => keep(x)) as [Tensor, Tensor];
+        });
+        o.onStep?.(step++, B);
+        for (let r = 0; r < B; r++) cols[r]!++;
+        try {
+          advance(0, t.data() as BigInt64Array, lp.toFlatArray(), maxCol + 1);
+        } finally {
+          t.dispose();
+          lp.dispose();
+        }
+      }
+    } finally {
+      cache.dispose();
+      states?.forEach((x) => x?.dispose());
+    }
+  });
+}
+
+/**
+ * The generator seed of sample j of a prompt seeded `seed` (generate's `seeds`): murmur3's 32-bit
+ * finalizer of seed ⊕ (j + 1)·φ (φ = 0x9e3779b9), so samples of one prompt and equal-sample
+ * indices of other prompts get unrelated streams (libtorch seeds its mt19937 with 32 bits).
+ */
+export function sampleSeed(seed: number, j: number): number {
+  let h = (seed ^ Math.imul(j + 1, 0x9e3779b9)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }

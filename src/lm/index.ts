@@ -11,7 +11,7 @@ export { Tokenizer, TokenizerError, TOKENIZER_FILES, type ChatMessage } from './
 export { loadPretrained, loadModel, loadConfig, loadGenerationConfig, savePretrained, CheckpointError } from './checkpoint.js';
 export type { Pretrained, LoadOptions, SaveOptions, GenerationConfig } from './checkpoint.js';
 export { logprobs, sharedPromptLogprobs, type LogprobsOptions, type LogprobsResult, type SharedPromptOptions } from './logprobs.js';
-export { generate, type GenerateOptions, type Sample, type FinishReason } from './generate.js';
+export { generate, sampleSeed, type GenerateOptions, type Sample, type FinishReason } from './generate.js';
 export { leftPad, packSequences, type PackedBatch } from './batch.js';
 export { resolveDevice, type Device } from './device.js';
 export { convertGguf, readGguf, readGgufTensor, ggufConfig, ggufTokenizer, unpermuteRows, GgufError, GGUF_ARCHITECTURES } from './gguf.js';

@@ -84,6 +84,35 @@ export class KVCache {
     this.#rows = rows.size(0);
   }
 
+  /**
+   * Continuous batching ('prealloc' only): rows [0, rows) are in use and each row's sequence starts
+   * at column 0. Keeps rows `keep` (int64 indices into [0, rows), in the new order) as rows
+   * [0, keep.length), copying columns [0, span) only.
+   */
+  compactRows(keep: Tensor, rows: number, span: number): void {
+    if (this.mode !== 'prealloc') throw new Error("KVCache.compactRows: needs the 'prealloc' layout");
+    torch.tidy(() => {
+      if (!sameDev(keep.device, this.device)) keep = keep.to(this.device);
+      for (const list of [this.keys, this.values])
+        for (const buf of list) buf!.narrow(0, 0, keep.size(0)).narrowCopy_(2, 0, buf!.narrow(0, 0, rows).narrow(2, 0, span).indexSelect(0, keep));
+    });
+  }
+
+  /**
+   * Continuous batching ('prealloc' only): copies columns [0, T) of `src`'s rows `srcRows` (int64)
+   * into rows [at, at + srcRows.length) of this cache — prompts prefilled in `src` (right-padded,
+   * from column 0) entering free rows.
+   */
+  admitRows(at: number, src: KVCache, srcRows: Tensor, T: number): void {
+    if (this.mode !== 'prealloc') throw new Error("KVCache.admitRows: needs the 'prealloc' layout");
+    if (at + srcRows.size(0) > this.#rows || T > this.maxLength) throw new RangeError(`KVCache.admitRows: rows [${at}, ${at + srcRows.size(0)}) × ${T} columns do not fit ${this.#rows} × ${this.maxLength}`);
+    torch.tidy(() => {
+      if (!sameDev(srcRows.device, this.device)) srcRows = srcRows.to(this.device);
+      for (const [dst, from] of [[this.keys, src.keys], [this.values, src.values]] as const)
+        for (let l = 0; l < dst.length; l++) dst[l]!.narrow(0, at, srcRows.size(0)).narrowCopy_(2, 0, from[l]!.narrow(2, 0, T).indexSelect(0, srcRows));
+    });
+  }
+
   dispose(): void {
     for (const t of [...this.keys, ...this.values]) t?.dispose();
     this.keys.fill(null);
@@ -93,6 +122,8 @@ export class KVCache {
     this.dispose();
   }
 }
+
+const sameDev = (a: string, b: string) => (a === 'cuda' ? 'cuda:0' : a) === (b === 'cuda' ? 'cuda:0' : b);
 
 /** The device the cache's tensors are on (its constructor's device; 'cuda' reads as 'cuda:0'). */
 function old0Device(c: KVCache): string {

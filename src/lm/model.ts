@@ -291,6 +291,30 @@ export class CausalLM extends Module {
     });
   }
 
+  /**
+   * One decoding step for B rows that each have their own cache length (continuous batching), as
+   * one native call (`decodeStep` in native/src/nn.cc): row r's input token `tokens[r]` sits at
+   * position `cols[r]` of a sequence that starts at column 0 of the cache (rows [0, B) of `cache`,
+   * mode 'prealloc'); its keys/values are written at column cols[r] and it attends to columns
+   * 0 … cols[r]. Then the final norm, lm_head on these B positions only, and `sampleNext`'s draw
+   * (rngStates: one generator state per row, as sampleNext's).
+   * tokens, cols: (B) int64 (CPU or the model's device). Returns [tokens (B) int64, logp (B)
+   * float32] on the CPU. No grad. The cache's `length` is not used or advanced.
+   */
+  decodeStep(tokens: Tensor, cols: Tensor, maxCol: number, cache: KVCache, o: { temperature: number; topP: number; topK: number; greedy: boolean; rngStates?: Tensor[] }): [Tensor, Tensor] {
+    if (cache.mode !== 'prealloc') throw new Error("decodeStep: needs a 'prealloc' KV cache");
+    if (maxCol + 1 > cache.maxLength) throw new RangeError(`decodeStep: column ${maxCol} exceeds the cache capacity ${cache.maxLength}`);
+    const c = this.config;
+    const [cos, sin] = this.#rope.tables(maxCol + 1);
+    const weights = this.model.layers.items.flatMap((l) => l.nativeWeights().map((w) => (w ? w.handle : null)));
+    const [a, b] = N.decodeStep(
+      tokens.handle, cols.handle, maxCol + 1, this.model.embed_tokens.weight.handle, weights, this.model.norm.weight.handle, this.lmHeadWeight.handle,
+      cos.handle, sin.handle, cache.keys.map((k) => k!.handle), cache.values.map((v) => v!.handle), c.numHeads, c.numKvHeads, c.rmsNormEps,
+      o.temperature, o.topP, o.topK, o.greedy, o.rngStates ? o.rngStates.map((t) => t.handle) : null,
+    );
+    return [wrap(a), wrap(b)];
+  }
+
   /** Logits (…, V) of hidden states (…, D): hidden · lmHeadWeightᵀ. */
   logits(hidden: Tensor): Tensor {
     return torch.linear(hidden, this.lmHeadWeight);

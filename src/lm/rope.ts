@@ -69,6 +69,12 @@ export class RopeTable {
     return [torch.embedding(this.#cos!, positionIds), torch.embedding(this.#sin!, positionIds)];
   }
 
+  /** The whole cos and sin tables (n', Dh), n' ≥ n positions (owned by the table: do not dispose). */
+  tables(n: number): [Tensor, Tensor] {
+    this.#ensure(n);
+    return [this.#cos!, this.#sin!];
+  }
+
   dispose(): void {
     this.#cos?.dispose();
     this.#sin?.dispose();

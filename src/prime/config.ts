@@ -46,6 +46,7 @@ export interface PrimeConfig {
     stop: string[];
     micro_batch: number;
     seed_per_prompt: boolean;
+    continuous_batching: boolean;
     buffer: 'prompts' | 'responses';
   };
   filter: {
@@ -222,9 +223,10 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'rollout.oversample', type: 'number', default: 2.0, min: 1, help: 'prompts drawn per rollout round = oversample × those still needed, since the filter drops some (chosen)' }),
   opt({ key: 'rollout.max_rounds', type: 'integer', default: 8, min: 1, help: 'rollout rounds per step before giving up on filling the batch and training on what was kept (chosen)' }),
   opt({ key: 'rollout.stop', type: 'string[]', default: [], help: 'extra stop strings besides EOS (chosen: none)' }),
-  opt({ key: 'rollout.micro_batch', type: 'integer', default: 8, min: 1, help: 'sequences per generation micro-batch; bounds memory (chosen for CPU)' }),
-  opt({ key: 'rollout.seed_per_prompt', type: 'boolean', default: false, help: "sample each prompt's K responses in a generate call of their own, seeded from (trainer.seed, step, round, the prompt's index in the round's draw), and shuffle PPO mini-batches from (trainer.seed, step, epoch): samples and updates then do not depend on batching or on how prompts are sharded over ranks, so N ranks reproduce a 1-process run up to float rounding. Costs generation batching across prompts (micro_batch then holds one prompt's K samples). Always on with several ranks (chosen: off)" }),
+  opt({ key: 'rollout.micro_batch', type: 'integer', default: 8, min: 1, help: 'sequences decoding at once (continuous batching: a finished sequence\'s row takes the next waiting sample); bounds memory (chosen for CPU)' }),
+  opt({ key: 'rollout.seed_per_prompt', type: 'boolean', default: false, help: "sample each prompt's K responses from a generator of their own (generate's `seeds`; prompts still share a batch), seeded from (trainer.seed, step, round, the prompt's index in the round's draw), and shuffle PPO mini-batches from (trainer.seed, step, epoch): samples and updates then do not depend on batching or on how prompts are sharded over ranks, so N ranks reproduce a 1-process run up to float rounding. Always on with several ranks (chosen: off)" }),
 
+  opt({ key: 'rollout.continuous_batching', type: 'boolean', default: false, help: "sample all of a round's prompts in one generate call with rollout.micro_batch rows decoding at once, a finished sequence's row taking the next waiting sample (vLLM-style continuous batching; faster when lengths differ). Off: micro-batches of rollout.micro_batch / n prompts in turn, as earlier releases, so a seed reproduces their samples (the README's replication figures) (chosen: off)" }),
   opt({ key: 'rollout.buffer', type: 'enum', values: ['prompts', 'responses'], default: 'prompts', help: "surplus groups kept by the filter beyond the batch: 'prompts' = re-queue their prompts, sampled again by the next step's policy so nothing stale is trained on (PRIME's reference); 'responses' = keep the groups, responses and log-probs from the older policy, for the next step (cheaper: no re-sampling)" }),
 
   // filter

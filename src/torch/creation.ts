@@ -107,6 +107,12 @@ export const manualSeed = (seed: number): void => N.manualSeed(seed);
 /** The default CPU generator's state, as a uint8 tensor (for checkpoints). */
 export const getRngState = (): Tensor => wrap(N.getRngState());
 export const setRngState = (state: Tensor): void => N.setRngState(state.handle);
+/**
+ * The state (uint8 tensor) of a fresh CPU generator seeded with `seed`, as `manualSeed(seed)`
+ * would leave the default one, without touching the default generator. `sampleNext` and the
+ * decoding step advance such states in place (`rngStates`).
+ */
+export const rngStateForSeed = (seed: number): Tensor => wrap(N.rngStateForSeed(seed));
 
 /** Intra-op threads for libtorch (OpenMP). Defaults to the machine's cores at load. */
 export const setNumThreads = (n: number): void => N.setNumThreads(n);

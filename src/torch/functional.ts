@@ -123,9 +123,13 @@ export const entropyFromLogits = (logits: Tensor): Tensor => wrap(N.entropyFromL
  * scales the logits; top-k (0 = off) and top-p (1 = off) restrict the candidates; `greedy` takes
  * the argmax. logp is the chosen token's log-prob under softmax(logits / temperature) over the
  * whole vocabulary (under T = 1 when greedy), as a PPO learner recomputes it.
+ * The uniform of each row's inverse-CDF draw comes from libtorch's global generator (rows in
+ * order), or, with `rngStates` (B generator states, see `rngStateForSeed`), row r's from
+ * generator state r, advanced in place.
  */
-export function sampleNext(logits: Tensor, o: { temperature?: number; topP?: number; topK?: number; greedy?: boolean } = {}): [Tensor, Tensor] {
-  const [a, b] = N.sampleNext(logits.handle, o.temperature ?? 1, o.topP ?? 1, o.topK ?? 0, o.greedy ?? false);
+export function sampleNext(logits: Tensor, o: { temperature?: number; topP?: number; topK?: number; greedy?: boolean; rngStates?: Tensor[] } = {}): [Tensor, Tensor] {
+  const [a, b] = N.sampleNext(logits.handle, o.temperature ?? 1, o.topP ?? 1, o.topK ?? 0, o.greedy ?? false,
+    o.rngStates ? o.rngStates.map((t) => t.handle) : null);
   return [wrap(a), wrap(b)];
 }
 

@@ -169,7 +169,11 @@ test('seed_per_prompt: a prompt\'s samples do not depend on which other prompts 
   const ids = (g: (typeof all)[number]) => g.sample.responses.map((r) => r.ids);
   assert.deepEqual(ids(shard[0]!), ids(all[1]!));
   assert.deepEqual(ids(shard[1]!), ids(all[3]!));
-  assert.deepEqual(shard[1]!.sample.responses.map((r) => r.logprobs), all[3]!.sample.responses.map((r) => r.logprobs));
+  // the same tokens; their log-probs up to float32 rounding of products batched with other prompts
+  const lpDiff = Math.max(...[[shard[0]!, all[1]!], [shard[1]!, all[3]!]].flatMap(([a, b]) =>
+    a.sample.responses.flatMap((r, k) => r.logprobs.map((v, j) => Math.abs(v - b.sample.responses[k]!.logprobs[j]!)))));
+  console.log(`seed_per_prompt: 2 of 4 prompts alone vs batched: same tokens, max |Δ log-prob| = ${lpDiff.toExponential(2)} (tol 1e-5)`);
+  assert.ok(lpDiff <= 1e-5, `log-prob difference ${lpDiff}`);
   assert.notDeepEqual(ids(all[0]!), ids((await t.rollout([rows[0]!], { seeds: [seeds[0]! + 1] }))[0]!), 'another seed, other samples');
   t.dispose();
 });

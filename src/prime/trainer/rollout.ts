@@ -18,9 +18,12 @@ import { requeueSeed, rolloutSeed } from './seeds.js';
 import { generationFlops } from '../perf.js';
 
 /**
- * Samples K responses for each row (micro-batched) and scores them with the verifier. With
- * `seeds` (one per row), each row is sampled in a generate call of its own that first seeds
- * libtorch's generator with its seed, so its samples do not depend on the other rows.
+ * Samples K responses for each row and scores them with the verifier. With
+ * rollout.continuous_batching: one generate call, `rollout.micro_batch` sequences decoding at
+ * once, and with `seeds` (one per row) each row's samples draw from generators of their own
+ * derived from its seed (generate's `seeds`). Otherwise micro-batches in turn, and with `seeds`
+ * each row in a generate call of its own that first seeds libtorch's generator with its seed.
+ * Either way a seeded row's samples do not depend on the other rows.
  */
 export async function rolloutGroups(t: PrimeTrainer, rows: PromptRow[], opts: {
   greedy?: boolean; n?: number; seeds?: number[];
@@ -32,15 +35,28 @@ export async function rolloutGroups(t: PrimeTrainer, rows: PromptRow[], opts: {
   const c = t.cfg.rollout;
   const n = opts.n ?? c.n;
   if (opts.seeds && opts.seeds.length !== rows.length) throw new RangeError(`rollout: ${opts.seeds.length} seeds for ${rows.length} rows`);
-  const perCall = opts.seeds ? 1 : Math.max(1, Math.floor(c.micro_batch / n));
+  // rollout.continuous_batching: micro_batch rows decode at once over all the rows' samples (a
+  // finished sample's row takes the next waiting one); otherwise (and for the op-by-op loop)
+  // micro-batches in turn
+  const fused = t.policy.fused && c.continuous_batching;
+  const perCall = fused ? rows.length : opts.seeds ? 1 : Math.max(1, Math.floor(c.micro_batch / n));
   const groups: Group<RolloutGroup>[] = [];
   for (let i = 0; i < rows.length; i += perCall) {
     const chunk = rows.slice(i, i + perCall);
+    const tokens0 = opts.progress?.tokens ?? 0;
     const samples = generate(t.policy, chunk.map((r) => t.promptIds(r)), {
       n, maxNewTokens: t.cfg.data.max_response_length, temperature: c.temperature, topP: c.top_p, topK: c.top_k,
       greedy: opts.greedy ?? false, stopTokenIds: t.stopTokenIds, stopStrings: c.stop, tokenizer: t.tokenizer, padTokenId: t.padId,
-      ...(opts.seeds ? { seed: opts.seeds[i]! } : {}),
+      ...(fused ? { maxBatchRows: c.micro_batch } : {}),
+      // per-sample generators; the op-by-op loop reseeds the global generator per prompt instead
+      ...(opts.seeds ? (fused ? { seeds: opts.seeds.slice(i, i + perCall) } : { seed: opts.seeds[i]! }) : {}),
+      // generated tokens as they come (every 16 steps)
+      onStep: opts.progress ? (step, B) => {
+        opts.progress!.tokens += B;
+        if (step % 16 === 15) t.onProgress({ phase: 'rollout', step: t.step + 1, ...opts.progress! });
+      } : undefined,
     });
+    if (opts.progress) opts.progress.tokens = tokens0;
     // grade the whole chunk at once, so a code verifier's pool sees every sample
     const results = await Promise.all(samples.map((s, k) => t.verifier(chunk[Math.floor(k / n)]!, s.text)));
     const scores = results.map((v) => v.score);

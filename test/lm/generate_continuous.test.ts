@@ -1,0 +1,145 @@
+// Continuous batching (generate's decodeContinuous: per-row cache lengths, one native decodeStep
+// per step, finished rows replaced by waiting samples) against independent computations: full
+// forward passes without a cache, one-prompt-at-a-time calls, and the op-by-op left-padded loop.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as torch from '../../src/torch/index.js';
+import { noGrad, tidy } from '../../src/torch/index.js';
+import { generate, logprobs, packSequences, type CausalLM, type Sample } from '../../src/lm/index.js';
+import { randomPrompts, tinyModel } from './fixtures.js';
+
+// lengths 5, 2, 8, 3, 11, 1: rows of very different ages share the batch
+const PROMPTS = randomPrompts([5, 2, 8, 3, 11, 1], 256, 33);
+
+/** Next-token logits (V) after `ids` by a full forward pass without a cache (float64 model). */
+const nextLogits = (m: CausalLM, ids: number[]): number[] =>
+  noGrad(() => tidy(() => m.logits(m.forward(torch.tensor([ids]))).select(1, ids.length - 1).select(0, 0).toFlatArray()));
+const argmax = (a: number[]) => a.reduce((bi, v, i) => (v > a[bi]! ? i : bi), 0);
+const logSoftmaxAt = (z: number[], i: number) => {
+  const mx = Math.max(...z);
+  return z[i]! - mx - Math.log(z.reduce((a, v) => a + Math.exp(v - mx), 0));
+};
+
+test('greedy with stop ids, more samples than batch rows: each sample = its own argmax loop over full forward passes', () => {
+  const m = tinyModel({}, 'float64');
+  const maxNew = 9;
+  // stop ids chosen from the samples' own greedy paths so rows end at different steps
+  const free = generate(m, PROMPTS, { maxNewTokens: maxNew, greedy: true });
+  const stopIds = [free[0]!.tokenIds[3]!, free[2]!.tokenIds[1]!, free[4]!.tokenIds[6]!];
+  const ref = PROMPTS.map((p) => {
+    const seq = [...p], lps: number[] = [];
+    for (let t = 0; t < maxNew; t++) {
+      const z = nextLogits(m, seq);
+      const id = argmax(z);
+      seq.push(id);
+      lps.push(logSoftmaxAt(z, id));
+      if (stopIds.includes(id)) break;
+    }
+    return { ids: seq.slice(p.length), lps };
+  });
+  const ends = new Set(ref.map((r) => r.ids.length));
+  assert.ok(ends.size >= 3, `samples end at different steps (${[...ends]})`);
+  for (const maxBatchRows of [1, 2, 4, 6, 100]) {
+    let most = 0;
+    const out = generate(m, PROMPTS, { maxNewTokens: maxNew, greedy: true, stopTokenIds: stopIds, maxBatchRows, onStep: (_, rows) => (most = Math.max(most, rows)) });
+    let maxDiff = 0;
+    out.forEach((s, i) => {
+      assert.deepEqual(s.tokenIds, ref[i]!.ids, `maxBatchRows ${maxBatchRows}, prompt ${i}`);
+      assert.equal(s.finishReason, stopIds.includes(s.tokenIds.at(-1)!) ? 'stop' : 'length');
+      s.logprobs.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - ref[i]!.lps[j]!))));
+    });
+    console.log(`maxBatchRows ${maxBatchRows}: greedy tokens = argmax loop; at most ${most} rows per step; max |log-prob − full-forward log-softmax| = ${maxDiff.toExponential(2)} (tol 1e-6)`);
+    assert.ok(most <= Math.min(maxBatchRows, PROMPTS.length), `rows per step ${most} ≤ ${maxBatchRows}`);
+    assert.ok(maxDiff <= 1e-6, `log-prob diff ${maxDiff}`); // sampleNext returns float32 log-probs
+  }
+  m.dispose();
+});
+
+test('per-prompt seeds: batched, with any number of slots = each prompt alone; sampled log-probs = logprobs() recomputed', () => {
+  for (const dtype of ['float64', 'float32'] as const) {
+    const m = tinyModel({ numKvHeads: 1 }, dtype);
+    const seeds = PROMPTS.map((_, i) => 100 + 7 * i);
+    const opts = { n: 3, maxNewTokens: 10, temperature: 0.8, stopTokenIds: Array.from({ length: 41 }, (_, i) => 7 * i) };
+    const alone = PROMPTS.flatMap((p, i) => generate(m, [p], { ...opts, seeds: [seeds[i]!] }).map((s) => ({ ...s, promptIndex: i })));
+    for (const maxBatchRows of [1, 2, 5, 18]) {
+      const batched = generate(m, PROMPTS, { ...opts, seeds, maxBatchRows });
+      assert.deepEqual(batched.map((s) => [s.promptIndex, s.sampleIndex]), alone.map((s) => [s.promptIndex, s.sampleIndex]));
+      assert.deepEqual(batched.map((s) => s.tokenIds), alone.map((s) => s.tokenIds), `${dtype} maxBatchRows ${maxBatchRows}: same tokens`);
+      let lpDiff = 0;
+      batched.forEach((s, r) => s.logprobs.forEach((v, j) => (lpDiff = Math.max(lpDiff, Math.abs(v - alone[r]!.logprobs[j]!)))));
+      console.log(`${dtype} maxBatchRows ${maxBatchRows}: same tokens as one prompt at a time; max |Δ log-prob| = ${lpDiff.toExponential(2)}`);
+      assert.ok(lpDiff <= (dtype === 'float64' ? 1e-6 : 1e-5));
+    }
+    // the samples' log-probs are those a learner recomputes (independent full forward, no cache)
+    const s = generate(m, PROMPTS, { ...opts, seeds, maxBatchRows: 4 });
+    assert.ok(new Set(s.map((x) => x.tokenIds.length)).size > 2, 'samples of different lengths');
+    const b = packSequences(s.map((x) => PROMPTS[x.promptIndex]!), s.map((x) => x.tokenIds), 0);
+    const lp = noGrad(() => tidy(() => logprobs(m, b.inputIds, { attentionMask: b.attentionMask, responseMask: b.responseMask, temperature: 0.8 }).logprobs.toArray())) as number[][];
+    let maxDiff = 0;
+    s.forEach((x, r) => x.logprobs.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - lp[r]![b.responseStart + j]!)))));
+    const tol = dtype === 'float64' ? 1e-5 : 1e-4;
+    console.log(`${dtype}: continuous-batching sampled vs recomputed log-probs over ${s.reduce((a, x) => a + x.tokenIds.length, 0)} tokens: max |diff| = ${maxDiff.toExponential(2)} (tol ${tol})`);
+    assert.ok(maxDiff <= tol);
+    torch.dispose(b);
+    // another set of seeds draws other samples (the check can fail)
+    assert.notDeepEqual(generate(m, PROMPTS, { ...opts, seeds: seeds.map((x) => x + 1) }).map((x) => x.tokenIds), alone.map((x) => x.tokenIds));
+    m.dispose();
+  }
+});
+
+test('one-call decode step with its in-place per-row cache = the op-by-op left-padded loop (same seed → same tokens)', () => {
+  for (const [dtype, tol] of [['float64', 1e-6], ['float32', 1e-5]] as const) {
+    const m = tinyModel({}, dtype);
+    const opts = { n: 4, maxNewTokens: 14, temperature: 1, seed: 5, stopTokenIds: Array.from({ length: 41 }, (_, i) => 7 * i) };
+    const fast = generate(m, PROMPTS, opts);
+    m.fused = false; // the left-padded loop, layers op by op, cache rows index-selected
+    const slow = generate(m, PROMPTS, opts);
+    m.fused = true;
+    const cat = generate(m, PROMPTS, { ...opts, kvCache: 'cat' }); // also the old loop, concatenated cache
+    const diff = (a: Sample[], b: Sample[]) => Math.max(...a.flatMap((s, r) => s.logprobs.map((v, j) => Math.abs(v - b[r]!.logprobs[j]!))));
+    assert.deepEqual(fast.map((s) => s.tokenIds), slow.map((s) => s.tokenIds), `${dtype}: same tokens`);
+    assert.deepEqual(fast.map((s) => s.finishReason), slow.map((s) => s.finishReason));
+    assert.deepEqual(fast.map((s) => s.tokenIds), cat.map((s) => s.tokenIds));
+    const d = diff(fast, slow);
+    console.log(`${dtype}: continuous one-call decode vs op-by-op left-padded loop over ${fast.reduce((a, s) => a + s.tokenIds.length, 0)} tokens: same tokens, max |Δ log-prob| = ${d.toExponential(2)} (tol ${tol})`);
+    assert.ok(d <= tol);
+    assert.ok(new Set(fast.map((s) => s.tokenIds.length)).size > 2, 'rows finished at different steps');
+    m.dispose();
+  }
+});
+
+test('sampleNext with per-row generator states: row r draws what a generator seeded alike draws alone', () => {
+  noGrad(() => tidy(() => {
+    const logits = torch.randn([5, 50]);
+    const seeds = [11, 12, 13, 14, 15];
+    const states = seeds.map((x) => torch.rngStateForSeed(x));
+    const draw = () => Array.from(torch.sampleNext(logits, { rngStates: states })[0]!.data() as BigInt64Array, Number);
+    const got = [draw(), draw()];
+    // reference: the global generator seeded alike, row r alone, two draws in a row
+    const want = [0, 1].map(() => new Array<number>(5));
+    seeds.forEach((x, r) => {
+      torch.manualSeed(x);
+      const row = logits.narrow(0, r, 1);
+      for (const k of [0, 1]) want[k]![r] = Number((torch.sampleNext(row)[0]!.data() as BigInt64Array)[0]);
+    });
+    assert.deepEqual(got, want);
+    assert.notDeepEqual(got[0], got[1], 'the states advanced (the second draw differs somewhere)');
+    assert.throws(() => torch.sampleNext(logits, { rngStates: states.slice(1) }), /4 generator states for 5 rows/);
+  }));
+});
+
+test('continuous batching: option errors, and no live tensors left behind', () => {
+  const m = tinyModel();
+  generate(m, PROMPTS, { maxNewTokens: 2, greedy: true }); // builds the model's RoPE table (model state)
+  const start = torch.memory().tensors;
+  generate(m, PROMPTS, { n: 3, maxNewTokens: 9, seeds: PROMPTS.map((_, i) => i), maxBatchRows: 4, stopTokenIds: [3, 5, 7, 11] });
+  generate(m, PROMPTS, { n: 2, maxNewTokens: 9, seed: 4, maxBatchRows: 3, stopTokenIds: [3, 5, 7, 11] });
+  assert.equal(torch.memory().tensors, start);
+  assert.throws(() => generate(m, PROMPTS, { maxNewTokens: 2, maxBatchRows: 0 }), /maxBatchRows must be a positive integer/);
+  assert.throws(() => generate(m, PROMPTS, { maxNewTokens: 2, seeds: [1] }), /1 seeds for 6 prompts/);
+  assert.throws(() => generate(m, PROMPTS, { maxNewTokens: 2, seed: 1, seeds: PROMPTS.map(() => 1) }), /seed or seeds, not both/);
+  assert.throws(() => generate(m, [[1], []], { maxNewTokens: 2 }), /prompt 1 is empty/);
+  assert.throws(() => generate(m, [[1]], { maxNewTokens: 2, seeds: [-1] }), /seeds\[0\] must be an integer in \[0, 2\^32\)/);
+  assert.equal(torch.memory().tensors, start);
+  m.dispose();
+});
