@@ -73,6 +73,21 @@ function checkRollouts(d: LabelledRollouts, what: string): void {
   });
 }
 
+/**
+ * Prompts for an offline fit that later runs will not be measured on: the rows `excluded` does not
+ * mark (e.g. the PRM probes PRIME runs hold out, the evaluation set), in a seeded order (stream 7 of
+ * `seed`); the first `heldout` are the fit's held-out prompts, the next `prompts` its training
+ * prompts (fewer when the rows run out). Throws when no training prompt is left.
+ */
+export function chooseFitPrompts(rows: readonly PromptRow[], excluded: (r: PromptRow) => boolean, prompts: number, heldout: number, seed: number): { train: PromptRow[]; heldout: PromptRow[] } {
+  if (!(Number.isInteger(prompts) && prompts >= 1 && Number.isInteger(heldout) && heldout >= 0)) throw new RangeError(`chooseFitPrompts: prompts must be a positive integer and heldout ≥ 0, got ${prompts}, ${heldout}`);
+  const eligible = rows.filter((r) => !excluded(r));
+  const order = seededPermutation(eligible.length, seed, 7).map((i) => eligible[i]!);
+  const out = { heldout: order.slice(0, heldout), train: order.slice(heldout, heldout + prompts) };
+  if (!out.train.length) throw new Error(`chooseFitPrompts: no training prompt left (${rows.length} rows, ${rows.length - eligible.length} excluded, ${heldout} held out)`);
+  return out;
+}
+
 /** The first `groups` prompt groups of a labelled set. */
 export function takeGroups(d: LabelledRollouts, groups: number): LabelledRollouts {
   const g = Math.min(groups, d.prompts.length);

@@ -20,6 +20,7 @@ import { logprobs, type CausalLM, type PackedBatch } from '../../lm/index.js';
 import { implicitOutcomeLogit, prmCrossEntropyLoss } from '../rewards.js';
 import { prmPairwiseAccuracy, prmSignAccuracy, rocAuc } from '../prm_metrics.js';
 import type { Metrics } from '../metrics.js';
+import { seededPermutation, type PromptRow } from '../data.js';
 import type { PrimeTrainer } from '../trainer.js';
 import { TrainingDivergedError } from './errors.js';
 
@@ -187,4 +188,14 @@ export function probePrm(t: PrimeTrainer, probe: PrmProbeSet, batch: PackedBatch
       'prm/heldout_loss': loss.item(),
     };
   });
+}
+
+/**
+ * The PRM probe's prompts when they are held out of the training rows (no data.val_files): a seeded
+ * draw of `n` of `rows` (the training rows left after dropping over-long prompts, in load order),
+ * stream `dataSeed ^ 0x5eed`. Exported so that a caller can keep other data (e.g. an offline PRM
+ * fit's prompts) off the probe a run will hold out.
+ */
+export function probeRowsFromTraining(rows: readonly PromptRow[], dataSeed: number, n: number): PromptRow[] {
+  return seededPermutation(rows.length, dataSeed ^ 0x5eed, 0).slice(0, n).map((i) => rows[i]!);
 }
