@@ -13,6 +13,19 @@
  * `prime-before@algorithm.prm_update=before@prm.lr=1e-4` (label prime-before, advantage prime).
  * `--set key=value` applies to every method. Runs are resumable: each finished run is a JSON file
  * under OUT/runs/, and several bench processes may share OUT (e.g. one per core).
+ *
+ * PRM warm start: the value `model.prm_path=:warm` (e.g. `prime-warm@model.prm_path=:warm`) starts
+ * the PRM from an offline fit (prm_fit.ts: CE loss on labelled samples of the SFT start, "Free
+ * Process Rewards without Process Labels" §3) made once and cached in OUT/prm-warm (rebuilt when
+ * the SFT start or a `--warm-*` setting changes; `--warm-only` builds it and exits):
+ *   --warm-prompts 1000  training prompts (never the test file; never a prompt that a run with
+ *                        data.seed 1–20 holds out as its PRM probe, so prm/heldout_* stay held out)
+ *   --warm-heldout 100   further training prompts the fit is measured on (pairwise / AUC per epoch)
+ *   --warm-epochs 2  --warm-lr 1e-4  --warm-samples 4  --warm-temperature 1  --warm-mini-batch 32
+ * Its settings, per-epoch figures and seconds are in OUT/prm-warm/prm-fit.json and the report.
+ *
+ * Best-of-4 by the PRM is reported under every aggregate of implicit_prm.ts (sum — the reference's
+ * outcome score, `bon4_prm` — mean/min over newline steps, token_mean = sum / response length).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -124,7 +137,7 @@ const warm = {
 const warmDir = path.join(out, 'prm-warm');
 
 /**
- * The warm-started PRM (`model.prm_path=@warm`), fitted once from the SFT start and cached in
+ * The warm-started PRM (`model.prm_path=:warm`), fitted once from the SFT start and cached in
  * OUT/prm-warm (reused while its stamp — SFT start, task, settings — matches; other bench processes
  * sharing OUT wait for the one that builds it). Its prompts are training prompts only: never the
  * held-out test file, and never a prompt that a run with data.seed in WARM_PROBE_SEEDS holds out as
@@ -198,7 +211,7 @@ if (!analyzeOnly)
     const [label, ...kvs] = spec.split('@') as [string, ...string[]];
     const all = [...sets, ...kvs];
     const over = overridesOf(all);
-    if (over.model?.prm_path === '@warm') over.model.prm_path = await ensureWarmPrm();
+    if (over.model?.prm_path === ':warm') over.model.prm_path = await ensureWarmPrm();
     const advantage = String(over.algorithm?.advantage ?? label.split('-')[0]);
     const f = runFile(label, seed);
     if (fs.existsSync(f) || fs.existsSync(f + '.lock')) continue; // done, or another process runs it
@@ -287,7 +300,7 @@ if (aggs.length) {
 const warmFit = path.join(warmDir, 'prm-fit.json');
 if (fs.existsSync(warmFit)) {
   const w = JSON.parse(fs.readFileSync(warmFit, 'utf8')) as { settings: typeof warm; train_prompts: number; train_accuracy: number; sample_seconds: number; fit_seconds: number; history: { epoch: number; heldout: { pairwise: number; auc: number } | null }[] };
-  lines.push(`\nPRM warm start (\`model.prm_path=@warm\`, ${warmDir}): ${w.train_prompts} training prompts × ${w.settings.samples} samples at temperature ${w.settings.temperature} (${pct(w.train_accuracy)}% correct), ${w.settings.epochs} epochs at lr ${w.settings.lr}; held-out pairwise / AUC by epoch: ${w.history.map((e) => `${e.heldout?.pairwise.toFixed(3)} / ${e.heldout?.auc.toFixed(3)}`).join(' → ')}; ${w.sample_seconds.toFixed(0)} s sampling + ${w.fit_seconds.toFixed(0)} s fitting.`);
+  lines.push(`\nPRM warm start (\`model.prm_path=:warm\`, ${warmDir}): ${w.train_prompts} training prompts × ${w.settings.samples} samples at temperature ${w.settings.temperature} (${pct(w.train_accuracy)}% correct), ${w.settings.epochs} epochs at lr ${w.settings.lr}; held-out pairwise / AUC by epoch: ${w.history.map((e) => `${e.heldout?.pairwise.toFixed(3)} / ${e.heldout?.auc.toFixed(3)}`).join(' → ')}; ${w.sample_seconds.toFixed(0)} s sampling + ${w.fit_seconds.toFixed(0)} s fitting.`);
 }
 lines.push('\nMean seconds per step by phase (rollout includes grading; score_prm = reference + PRM forward and update):\n');
 lines.push('| method | rollout | reference | PRM (update + rewards) | policy update | probe | step | PRM share of the step |');

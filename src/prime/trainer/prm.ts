@@ -17,7 +17,7 @@
 import * as torch from '../../torch/index.js';
 import { type Tensor, tidy, noGrad } from '../../torch/index.js';
 import { logprobs, type CausalLM, type PackedBatch } from '../../lm/index.js';
-import { implicitOutcomeLogit, prmCrossEntropyLoss } from '../rewards.js';
+import { implicitOutcomeLogit, prmCrossEntropyLoss, prmLoss } from '../rewards.js';
 import { prmPairwiseAccuracy, prmSignAccuracy, rocAuc } from '../prm_metrics.js';
 import type { Metrics } from '../metrics.js';
 import { seededPermutation, type PromptRow } from '../data.js';
@@ -60,7 +60,7 @@ export interface PrmPhaseResult {
 
 /**
  * Runs the PRM's part of the step in the configured mode; returns the log-probs for the rewards
- * and metrics: `prm/loss` (mean CE over the first epoch's update forwards, each before its own
+ * and metrics: `prm/loss` (mean prm.loss over the first epoch's update forwards, each before its own
  * mini-batch's step), `prm/grad_norm`, `prm/accuracy` (within-group pairwise accuracy of the
  * reward-giving scores, prmPairwiseAccuracy), `prm/accuracy_sign` (sign(s) = label), `prm/score_mean`.
  *
@@ -95,7 +95,7 @@ export function prmPhase(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, m
 }
 
 /**
- * prm.epochs passes of AdamW on the PRM's cross-entropy over mini-batches of prm.mini_batch
+ * prm.epochs passes of AdamW on the PRM's loss (prm.loss: cross-entropy, or DPO within groups) over mini-batches of prm.mini_batch
  * sequences (micro-batches of prm.micro_batch). With `keepLogp`, the first epoch's forwards'
  * log-probs are returned (detached, (N, T)): each taken before its own mini-batch's step.
  */
@@ -107,6 +107,8 @@ function prmUpdate(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: T
   const Nall = N * dp.world; // the global batch's
   const P = batch.responseStart, T = batch.inputIds.size(1) - P;
   const mini = Math.min(c.prm.mini_batch, Nall), micro = c.prm.micro_batch;
+  if (c.prm.loss === 'dpo' && (mini % K !== 0 || micro % K !== 0))
+    throw new Error(`prm.loss 'dpo' compares responses within a prompt group: prm.mini_batch (${c.prm.mini_batch}) and prm.micro_batch (${micro}) must be multiples of rollout.n (${K})`);
   const globalIdx = Array.from({ length: N }, (_, l) => dp.globalSeq(l, K));
   /** The first local sequence whose global index is ≥ g. */
   const localFrom = (g: number) => {
@@ -128,7 +130,7 @@ function prmUpdate(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: T
             const lp = logprobs(t.prm, batch.inputIds.narrow(0, i, cnt), {
               attentionMask: batch.attentionMask.narrow(0, i, cnt), responseMask: batch.responseMask.narrow(0, i, cnt), responseStart: P,
             }).logprobs.narrow(1, P, T);
-            const { loss } = prmCrossEntropyLoss(lp, refLogp.narrow(0, i, cnt), mask.narrow(0, i, cnt), outcome.narrow(0, i, cnt), c.algorithm.beta);
+            const loss = prmLoss(c.prm.loss, lp, refLogp.narrow(0, i, cnt), mask.narrow(0, i, cnt), outcome.narrow(0, i, cnt), c.algorithm.beta, K);
             loss.mul(cnt / mb).backward(); // mean over the (global) mini-batch's responses
             if (epoch === 0) {
               lossSum += loss.item() * cnt;
