@@ -22,6 +22,9 @@
  *                        data.seed 1–20 holds out as its PRM probe, so prm/heldout_* stay held out)
  *   --warm-heldout 100   further training prompts the fit is measured on (pairwise / AUC per epoch)
  *   --warm-epochs 2  --warm-lr 1e-4  --warm-samples 4  --warm-temperature 1  --warm-mini-batch 32
+ *   --warm-loss ce|dpo   the fit's loss (prm.loss's two; default ce, the paper's)
+ *   --warm-name prm-warm the cache's folder under OUT (one per set of warm settings; give the
+ *                        method a label that names the variant)
  * Its settings, per-epoch figures and seconds are in OUT/prm-warm/prm-fit.json and the report.
  *
  * Best-of-4 by the PRM is reported under every aggregate of implicit_prm.ts (sum — the reference's
@@ -43,6 +46,7 @@ import { lineChartsSvg, type Series } from '../src/prime/demo/plot.js';
 import type { Metrics } from '../src/prime/metrics.js';
 import { probeRowsFromTraining } from '../src/prime/trainer/prm.js';
 import { chooseFitPrompts, fitImplicitPrm, sampleLabelledRollouts } from '../src/prime/prm_fit.js';
+import type { PrmLoss } from '../src/prime/rewards.js';
 
 /** data.seed values whose PRM probe prompts the warm-start fit never trains on (the bench sets data.seed = the run's seed). */
 const WARM_PROBE_SEEDS = Array.from({ length: 20 }, (_, i) => i + 1);
@@ -133,8 +137,9 @@ const warm = {
   prompts: Number(flags['warm-prompts'] ?? 1000), heldout: Number(flags['warm-heldout'] ?? 100), epochs: Number(flags['warm-epochs'] ?? 2),
   lr: Number(flags['warm-lr'] ?? 1e-4), samples: Number(flags['warm-samples'] ?? K), temperature: Number(flags['warm-temperature'] ?? 1),
   miniBatch: Number(flags['warm-mini-batch'] ?? 32), probeSeeds: WARM_PROBE_SEEDS,
+  ...(flags['warm-loss'] && flags['warm-loss'] !== 'ce' ? { loss: String(flags['warm-loss']) as PrmLoss } : {}),
 };
-const warmDir = path.join(out, 'prm-warm');
+const warmDir = path.join(out, String(flags['warm-name'] ?? 'prm-warm'));
 
 /**
  * The warm-started PRM (`model.prm_path=:warm`), fitted once from the SFT start and cached in
@@ -177,7 +182,7 @@ async function ensureWarmPrm(): Promise<string> {
       const sampleSeconds = (Date.now() - t0) / 1000;
       const history = fitImplicitPrm(prm.model, sft.model, train, held, {
         beta: cfg.algorithm.beta, lr: warm.lr, epochs: warm.epochs, miniBatch: warm.miniBatch, microBatch: cfg.prm.micro_batch, seed: S.seed, padTokenId: pad,
-        trainProbeGroups: 0, log: (l) => console.log(`prm-warm: ${l}`),
+        trainProbeGroups: 0, loss: warm.loss ?? 'ce', log: (l) => console.log(`prm-warm: ${l}`),
       });
       const tmp = `${warmDir}.tmp-${process.pid}`;
       fs.rmSync(tmp, { recursive: true, force: true });
