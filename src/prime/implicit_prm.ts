@@ -71,7 +71,7 @@ export function stepRewards(tokenRewards: ArrayLike<number>, stepEnds: readonly 
  * min / sum / mean of a response's step rewards (no steps: 0); `token_mean` is their sum over the
  * response's `tokens` (its mean token reward: a length-neutral score, unlike `sum`, which an implicit
  * PRM whose log-ratio drifts below 0 on sampled text makes fall with length). Throws for
- * `token_mean` without a positive token count (an empty response scores 0).
+ * `token_mean` without a token count (an empty response scores 0).
  */
 export function aggregateStepRewards(steps: readonly number[], aggregate: StepAggregate, tokens?: number): number {
   if (aggregate === 'token_mean') {
