@@ -123,7 +123,7 @@ test('prime eval --rerank prm and prime prm-train on the command line: runs, rej
   assert.equal(j.samples, 2);
   const bad = spawnSync(process.execPath, [cli, ...args, '--aggregate', 'max'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /--aggregate: expected one of min \| sum \| mean, got 'max'/);
+  assert.match(bad.stderr, /--aggregate: expected one of min \| sum \| mean \| token_mean, got 'max'/);
   const help = spawnSync(process.execPath, [cli, 'prm-train', '--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /prm_fit\.heldout_prompts/);
