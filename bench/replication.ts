@@ -13,20 +13,43 @@
  * `prime-before@algorithm.prm_update=before@prm.lr=1e-4` (label prime-before, advantage prime).
  * `--set key=value` applies to every method. Runs are resumable: each finished run is a JSON file
  * under OUT/runs/, and several bench processes may share OUT (e.g. one per core).
+ *
+ * PRM warm start: the value `model.prm_path=:warm` (e.g. `prime-warm@model.prm_path=:warm`) starts
+ * the PRM from an offline fit (prm_fit.ts: CE loss on labelled samples of the SFT start, "Free
+ * Process Rewards without Process Labels" §3) made once and cached in OUT/prm-warm (rebuilt when
+ * the SFT start or a `--warm-*` setting changes; `--warm-only` builds it and exits):
+ *   --warm-prompts 1000  training prompts (never the test file; never a prompt that a run with
+ *                        data.seed 1–20 holds out as its PRM probe, so prm/heldout_* stay held out)
+ *   --warm-heldout 100   further training prompts the fit is measured on (pairwise / AUC per epoch)
+ *   --warm-epochs 2  --warm-lr 1e-4  --warm-samples 4  --warm-temperature 1  --warm-mini-batch 32
+ *   --warm-loss ce|dpo   the fit's loss (prm.loss's two; default ce, the paper's)
+ *   --warm-name prm-warm the cache's folder under OUT (one per set of warm settings; give the
+ *                        method a label that names the variant)
+ * Its settings, per-epoch figures and seconds are in OUT/prm-warm/prm-fit.json and the report.
+ *
+ * Best-of-4 by the PRM is reported under every aggregate of implicit_prm.ts (sum — the reference's
+ * outcome score, `bon4_prm` — mean/min over newline steps, token_mean = sum / response length).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import * as torch from '../src/torch/index.js';
-import { generate, logprobs, packSequences } from '../src/lm/index.js';
+import { generate, loadPretrained, savePretrained } from '../src/lm/index.js';
 import { DEMO_TASKS, writeDemoData, ensureSftStart, demoConfig } from '../src/prime/demo/run.js';
 import { PrimeTrainer } from '../src/prime/trainer.js';
 import { evaluateModel } from '../src/prime/evaluate.js';
 import { defaultVerifier } from '../src/prime/verifier.js';
 import { loadPromptFiles, type PromptRow } from '../src/prime/data.js';
 import { parseArgs } from '../src/prime/config.js';
-import { implicitOutcomeLogit } from '../src/prime/rewards.js';
+import { scoreImplicitPrm, STEP_AGGREGATES, type StepAggregate } from '../src/prime/implicit_prm.js';
+import { pickBestOfN } from '../src/prime/bestofn.js';
 import { lineChartsSvg, type Series } from '../src/prime/demo/plot.js';
 import type { Metrics } from '../src/prime/metrics.js';
+import { probeRowsFromTraining } from '../src/prime/trainer/prm.js';
+import { chooseFitPrompts, fitImplicitPrm, sampleLabelledRollouts } from '../src/prime/prm_fit.js';
+import type { PrmLoss } from '../src/prime/rewards.js';
+
+/** data.seed values whose PRM probe prompts the warm-start fit never trains on (the bench sets data.seed = the run's seed). */
+const WARM_PROBE_SEEDS = Array.from({ length: 20 }, (_, i) => i + 1);
 
 const argv = process.argv.slice(2);
 const sets: string[] = [];
@@ -63,7 +86,7 @@ function merge(a: Record<string, Record<string, unknown>>, b: Record<string, Rec
 interface Run {
   method: string; advantage: string; seed: number; overrides: string[];
   trainAcc: number[]; heldOut: [number, number][]; prmPairwise: number[]; prmHeldout: [number, number][];
-  bon4Prm: number | null; maj4: number | null; avg4: number | null; pass4: number | null;
+  bon4Prm: number | null; bon4ByAggregate?: Record<string, number> | null; maj4: number | null; avg4: number | null; pass4: number | null;
   prompts: number; samples: number; seconds: number; phases: Record<string, number>;
 }
 
@@ -72,11 +95,16 @@ const sftDir = await ensureSftStart(S, files);
 const testRows = await loadPromptFiles([files.test]);
 const K = 4;
 
-/** Best-of-K by the implicit PRM's outcome score s = β Σ log π_φ/π_ref, majority vote, avg@K, pass@K. */
+/**
+ * Best-of-K by the implicit PRM under each aggregate of implicit_prm.ts (`sum` = the outcome score
+ * s = β Σ log π_φ/π_ref, the reference's; `mean`/`min` over newline steps; `token_mean` = s / length),
+ * majority vote, avg@K, pass@K. bon4Prm is the `sum` pick.
+ */
 async function bestOfK(t: PrimeTrainer, rows: PromptRow[]) {
   const c = t.cfg;
   const verifier = defaultVerifier(c);
-  let bon = 0, maj = 0, avg = 0, pass = 0;
+  let maj = 0, avg = 0, pass = 0;
+  const bon = Object.fromEntries(STEP_AGGREGATES.map((a) => [a, 0])) as Record<StepAggregate, number>;
   for (let i = 0; i < rows.length; i += 50) {
     const chunk = rows.slice(i, i + 50);
     const prompts = chunk.map((r) => t.promptIds(r));
@@ -84,15 +112,12 @@ async function bestOfK(t: PrimeTrainer, rows: PromptRow[]) {
       n: K, maxNewTokens: c.data.max_response_length, temperature: c.rollout.temperature, stopTokenIds: t.stopTokenIds, tokenizer: t.tokenizer, padTokenId: t.padId,
     }));
     const results = await Promise.all(samples.map((s, k) => verifier(chunk[Math.floor(k / K)]!, s.text)));
-    const s = torch.tidy(() => torch.noGrad(() => {
-      const b = packSequences(samples.map((_, k) => prompts[Math.floor(k / K)]!), samples.map((x) => x.tokenIds), t.padId);
-      const T = b.inputIds.size(1) - b.responseStart;
-      const lp = (m: typeof t.prm) => logprobs(m, b.inputIds, { attentionMask: b.attentionMask, responseMask: b.responseMask, responseStart: b.responseStart }).logprobs.narrow(1, b.responseStart, T);
-      return implicitOutcomeLogit(lp(t.prm), lp(t.ref), b.responseMask.narrow(1, b.responseStart, T), c.algorithm.beta).toFlatArray();
-    }));
+    const scored = scoreImplicitPrm(t.prm, t.ref, samples.map((_, k) => prompts[Math.floor(k / K)]!), samples.map((x) => x.tokenIds), {
+      beta: c.algorithm.beta, padTokenId: t.padId, microBatch: c.prm.micro_batch, tokenizer: t.tokenizer,
+    });
     for (let j = 0; j < chunk.length; j++) {
-      const g = results.slice(j * K, (j + 1) * K), sc = s.slice(j * K, (j + 1) * K);
-      bon += g[sc.indexOf(Math.max(...sc))]!.score;
+      const g = results.slice(j * K, (j + 1) * K), sc = scored.slice(j * K, (j + 1) * K);
+      for (const a of STEP_AGGREGATES) bon[a] += pickBestOfN(sc.map((x) => x.aggregates[a]), g.map((r) => r.score));
       avg += g.reduce((a, r) => a + r.score, 0) / K;
       pass += Math.max(...g.map((r) => r.score));
       const votes = new Map<string, { n: number; score: number }>();
@@ -102,15 +127,96 @@ async function bestOfK(t: PrimeTrainer, rows: PromptRow[]) {
     }
   }
   const n = rows.length;
-  return { bon4Prm: bon / n, maj4: maj / n, avg4: avg / n, pass4: pass / n };
+  for (const a of STEP_AGGREGATES) bon[a] /= n;
+  return { bon4Prm: bon.sum, bon4ByAggregate: bon, maj4: maj / n, avg4: avg / n, pass4: pass / n };
+}
+
+// ---------------------------------------------------------------------------- PRM warm start
+/** Settings of the offline warm-start fit (`--warm-*` flags); part of the cache's stamp. */
+const warm = {
+  prompts: Number(flags['warm-prompts'] ?? 1000), heldout: Number(flags['warm-heldout'] ?? 100), epochs: Number(flags['warm-epochs'] ?? 2),
+  lr: Number(flags['warm-lr'] ?? 1e-4), samples: Number(flags['warm-samples'] ?? K), temperature: Number(flags['warm-temperature'] ?? 1),
+  miniBatch: Number(flags['warm-mini-batch'] ?? 32), probeSeeds: WARM_PROBE_SEEDS,
+  ...(flags['warm-loss'] && flags['warm-loss'] !== 'ce' ? { loss: String(flags['warm-loss']) as PrmLoss } : {}),
+};
+const warmDir = path.join(out, String(flags['warm-name'] ?? 'prm-warm'));
+
+/**
+ * The warm-started PRM (`model.prm_path=:warm`), fitted once from the SFT start and cached in
+ * OUT/prm-warm (reused while its stamp — SFT start, task, settings — matches; other bench processes
+ * sharing OUT wait for the one that builds it). Its prompts are training prompts only: never the
+ * held-out test file, and never a prompt that a run with data.seed in WARM_PROBE_SEEDS holds out as
+ * its PRM probe (so the probe pairwise stays a held-out measure). Returns the directory.
+ */
+async function ensureWarmPrm(): Promise<string> {
+  const stampFile = path.join(warmDir, 'warm-stamp.json');
+  const stamp = JSON.stringify({ sft: fs.readFileSync(path.join(sftDir, 'demo-stamp.json'), 'utf8'), warm });
+  const lock = `${warmDir}.lock`;
+  for (;;) {
+    if (fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === stamp) return warmDir;
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch {
+      console.log(`prm-warm: waiting for ${lock}`);
+      await new Promise((r) => setTimeout(r, 10000));
+    }
+  }
+  try {
+    const cfg = demoConfig(S, { model: { path: sftDir }, data: { train_files: [files.train] } });
+    const sft = loadPretrained(sftDir);
+    const prm = loadPretrained(sftDir, { tokenizer: false });
+    try {
+      const tok = sft.tokenizer!;
+      const pad = tok.padTokenId ?? sft.stopTokenIds[0] ?? 0;
+      const rows = (await loadPromptFiles([files.train])).filter((r) => tok.encodeChat(r.messages, { addGenerationPrompt: true }).length <= cfg.data.max_prompt_length);
+      const probeKeys = new Set(warm.probeSeeds.flatMap((sd) => probeRowsFromTraining(rows, sd, cfg.prm.probe_prompts)).map((r) => `${r.file}#${r.row}`));
+      const testKeys = new Set(testRows.map((r) => r.messages.map((m) => m.content).join('\n')));
+      const split = chooseFitPrompts(rows, (r) => probeKeys.has(`${r.file}#${r.row}`) || testKeys.has(r.messages.map((m) => m.content).join('\n')), warm.prompts, warm.heldout, S.seed);
+      const so = { samples: warm.samples, maxNewTokens: cfg.data.max_response_length, temperature: warm.temperature, batch: 16, stopTokenIds: sft.stopTokenIds, padTokenId: pad };
+      const verifier = defaultVerifier(cfg);
+      torch.manualSeed(S.seed);
+      const t0 = Date.now();
+      const train = await sampleLabelledRollouts(sft.model, tok, split.train, verifier, so);
+      const held = split.heldout.length ? await sampleLabelledRollouts(sft.model, tok, split.heldout, verifier, so) : null;
+      const sampleSeconds = (Date.now() - t0) / 1000;
+      const history = fitImplicitPrm(prm.model, sft.model, train, held, {
+        beta: cfg.algorithm.beta, lr: warm.lr, epochs: warm.epochs, miniBatch: warm.miniBatch, microBatch: cfg.prm.micro_batch, seed: S.seed, padTokenId: pad,
+        trainProbeGroups: 0, loss: warm.loss ?? 'ce', log: (l) => console.log(`prm-warm: ${l}`),
+      });
+      const tmp = `${warmDir}.tmp-${process.pid}`;
+      fs.rmSync(tmp, { recursive: true, force: true });
+      savePretrained(tmp, prm.model, { tokenizer: tok });
+      const acc = train.outcomes.reduce((a, b) => a + b, 0) / train.outcomes.length;
+      fs.writeFileSync(path.join(tmp, 'prm-fit.json'), JSON.stringify({
+        settings: warm, train_prompts: split.train.length, heldout_prompts: split.heldout.length, excluded_probe_prompts: probeKeys.size, train_accuracy: acc,
+        sample_seconds: sampleSeconds, fit_seconds: history.at(-1)!.seconds, history,
+      }, null, 1));
+      fs.writeFileSync(path.join(tmp, 'warm-stamp.json'), stamp);
+      fs.rmSync(warmDir, { recursive: true, force: true });
+      fs.renameSync(tmp, warmDir);
+      console.log(`prm-warm: ${split.train.length} prompts × ${warm.samples} (${(100 * acc).toFixed(1)}% correct) sampled in ${sampleSeconds.toFixed(0)} s, fitted in ${history.at(-1)!.seconds.toFixed(0)} s; held-out pairwise ${history[0]!.heldout?.pairwise.toFixed(3)} → ${history.at(-1)!.heldout?.pairwise.toFixed(3)}; in ${warmDir}`);
+    } finally {
+      sft.model.dispose();
+      prm.model.dispose();
+    }
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+  return warmDir;
 }
 
 const runFile = (label: string, seed: number) => path.join(out, 'runs', `${label}-s${seed}.json`);
+if (flags['warm-only'] === true || flags['warm-only'] === 'true') {
+  await ensureWarmPrm();
+  process.exit(0);
+}
 if (!analyzeOnly)
   for (const seed of seeds) for (const spec of methods) {
     const [label, ...kvs] = spec.split('@') as [string, ...string[]];
     const all = [...sets, ...kvs];
     const over = overridesOf(all);
+    if (over.model?.prm_path === ':warm') over.model.prm_path = await ensureWarmPrm();
     const advantage = String(over.algorithm?.advantage ?? label.split('-')[0]);
     const f = runFile(label, seed);
     if (fs.existsSync(f) || fs.existsSync(f + '.lock')) continue; // done, or another process runs it
@@ -142,7 +248,7 @@ if (!analyzeOnly)
           }
         },
       });
-      const bo = advantage === 'prime' ? await bestOfK(trainer, testRows) : { bon4Prm: null, maj4: null, avg4: null, pass4: null };
+      const bo = advantage === 'prime' ? await bestOfK(trainer, testRows) : { bon4Prm: null, bon4ByAggregate: null, maj4: null, avg4: null, pass4: null };
       trainer.dispose();
       const phases: Record<string, number> = {};
       for (const k of ['time/rollout', 'time/score_ref', 'time/prm', 'time/score_prm', 'time/policy_update', 'time/prm_probe', 'time/step'])
@@ -186,6 +292,21 @@ for (const m of labels) {
   const bo = rs[0]!.bon4Prm !== null ? `${pct(mean(rs.map((r) => r.bon4Prm!)))} / ${pct(mean(rs.map((r) => r.maj4!)))} / ${pct(mean(rs.map((r) => r.avg4!)))} / ${pct(mean(rs.map((r) => r.pass4!)))}` : '—';
   lines.push(`| ${m} | ${rs.length} | ${pct(mean(fin))} ± ${pct(sd(fin))} | ${fin.map(pct).join(', ')} | ${pct(mean(rs.map((r) => smooth(r.trainAcc).at(-1)!)))} | ${reachMean}; ${reach.map((x) => x ?? '—').join(', ')} | ${Number.isFinite(prmB) ? prmB.toFixed(3) : '—'} / ${prmH.length ? mean(prmH).toFixed(3) : '—'} | ${bo} | ${mean(rs.map((r) => r.samples)).toFixed(0)} | ${mean(rs.map((r) => r.seconds)).toFixed(0)} |`);
 }
+const aggs = labels.filter((m) => by(m)[0]!.bon4ByAggregate);
+if (aggs.length) {
+  lines.push(`\nBest-of-4 by the PRM under each aggregate (implicit_prm.ts; sum = the reference's outcome score) vs maj@4, %:\n`);
+  lines.push(`| method | ${STEP_AGGREGATES.join(' | ')} | maj@4 | avg@4 |`);
+  lines.push(`|---|${STEP_AGGREGATES.map(() => '---|').join('')}---|---|`);
+  for (const m of aggs) {
+    const rs = by(m).filter((r) => r.bon4ByAggregate);
+    lines.push(`| ${m} | ${STEP_AGGREGATES.map((a) => pct(mean(rs.map((r) => r.bon4ByAggregate![a]!)))).join(' | ')} | ${pct(mean(rs.map((r) => r.maj4!)))} | ${pct(mean(rs.map((r) => r.avg4!)))} |`);
+  }
+}
+const warmFit = path.join(warmDir, 'prm-fit.json');
+if (fs.existsSync(warmFit)) {
+  const w = JSON.parse(fs.readFileSync(warmFit, 'utf8')) as { settings: typeof warm; train_prompts: number; train_accuracy: number; sample_seconds: number; fit_seconds: number; history: { epoch: number; heldout: { pairwise: number; auc: number } | null }[] };
+  lines.push(`\nPRM warm start (\`model.prm_path=:warm\`, ${warmDir}): ${w.train_prompts} training prompts × ${w.settings.samples} samples at temperature ${w.settings.temperature} (${pct(w.train_accuracy)}% correct), ${w.settings.epochs} epochs at lr ${w.settings.lr}; held-out pairwise / AUC by epoch: ${w.history.map((e) => `${e.heldout?.pairwise.toFixed(3)} / ${e.heldout?.auc.toFixed(3)}`).join(' → ')}; ${w.sample_seconds.toFixed(0)} s sampling + ${w.fit_seconds.toFixed(0)} s fitting.`);
+}
 lines.push('\nMean seconds per step by phase (rollout includes grading; score_prm = reference + PRM forward and update):\n');
 lines.push('| method | rollout | reference | PRM (update + rewards) | policy update | probe | step | PRM share of the step |');
 lines.push('|---|---|---|---|---|---|---|---|');
@@ -212,7 +333,7 @@ const json = {
   target_train_acc: rlooFinal, task: taskName, steps,
   runs: runs.map((r) => ({
     method: r.method, seed: r.seed, overrides: r.overrides, steps_to_target: stepsToReach(r), heldout_final: r.heldOut.at(-1)![1], train_acc_final: smooth(r.trainAcc).at(-1)!,
-    prm_pairwise_final: r.prmHeldout.at(-1)?.[1] ?? null, bon4_prm: r.bon4Prm, maj4: r.maj4, seconds: r.seconds,
+    prm_pairwise_final: r.prmHeldout.at(-1)?.[1] ?? null, bon4_prm: r.bon4Prm, bon4_by_aggregate: r.bon4ByAggregate ?? null, maj4: r.maj4, seconds: r.seconds,
   })),
 };
 if (flags['results-json'] !== 'false') {

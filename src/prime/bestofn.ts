@@ -180,7 +180,7 @@ export async function runBestOfN(o: RunBestOfNOptions): Promise<BestOfNResult & 
 
 /**
  * The command line's view: `prime eval --rerank prm --model DIR --data FILE --prm DIR [--ref DIR]
- * --samples N [--aggregate min|sum|mean] [--beta 0.05] [--max-new-tokens N] [--temperature T]
+ * --samples N [--aggregate min|sum|mean|token_mean] [--beta 0.05] [--max-new-tokens N] [--temperature T]
  * [--seed S] [--limit P]`; flags as parsed (strings or booleans). Prints the result as JSON; returns
  * the exit code (2 on a usage error, naming the flag).
  */

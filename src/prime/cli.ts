@@ -78,7 +78,7 @@ const evalOptions: Record<string, CliOption> = {
   rerank: { kind: 'string', value: 'prm', help: 'Best-of-N: pick one of --samples responses by the implicit PRM (needs --prm); reports the pick\'s accuracy beside maj@N, avg@N, pass@N' },
   prm: { kind: 'string', value: 'DIR', help: 'with --rerank prm: the implicit PRM checkpoint' },
   ref: { kind: 'string', value: 'DIR', help: 'with --rerank prm: the reference checkpoint (default: --model)' },
-  aggregate: { kind: 'string', value: 'AGG', help: "with --rerank prm: step-reward aggregate, 'min' (default; the ImplicitPRM paper's), 'sum' or 'mean'; steps end at newlines" },
+  aggregate: { kind: 'string', value: 'AGG', help: "with --rerank prm: step-reward aggregate, 'min' (default; the ImplicitPRM paper's), 'sum', 'mean' (over steps) or 'token_mean' (sum over response tokens: length-neutral); steps end at newlines" },
   beta: { kind: 'positive-number', value: 'B', help: 'with --rerank prm: β of r_t = β·log(π_φ/π_ref) (default 0.05)' },
   seed: { kind: 'non-negative-integer', value: 'S', help: 'with --rerank prm: sampling seed (default 0)' },
   limit: { kind: 'positive-integer', value: 'N', help: 'with --rerank prm: only the first N prompts' },

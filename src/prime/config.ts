@@ -113,6 +113,7 @@ export interface PrimeConfig {
     probe_prompts: number;
     gradient_checkpointing: boolean;
     dtype: ModelDtype;
+    loss: 'ce' | 'dpo';
   };
   trainer: {
     total_steps: number;
@@ -290,6 +291,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'prm.probe_every', type: 'integer', default: 0, min: 0, help: 'every N steps (and at the end) measure the PRM on a fixed labelled probe set: prm/heldout_auc, prm/heldout_pairwise, prm/heldout_loss; 0 = off (chosen). The probe is sampled once from the starting policy: prm.probe_prompts prompts × rollout.n, from data.val_files or else held out of the training prompts' }),
   opt({ key: 'prm.probe_prompts', type: 'integer', default: 64, min: 1, help: 'prompts in the PRM probe set (chosen)' }),
   opt({ key: 'prm.micro_batch', type: 'integer', default: 4, min: 1, help: 'sequences per PRM / reference forward and PRM backward (chosen for CPU)' }),
+  opt({ key: 'prm.loss', type: 'enum', values: ['ce', 'dpo'], default: 'ce', help: "the implicit PRM's training loss: 'ce' = cross-entropy of σ(s) against the outcome (PRIME's; default); 'dpo' = DPO's Bradley–Terry loss on s within each prompt group, pairs weighted by their outcome gap (ImplicitPRM paper's DPO variant): it ignores the offset a group's scores share, so it learns to rank within a group, not which prompts are hard. Needs prm.mini_batch and prm.micro_batch multiples of rollout.n" }),
   opt({ key: 'prm.gradient_checkpointing', type: 'boolean', default: false, help: 'activation checkpointing per decoder layer for the PRM update (chosen: off)' }),
   opt({ key: 'prm.dtype', type: 'enum', values: ['', 'float32', 'bfloat16'], default: '', help: "the implicit PRM's weight / compute dtype; '' = model.dtype. bfloat16 = mixed precision as actor.dtype (float32 masters when the PRM is trained; a frozen PRM, algorithm.prm_update=none, is just cast). Its log-probs are float32, but the rewards β·(log π_φ − log π_ref) difference two bf16 forwards: keep the PRM and reference in one dtype (chosen: float32)" }),
 

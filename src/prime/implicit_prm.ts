@@ -5,9 +5,10 @@
  *   r_t   = β · (log π_φ(y_t | x, y_<t) − log π_ref(y_t | x, y_<t))      token reward
  *   r_k   = Σ_{t ∈ step k} r_t                                           step reward
  *           (= q_k − q_{k−1} with q_k = Σ_{t ≤ end of step k} r_t, the paper's Eq. for process rewards)
- *   score = min_k r_k | Σ_k r_k | mean_k r_k                             aggregate
+ *   score = min_k r_k | Σ_k r_k | mean_k r_k | Σ_t r_t / n               aggregate (n = response tokens)
  *
- * `sum` is the implicit PRM's outcome logit s (its ORM reading); `min` is the paper's choice for
+ * `sum` is the implicit PRM's outcome logit s (its ORM reading); `token_mean` is s over the response's
+ * length (length-neutral); `min` is the paper's choice for
  * Best-of-N (a response is as good as its worst step). Steps end, by default, at every token whose
  * decoded text contains a newline; the response's last token always ends the last step.
  *
@@ -17,7 +18,7 @@ import { noGrad, tidy, type Tensor } from '../torch/index.js';
 import { logprobs, packSequences, type CausalLM, type Tokenizer } from '../lm/index.js';
 import { implicitProcessReward } from './rewards.js';
 
-export const STEP_AGGREGATES = ['min', 'sum', 'mean'] as const;
+export const STEP_AGGREGATES = ['min', 'sum', 'mean', 'token_mean'] as const;
 export type StepAggregate = (typeof STEP_AGGREGATES)[number];
 
 /**
@@ -66,8 +67,17 @@ export function stepRewards(tokenRewards: ArrayLike<number>, stepEnds: readonly 
   return out;
 }
 
-/** min / sum / mean of a response's step rewards (no steps: 0). */
-export function aggregateStepRewards(steps: readonly number[], aggregate: StepAggregate): number {
+/**
+ * min / sum / mean of a response's step rewards (no steps: 0); `token_mean` is their sum over the
+ * response's `tokens` (its mean token reward: a length-neutral score, unlike `sum`, which an implicit
+ * PRM whose log-ratio drifts below 0 on sampled text makes fall with length). Throws for
+ * `token_mean` without a token count (an empty response scores 0).
+ */
+export function aggregateStepRewards(steps: readonly number[], aggregate: StepAggregate, tokens?: number): number {
+  if (aggregate === 'token_mean') {
+    if (tokens === undefined || !(Number.isInteger(tokens) && tokens >= 0)) throw new RangeError(`aggregateStepRewards: 'token_mean' needs the response's token count, got ${tokens}`);
+    return tokens === 0 ? 0 : steps.reduce((a, b) => a + b, 0) / tokens;
+  }
   if (steps.length === 0) return 0;
   switch (aggregate) {
     case 'min': return Math.min(...steps);
@@ -132,7 +142,7 @@ export function scoreImplicitPrm(prm: CausalLM, ref: CausalLM, prompts: number[]
       const tokenRewards = Array.from(flat.values.slice(j * flat.T, j * flat.T + ids.length));
       const stepEnds = splitter!(ids);
       const steps = stepRewards(tokenRewards, stepEnds);
-      const aggregates = Object.fromEntries(STEP_AGGREGATES.map((a) => [a, aggregateStepRewards(steps, a)])) as Record<StepAggregate, number>;
+      const aggregates = Object.fromEntries(STEP_AGGREGATES.map((a) => [a, aggregateStepRewards(steps, a, ids.length)])) as Record<StepAggregate, number>;
       out.push({ tokenRewards, stepEnds, stepRewards: steps, aggregates });
     });
   }

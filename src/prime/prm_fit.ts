@@ -22,7 +22,7 @@ import type { PrimeConfig } from './config.js';
 import { loadPromptFiles, seededPermutation, type PromptRow } from './data.js';
 import { evaluateModel } from './evaluate.js';
 import { defaultVerifier, type Verifier } from './verifier.js';
-import { prmCrossEntropyLoss } from './rewards.js';
+import { prmLoss, type PrmLoss } from './rewards.js';
 import { scoreImplicitPrm, wholeResponseSplitter } from './implicit_prm.js';
 import { prmPairwiseAccuracy, prmSignAccuracy, rocAuc } from './prm_metrics.js';
 
@@ -73,6 +73,21 @@ function checkRollouts(d: LabelledRollouts, what: string): void {
   });
 }
 
+/**
+ * Prompts for an offline fit that later runs will not be measured on: the rows `excluded` does not
+ * mark (e.g. the PRM probes PRIME runs hold out, the evaluation set), in a seeded order (stream 7 of
+ * `seed`); the first `heldout` are the fit's held-out prompts, the next `prompts` its training
+ * prompts (fewer when the rows run out). Throws when no training prompt is left.
+ */
+export function chooseFitPrompts(rows: readonly PromptRow[], excluded: (r: PromptRow) => boolean, prompts: number, heldout: number, seed: number): { train: PromptRow[]; heldout: PromptRow[] } {
+  if (!(Number.isInteger(prompts) && prompts >= 1 && Number.isInteger(heldout) && heldout >= 0)) throw new RangeError(`chooseFitPrompts: prompts must be a positive integer and heldout ≥ 0, got ${prompts}, ${heldout}`);
+  const eligible = rows.filter((r) => !excluded(r));
+  const order = seededPermutation(eligible.length, seed, 7).map((i) => eligible[i]!);
+  const out = { heldout: order.slice(0, heldout), train: order.slice(heldout, heldout + prompts) };
+  if (!out.train.length) throw new Error(`chooseFitPrompts: no training prompt left (${rows.length} rows, ${rows.length - eligible.length} excluded, ${heldout} held out)`);
+  return out;
+}
+
 /** The first `groups` prompt groups of a labelled set. */
 export function takeGroups(d: LabelledRollouts, groups: number): LabelledRollouts {
   const g = Math.min(groups, d.prompts.length);
@@ -118,6 +133,11 @@ export interface PrmFitOptions {
   padTokenId: number;
   /** Training prompt groups scored after each epoch (the fit's own data). Default 64; 0 = none. */
   trainProbeGroups?: number;
+  /**
+   * 'ce' (default; the paper's cross-entropy) or 'dpo' (rewards.ts prmPairwiseDpoLoss within each
+   * prompt's K samples: then whole groups are shuffled, and miniBatch and microBatch must be multiples of K).
+   */
+  loss?: PrmLoss;
   log?: (s: string) => void;
 }
 
@@ -147,6 +167,9 @@ export function fitImplicitPrm(prm: CausalLM, ref: CausalLM, train: LabelledRoll
     if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`fitImplicitPrm: ${k} must be a positive integer, got ${v}`);
   const log = o.log ?? (() => {});
   const N = train.responses.length;
+  const loss = o.loss ?? 'ce';
+  if (loss === 'dpo' && (o.miniBatch % train.K !== 0 || o.microBatch % train.K !== 0))
+    throw new RangeError(`fitImplicitPrm: the 'dpo' loss needs miniBatch (${o.miniBatch}) and microBatch (${o.microBatch}) to be multiples of K=${train.K}`);
   const promptOf = (i: number) => train.prompts[Math.floor(i / train.K)]!;
   const probe = (o.trainProbeGroups ?? 64) > 0 ? takeGroups(train, o.trainProbeGroups ?? 64) : null;
   const measure = (): Pick<PrmFitEpoch, 'train' | 'heldout'> => {
@@ -171,7 +194,7 @@ export function fitImplicitPrm(prm: CausalLM, ref: CausalLM, train: LabelledRoll
   const t0 = performance.now();
   const report = (e: PrmFitEpoch) => {
     const f = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(3));
-    log(`prm-fit epoch ${e.epoch}/${o.epochs} | train CE ${f(e.trainLoss)} | train pairwise ${f(e.train?.pairwise)} AUC ${f(e.train?.auc)} | held-out pairwise ${f(e.heldout?.pairwise)} AUC ${f(e.heldout?.auc)} sign ${f(e.heldout?.signAccuracy)} CE ${f(e.heldout?.loss)} | ${e.seconds.toFixed(1)} s`);
+    log(`prm-fit epoch ${e.epoch}/${o.epochs} | train ${loss === 'ce' ? 'CE' : 'DPO loss'} ${f(e.trainLoss)} | train pairwise ${f(e.train?.pairwise)} AUC ${f(e.train?.auc)} | held-out pairwise ${f(e.heldout?.pairwise)} AUC ${f(e.heldout?.auc)} sign ${f(e.heldout?.signAccuracy)} CE ${f(e.heldout?.loss)} | ${e.seconds.toFixed(1)} s`);
   };
   const e0: PrmFitEpoch = { epoch: 0, trainLoss: NaN, ...measure(), seconds: (performance.now() - t0) / 1000 };
   history.push(e0);
@@ -180,7 +203,9 @@ export function fitImplicitPrm(prm: CausalLM, ref: CausalLM, train: LabelledRoll
   const opt = new AdamW(prm.parameters(), { lr: o.lr, weightDecay: o.weightDecay ?? 0 });
   try {
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
-      const order = seededPermutation(N, o.seed, epoch);
+      const order = loss === 'dpo'
+        ? seededPermutation(N / train.K, o.seed, epoch).flatMap((g) => Array.from({ length: train.K }, (_, k) => g * train.K + k)) // whole groups
+        : seededPermutation(N, o.seed, epoch);
       let lossSum = 0, steps = 0;
       prm.train();
       for (let s = 0; s < N; s += o.miniBatch) {
@@ -196,8 +221,7 @@ export function fitImplicitPrm(prm: CausalLM, ref: CausalLM, train: LabelledRoll
             idx.forEach((j, r) => refRows.set(refLp[j]!, r * T));
             const refT = torch.tensor(refRows, { shape: [idx.length, T] }).to(lp.dtype);
             const outcome = torch.tensor(Float32Array.from(idx.map((j) => train.outcomes[j]!)));
-            const { loss } = prmCrossEntropyLoss(lp, refT, b.responseMask.narrow(1, P, T), outcome, o.beta);
-            const part = loss.mul(idx.length / mb.length); // the mini-batch's mean over responses
+            const part = prmLoss(loss, lp, refT, b.responseMask.narrow(1, P, T), outcome, o.beta, train.K).mul(idx.length / mb.length); // the mini-batch's mean over responses
             part.backward();
             return part.item();
           });
@@ -287,7 +311,7 @@ export async function runPrmFit(cfg: PrimeConfig, log: (s: string) => void = con
     log(`prm-train: ${train.responses.length} training samples (${trainRows.length} prompts × ${cfg.rollout.n}, ${(100 * acc).toFixed(1)}% correct), ${heldout?.responses.length ?? 0} held-out, sampled in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     const history = fitImplicitPrm(prm.model, ref.model, train, heldout, {
       beta: cfg.algorithm.beta, lr: cfg.prm.lr, weightDecay: cfg.prm.weight_decay, gradClip: cfg.prm.grad_clip, epochs: f.epochs,
-      miniBatch: f.mini_batch, microBatch: cfg.prm.micro_batch, seed: cfg.trainer.seed, padTokenId: pad, log,
+      miniBatch: f.mini_batch, microBatch: cfg.prm.micro_batch, seed: cfg.trainer.seed, padTokenId: pad, loss: cfg.prm.loss, log,
     });
     const out = f.output_dir.replace(/\/$/, '');
     const tmp = `${out}.tmp-${process.pid}`;

@@ -71,6 +71,45 @@ export function prmCrossEntropyLoss(prmLogp: Tensor, refLogp: Tensor, mask: Tens
   });
 }
 
+/**
+ * The implicit PRM's DPO loss within prompt groups ("Free Process Rewards without Process Labels",
+ * Yuan et al. 2024, §3: the implicit PRM trained with DPO's objective; Rafailov et al. 2023): over
+ * the pairs (i, j) of a group with o_i > o_j, the Bradley–Terry loss on the outcome logits
+ * s = β Σ_t log(π_φ/π_ref),
+ *   L = Σ_g Σ_{i,j ∈ g, o_i > o_j} (o_i − o_j) · softplus(−(s_i − s_j)) / N,
+ * each pair weighted by its outcome gap as prmPairwiseAccuracy weighs it, divided by the number of
+ * responses N (so that micro-batches of whole groups weighted by their share give the mini-batch's
+ * value). Unlike the cross-entropy it only sees differences within a group: an offset shared by a
+ * group's scores (how hard the prompt is, a drift with length that the group shares) earns nothing.
+ * Groups whose outcomes are all equal contribute 0.
+ *
+ * prmLogp, refLogp, mask: (N, T) with N = G·K, rows g·K … g·K+K−1 one group; outcome (N).
+ * Returns the loss (differentiable w.r.t. prmLogp) and the detached logits s (N).
+ * Throws when N is not a multiple of K.
+ */
+export function prmPairwiseDpoLoss(prmLogp: Tensor, refLogp: Tensor, mask: Tensor, outcome: Tensor, beta: number, K: number): { loss: Tensor; logits: Tensor } {
+  const N = prmLogp.size(0);
+  if (!(Number.isInteger(K) && K >= 1) || N % K !== 0) throw new RangeError(`prmPairwiseDpoLoss: ${N} responses do not split into whole groups of K=${K}`);
+  return tidy(() => {
+    const s = implicitOutcomeLogit(prmLogp, refLogp, mask, beta); // (N)
+    const o = outcome.to(s.dtype);
+    const sg = s.reshape(-1, K), og = o.reshape(-1, K); // (G, K)
+    const diff = sg.unsqueeze(2).sub(sg.unsqueeze(1)); // s_i − s_j, (G, K, K)
+    const w = og.unsqueeze(2).sub(og.unsqueeze(1)).clamp(0, null); // (o_i − o_j)⁺
+    const loss = w.mul(diff.neg().softplus()).sum().div(Math.max(1, N));
+    return { loss, logits: s.detach() };
+  });
+}
+
+export type PrmLoss = 'ce' | 'dpo';
+
+/** The PRM's training loss by name (`prm.loss`): 'ce' = prmCrossEntropyLoss, 'dpo' = prmPairwiseDpoLoss over groups of K. */
+export function prmLoss(kind: PrmLoss, prmLogp: Tensor, refLogp: Tensor, mask: Tensor, outcome: Tensor, beta: number, K: number): Tensor {
+  if (kind === 'ce') return prmCrossEntropyLoss(prmLogp, refLogp, mask, outcome, beta).loss;
+  if (kind === 'dpo') return prmPairwiseDpoLoss(prmLogp, refLogp, mask, outcome, beta, K).loss;
+  throw new Error(`prm.loss: unknown loss '${kind as string}' (ce | dpo)`);
+}
+
 export type ProcessRewardNorm = 'batch_norm' | 'none';
 
 /**

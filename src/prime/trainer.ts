@@ -27,7 +27,7 @@ import { AdamW, type Tensor, tidy } from '../torch/index.js';
 import { loadPretrained, packSequences, resolveDevice, type CausalLM, type Tokenizer, type PackedBatch } from '../lm/index.js';
 import type { PrimeConfig } from './config.js';
 import { configToYaml, modelDtypes } from './config.js';
-import { loadPromptFiles, PromptDataset, seededPermutation, type PromptRow } from './data.js';
+import { loadPromptFiles, PromptDataset, type PromptRow } from './data.js';
 import { implicitProcessReward, normalizeProcessRewards, overlongPenalty, prmCrossEntropyLoss } from './rewards.js';
 import { getAdvantageEstimator } from './advantages.js';
 import { klPenalty, KlController } from './ppo.js';
@@ -38,7 +38,7 @@ import { MetricsLog, type Metrics } from './metrics.js';
 import { checkRowVerifiers, checkedVerifier, defaultVerifier, type Verifier } from './verifier.js';
 import { Parallel, rankDevice } from './trainer/parallel.js';
 import { collectBatch, rolloutGroups } from './trainer/rollout.js';
-import { prmPhase, prmSlices, probePrm, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
+import { prmPhase, prmSlices, probePrm, probeRowsFromTraining, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
 import { updatePolicy } from './trainer/policy.js';
 import { loadTrained, type TrainedWeights } from './trainer/precision.js';
 import { saveCheckpoint, restoreCheckpoint } from './trainer/state.js';
@@ -277,7 +277,7 @@ export class PrimeTrainer {
     }
     const rows = this.dataset.rows;
     if (rows.length <= c.prm.probe_prompts) throw new Error(`prm.probe_prompts (${c.prm.probe_prompts}) would hold out every one of the ${rows.length} training prompts; lower it or set data.val_files`);
-    const chosen = seededPermutation(rows.length, c.data.seed ^ 0x5eed, 0).slice(0, c.prm.probe_prompts).map((i) => rows[i]!);
+    const chosen = probeRowsFromTraining(rows, c.data.seed, c.prm.probe_prompts);
     for (const r of chosen) this.#probeRowKeys.add(rowKey(r));
     this.dataset.dropWhere((r) => this.#probeRowKeys.has(rowKey(r)));
     return chosen;

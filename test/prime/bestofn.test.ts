@@ -59,7 +59,16 @@ test('offline PRM fit: pairwise accuracy on its training data rises from 0.5 (un
   assert.ok(Math.abs(again.pairwise - last.train!.pairwise) < 1e-12 && Math.abs(again.loss - last.train!.loss) < 1e-5);
   assert.throws(() => fitImplicitPrm(prm.model, prm.model, train, null, { beta: 0.5, lr: 1e-3, epochs: 1, miniBatch: 4, microBatch: 4, seed: 1, padTokenId: 0 }), /separate models/);
   assert.throws(() => fitImplicitPrm(prm.model, ref.model, { ...train, outcomes: train.outcomes.slice(1) }, null, { beta: 0.5, lr: 1e-3, epochs: 1, miniBatch: 4, microBatch: 4, seed: 1, padTokenId: 0 }), /63 outcomes for 64 responses/);
-  for (const p of [pol, ref, prm]) p.model.dispose();
+  // the 'dpo' loss (whole groups per mini-batch): the pairwise accuracy on its training prompts rises too
+  assert.throws(() => fitImplicitPrm(prm.model, ref.model, train, null, { beta: 0.5, lr: 1e-3, epochs: 1, miniBatch: 6, microBatch: 4, seed: 1, padTokenId: 0, loss: 'dpo' }), /multiples of K=4/);
+  const dpo = loadPretrained(modelDir, { tokenizer: false });
+  const hd = fitImplicitPrm(dpo.model, ref.model, train, null, {
+    beta: 0.5, lr: 3e-3, epochs: 4, miniBatch: 16, microBatch: 8, seed: 1, padTokenId: tok.padTokenId!, trainProbeGroups: 16, loss: 'dpo', log: console.log,
+  });
+  assert.equal(hd[0]!.train!.pairwise, 0.5);
+  assert.ok(hd[4]!.train!.pairwise > 0.6, `DPO fit: pairwise accuracy on the training prompts should rise above 0.6, got ${hd[4]!.train!.pairwise}`);
+  assert.ok(hd[1]!.trainLoss > hd[4]!.trainLoss, `DPO fit: running loss of epoch 1 (${hd[1]!.trainLoss}) > epoch 4 (${hd[4]!.trainLoss})`);
+  for (const p of [pol, ref, prm, dpo]) p.model.dispose();
 });
 
 test('prime prm-train (runPrmFit) writes a loadable PRM; runBestOfN reports metrics in [0, 1], pick ≤ pass@N, = avg@N untrained', async () => {
@@ -114,7 +123,7 @@ test('prime eval --rerank prm and prime prm-train on the command line: runs, rej
   assert.equal(j.samples, 2);
   const bad = spawnSync(process.execPath, [cli, ...args, '--aggregate', 'max'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /--aggregate: expected one of min \| sum \| mean, got 'max'/);
+  assert.match(bad.stderr, /--aggregate: expected one of min \| sum \| mean \| token_mean, got 'max'/);
   const help = spawnSync(process.execPath, [cli, 'prm-train', '--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /prm_fit\.heldout_prompts/);

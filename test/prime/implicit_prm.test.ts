@@ -52,6 +52,11 @@ test('step rewards and aggregates, hand-worked', () => {
   assert.equal(aggregateStepRewards(steps, 'sum'), -1.25);
   assert.equal(aggregateStepRewards(steps, 'mean'), -1.25 / 3);
   assert.throws(() => aggregateStepRewards(steps, 'max' as StepAggregate), /unknown step aggregate 'max'/);
+  // token_mean: the steps' sum over the response's tokens (−1.25 / 5), whatever the step count
+  assert.equal(aggregateStepRewards(steps, 'token_mean', 5), -0.25);
+  assert.equal(aggregateStepRewards([-1.25], 'token_mean', 5), -0.25);
+  assert.equal(aggregateStepRewards([0], 'token_mean', 0), 0);
+  assert.throws(() => aggregateStepRewards(steps, 'token_mean'), /needs the response's token count/);
 });
 
 test('Best-of-N picks on a hand-made scored set: each aggregate, ties counted in expectation', () => {
@@ -60,13 +65,15 @@ test('Best-of-N picks on a hand-made scored set: each aggregate, ties counted in
   //   B [2.0, −1.0]                 o = 0    min −1     sum  1.0   mean  0.5
   //   C [0.4, 0.4, 0.4, 0.4, −0.35] o = 0.5  min −0.35  sum  1.25  mean  0.25
   // → min picks A (1), sum picks C (0.5), mean picks B (0)
+  //   tokens A 2, B 8, C 5: token_mean A −0.1, B 0.125, C 0.25 → picks C (0.5)
   // group 2: two responses tie at the top under every aggregate → mean of their outcomes (1 + 0)/2
-  //   D [0] o = 1, E [0] o = 0, F [−1] o = 1
+  //   D [0] o = 1, E [0] o = 0, F [−1] o = 1 (tokens 3, 5, 4: token_mean 0, 0, −0.25 — D and E tie)
   const steps = [[[-0.1, -0.1], [2.0, -1.0], [0.4, 0.4, 0.4, 0.4, -0.35]], [[0], [0], [-1]]];
+  const tokens = [[2, 8, 5], [3, 5, 4]];
   const outcomes = [[1, 0, 0.5], [1, 0, 1]];
-  const want: Record<StepAggregate, number> = { min: (1 + 0.5) / 2, sum: (0.5 + 0.5) / 2, mean: (0 + 0.5) / 2 };
+  const want: Record<StepAggregate, number> = { min: (1 + 0.5) / 2, sum: (0.5 + 0.5) / 2, mean: (0 + 0.5) / 2, token_mean: (0.5 + 0.5) / 2 };
   for (const a of STEP_AGGREGATES) {
-    const scores = steps.map((g) => g.map((s) => aggregateStepRewards(s, a)));
+    const scores = steps.map((g, i) => g.map((s, k) => aggregateStepRewards(s, a, tokens[i]![k])));
     const got = bestOfNAccuracy(scores, outcomes);
     console.log(`Best-of-3 by ${a}: ${got} (want ${want[a]})`);
     assert.ok(Math.abs(got - want[a]) < 1e-12, `${a}: ${got} ≠ ${want[a]}`);
@@ -113,7 +120,8 @@ test('scoreImplicitPrm matches a per-sequence hand computation with two tiny ran
     const rt = lp.map((x, t) => beta * (x - lr[t]!));
     const ends = split(r);
     const steps = ends.map((e, k) => rt.slice(k ? ends[k - 1]! : 0, e).reduce((a, x) => a + x, 0));
-    const want = { min: Math.min(...steps), sum: steps.reduce((a, x) => a + x, 0), mean: steps.reduce((a, x) => a + x, 0) / steps.length };
+    const sum = steps.reduce((a, x) => a + x, 0);
+    const want = { min: Math.min(...steps), sum, mean: sum / steps.length, token_mean: r.length ? rt.reduce((a, x) => a + x, 0) / r.length : 0 };
     const g = got[i]!;
     assert.equal(g.tokenRewards.length, r.length);
     assert.deepEqual(g.stepEnds, ends);

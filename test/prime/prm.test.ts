@@ -12,7 +12,7 @@ import * as torch from '../../src/torch/index.js';
 import { AdamW, SGD, tensor, tidy } from '../../src/torch/index.js';
 import { loadPretrained, packSequences, logprobs } from '../../src/lm/index.js';
 import { prmPairwiseAccuracy, prmSignAccuracy, rocAuc } from '../../src/prime/prm_metrics.js';
-import { normalizeProcessRewards, prmCrossEntropyLoss } from '../../src/prime/rewards.js';
+import { normalizeProcessRewards, prmCrossEntropyLoss, prmPairwiseDpoLoss } from '../../src/prime/rewards.js';
 import { rlooProcessAdvantage } from '../../src/prime/advantages.js';
 import { configFromObject } from '../../src/prime/config.js';
 import { createRandomModel } from '../../src/prime/demo/model.js';
@@ -228,5 +228,74 @@ test('PRM cross-entropy gradient at s = 0 exactly is (σ(0) − o)·β/N (hand-w
     const d = Math.max(...got.map((x, i) => Math.abs(x - want[i]!)));
     console.log(`gradient at s = 0: ${got.map((x) => x.toFixed(4)).join(' ')} (hand: ${want.join(' ')}), max diff ${d.toExponential(2)}`);
     assert.ok(d < 1e-12);
+  });
+});
+
+/*
+ * prm.loss 'dpo', by hand (β = 1, one token per response so s = log π_φ − log π_ref):
+ *   group 0 (K = 3): s = [0.5, −0.5, 0], o = [1, 0, 0.5]. Pairs with o_i > o_j and weights (o_i − o_j):
+ *     (0,1) w 1, s0 − s1 = 1 → softplus(−1) = 0.313262   (0,2) w .5, 0.5 → .5·softplus(−.5) = 0.237039
+ *     (2,1) w .5, 0.5 → 0.237039
+ *   group 1: o all 1 → no pair.            L = (0.313262 + 2·0.237039) / N=6 = 0.131223
+ * Gradient ∂L/∂s_i = −Σ_j w_ij σ(−(s_i − s_j))/N + Σ_j w_ji σ(−(s_j − s_i))/N, checked by central
+ * finite differences; a shift shared by a group's scores leaves L unchanged.
+ */
+test("prm.loss 'dpo': hand-worked value, finite-difference gradient, blind to a group's shared offset", () => {
+  tidy(() => {
+    const sp = (x: number) => Math.log1p(Math.exp(x));
+    const ref = tensor([[-1], [-2], [-0.5], [-1], [-1], [-1]], { dtype: 'float64' });
+    const sVals = [0.5, -0.5, 0, 0.2, -0.1, 0.3];
+    const prmAt = (s: number[]) => tensor(s.map((x, i) => [x + ref.toFlatArray()[i]!]), { dtype: 'float64' });
+    const mask = tensor([[1], [1], [1], [1], [1], [1]], { dtype: 'float64' });
+    const o = tensor([1, 0, 0.5, 1, 1, 1], { dtype: 'float64' });
+    const L = (s: number[]) => prmPairwiseDpoLoss(prmAt(s), ref, mask, o, 1, 3).loss.item();
+    const want = (sp(-1) + 0.5 * sp(-0.5) + 0.5 * sp(-0.5)) / 6;
+    const got = L(sVals);
+    const p = prmAt(sVals);
+    p.requiresGrad = true;
+    prmPairwiseDpoLoss(p, ref, mask, o, 1, 3).loss.backward();
+    const g = p.grad!.toFlatArray();
+    const h = 1e-6;
+    const fd = sVals.map((_, i) => (L(sVals.map((x, j) => x + (i === j ? h : 0))) - L(sVals.map((x, j) => x - (i === j ? h : 0)))) / (2 * h));
+    const dg = Math.max(...g.map((x, i) => Math.abs(x - fd[i]!)));
+    const shifted = L(sVals.map((x, i) => (i < 3 ? x + 7 : x - 3)));
+    console.log(`DPO loss ${got.toFixed(6)} (hand ${want.toFixed(6)}); gradient vs finite differences max diff ${dg.toExponential(2)}; group offsets +7/−3: ${shifted.toFixed(6)}`);
+    assert.ok(Math.abs(got - want) < 1e-12);
+    assert.ok(dg < 1e-8);
+    assert.ok(g.slice(3).every((x) => x === 0), 'an all-equal group gets no gradient');
+    assert.ok(Math.abs(shifted - got) < 1e-12, 'a shared offset per group does not change the loss');
+    assert.throws(() => prmPairwiseDpoLoss(prmAt(sVals), ref, mask, o, 1, 4), /do not split into whole groups of K=4/);
+    // the CE loss, by contrast, moves with the offset
+    assert.ok(Math.abs(prmCrossEntropyLoss(prmAt(sVals.map((x) => x + 7)), ref, mask, o, 1).loss.item() - prmCrossEntropyLoss(prmAt(sVals), ref, mask, o, 1).loss.item()) > 0.1);
+  });
+});
+
+test("prm.loss 'dpo' in the PRM update: prm/loss is the DPO loss of the first forward; misaligned micro-batches are refused", () => {
+  tidy(() => {
+    const { batch, mask, refLogp } = batchFixture();
+    const outcome = tensor([1, 0, 0, 0, 1, 1, 1, 0]); // 3 pairs per group: at s = 0, DPO = 6·log 2 / 8, CE = log 2
+    const mk = (loss: 'ce' | 'dpo', micro: number) => {
+      const cfg = configFromObject({
+        model: { path: modelDir }, data: { train_files: ['unused.jsonl'] },
+        algorithm: { beta: 0.5, prm_update: 'after' }, prm: { lr: 1e-2, mini_batch: 8, micro_batch: micro, epochs: 1, loss },
+      } as never);
+      const prm = loadPretrained(modelDir, { tokenizer: false }).model;
+      const prmOpt = new AdamW(prm.parameters(), { lr: cfg.prm.lr, weightDecay: 0 });
+      return { t: { cfg, prm, prmOpt, parallel: Parallel.alone(), step: 1 } as unknown as PrimeTrainer, prm, prmOpt };
+    };
+    const d = mk('dpo', 8), c = mk('ce', 8);
+    const rd = prmPhase(d.t, batch, refLogp, mask, outcome, 4), rc = prmPhase(c.t, batch, refLogp, mask, outcome, 4);
+    // one mini-batch, one micro-batch: the logged loss is the loss at the start's PRM (= reference model weights)
+    const wantD = prmPairwiseDpoLoss(rd.prmLogp, refLogp, mask, outcome, 0.5, 4).loss.item();
+    const wantC = prmCrossEntropyLoss(rc.prmLogp, refLogp, mask, outcome, 0.5).loss.item();
+    console.log(`prm/loss dpo ${rd.metrics['prm/loss']!.toFixed(6)} (recomputed ${wantD.toFixed(6)}), ce ${rc.metrics['prm/loss']!.toFixed(6)} (recomputed ${wantC.toFixed(6)})`);
+    assert.ok(Math.abs(rd.metrics['prm/loss']! - wantD) < 1e-5);
+    assert.ok(Math.abs(rc.metrics['prm/loss']! - wantC) < 1e-5);
+    assert.ok(Math.abs(wantD - 0.75 * Math.LN2) < 1e-6 && Math.abs(wantC - Math.LN2) < 1e-6, 'at the start: DPO 0.75·log 2, CE log 2');
+    const moved = Math.max(...d.prm.parameters().map((p, i) => p.sub(c.prm.parameters()[i]!).abs().max().item()));
+    assert.ok(moved > 1e-6, 'the two losses update the PRM differently');
+    const bad = mk('dpo', 3);
+    assert.throws(() => prmPhase(bad.t, batch, refLogp, mask, outcome, 4), /prm.micro_batch \(3\) must be multiples of rollout.n \(4\)/);
+    for (const x of [d, c, bad]) { x.prm.dispose(); x.prmOpt.dispose(); }
   });
 });

@@ -9,7 +9,9 @@ import * as torch from '../../src/torch/index.js';
 import { loadPretrained } from '../../src/lm/index.js';
 import { PrimeTrainer } from '../../src/prime/trainer.js';
 import { configFromObject, type PrimeConfig } from '../../src/prime/config.js';
-import { writePromptRowsJsonl } from '../../src/prime/data.js';
+import { loadPromptFiles, writePromptRowsJsonl } from '../../src/prime/data.js';
+import { probeRowsFromTraining } from '../../src/prime/trainer/prm.js';
+import { chooseFitPrompts } from '../../src/prime/prm_fit.js';
 import { generateSplits, problemToRow } from '../../src/prime/demo/arithmetic.js';
 import { createRandomModel } from '../../src/prime/demo/model.js';
 import { readMetrics } from '../../src/prime/metrics.js';
@@ -171,6 +173,23 @@ test('PRM probe: held-out rows leave training, metrics logged every prm.probe_ev
   const t = await PrimeTrainer.create(config(out, over), { verifier: containsDigit, log: quiet });
   assert.equal(t.probe!.outcomes.length, 16);
   assert.equal(t.dataset.size, 48 - 4);
+  // the rows held out are probeRowsFromTraining's (what an offline warm-start fit must keep off),
+  // and chooseFitPrompts with them excluded trains and holds out only other training rows
+  const rows = await loadPromptFiles([dataFile]);
+  const held = probeRowsFromTraining(rows, 3, 4);
+  assert.deepEqual(rows.filter((r) => t.excludedFromTraining(r)).map((r) => r.row).sort(), held.map((r) => r.row).sort(), 'the trainer holds out probeRowsFromTraining(rows, data.seed, prm.probe_prompts)');
+  const heldKeys = new Set(held.map((r) => r.row));
+  const fit = chooseFitPrompts(rows, (r) => heldKeys.has(r.row), 50, 3, 7);
+  assert.equal(fit.heldout.length, 3);
+  assert.equal(fit.train.length, 48 - 4 - 3, 'every training row left, fewer than asked');
+  const fitRows = [...fit.train, ...fit.heldout].map((r) => r.row);
+  assert.equal(new Set(fitRows).size, fitRows.length, 'no row twice');
+  assert.ok(fitRows.every((r) => !heldKeys.has(r)), 'no probe row in the fit');
+  assert.ok(fit.train.every((r) => !t.excludedFromTraining(r)));
+  assert.deepEqual(chooseFitPrompts(rows, (r) => heldKeys.has(r.row), 50, 3, 7), fit, 'deterministic');
+  assert.equal(chooseFitPrompts(rows, (r) => heldKeys.has(r.row), 10, 3, 7).train.length, 10);
+  assert.notDeepEqual(chooseFitPrompts(rows, (r) => heldKeys.has(r.row), 50, 3, 8).heldout, fit.heldout, 'seeded');
+  assert.throws(() => chooseFitPrompts(rows, () => true, 4, 0, 1), /no training prompt left/);
   const ms = await t.train();
   assert.ok(!('prm/heldout_auc' in ms[0]!) && 'prm/heldout_auc' in ms[1]!);
   for (const k of ['prm/heldout_pairwise', 'prm/heldout_loss', 'prm/accuracy_sign', 'reward/process_norm_scale']) assert.ok(Number.isFinite(ms[1]![k]), k);

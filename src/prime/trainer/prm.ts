@@ -17,9 +17,10 @@
 import * as torch from '../../torch/index.js';
 import { type Tensor, tidy, noGrad } from '../../torch/index.js';
 import { logprobs, sharedPromptLogprobs, type CausalLM, type PackedBatch } from '../../lm/index.js';
-import { implicitOutcomeLogit, prmCrossEntropyLoss } from '../rewards.js';
+import { implicitOutcomeLogit, prmCrossEntropyLoss, prmLoss } from '../rewards.js';
 import { prmPairwiseAccuracy, prmSignAccuracy, rocAuc } from '../prm_metrics.js';
 import type { Metrics } from '../metrics.js';
+import { seededPermutation, type PromptRow } from '../data.js';
 import type { PrimeTrainer } from '../trainer.js';
 import { TrainingDivergedError } from './errors.js';
 
@@ -137,7 +138,7 @@ export interface PrmPhaseResult {
 
 /**
  * Runs the PRM's part of the step in the configured mode; returns the log-probs for the rewards
- * and metrics: `prm/loss` (mean CE over the first epoch's update forwards, each before its own
+ * and metrics: `prm/loss` (mean prm.loss over the first epoch's update forwards, each before its own
  * mini-batch's step), `prm/grad_norm`, `prm/accuracy` (within-group pairwise accuracy of the
  * reward-giving scores, prmPairwiseAccuracy), `prm/accuracy_sign` (sign(s) = label), `prm/score_mean`.
  *
@@ -172,7 +173,7 @@ export function prmPhase(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, m
 }
 
 /**
- * prm.epochs passes of AdamW on the PRM's cross-entropy over mini-batches of prm.mini_batch
+ * prm.epochs passes of AdamW on the PRM's loss (prm.loss: cross-entropy, or DPO within groups) over mini-batches of prm.mini_batch
  * sequences (micro-batches of prm.micro_batch). With `keepLogp`, the first epoch's forwards'
  * log-probs are returned (detached, (N, T)): each taken before its own mini-batch's step.
  */
@@ -182,6 +183,8 @@ function prmUpdate(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: T
   const dp = t.parallel;
   const N = batch.inputIds.size(0); // this rank's sequences
   const T = batch.inputIds.size(1) - batch.responseStart;
+  if (c.prm.loss === 'dpo' && (Math.min(c.prm.mini_batch, N * t.parallel.world) % K !== 0 || c.prm.micro_batch % K !== 0))
+    throw new Error(`prm.loss 'dpo' compares responses within a prompt group: prm.mini_batch (${c.prm.mini_batch}) and prm.micro_batch (${c.prm.micro_batch}) must be multiples of rollout.n (${K})`);
   const minis = prmMiniBatches(t, N, K);
   const parts: Tensor[] = [];
   let lossSum = 0, n = 0, gnSum = 0, steps = 0;
@@ -193,7 +196,7 @@ function prmUpdate(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: T
           onEvent?.({ kind: 'forward', grad: true, from: i, count: cnt });
           tidy(() => {
             const lp = responseLogprobs(t.prm, batch, i, cnt, t.promptGroupSize(K), [1])[0]!; // (cnt, T), with grad
-            const { loss } = prmCrossEntropyLoss(lp, refLogp.narrow(0, i, cnt), mask.narrow(0, i, cnt), outcome.narrow(0, i, cnt), c.algorithm.beta);
+            const loss = prmLoss(c.prm.loss, lp, refLogp.narrow(0, i, cnt), mask.narrow(0, i, cnt), outcome.narrow(0, i, cnt), c.algorithm.beta, K);
             loss.mul(cnt / mb).backward(); // mean over the (global) mini-batch's responses
             t.prmWeights?.afterBackward(); // bf16: into the float32 masters' gradients
             if (epoch === 0) {
@@ -256,4 +259,14 @@ export function probePrm(t: PrimeTrainer, probe: PrmProbeSet, batch: PackedBatch
       'prm/heldout_loss': loss.item(),
     };
   });
+}
+
+/**
+ * The PRM probe's prompts when they are held out of the training rows (no data.val_files): a seeded
+ * draw of `n` of `rows` (the training rows left after dropping over-long prompts, in load order),
+ * stream `dataSeed ^ 0x5eed`. Exported so that a caller can keep other data (e.g. an offline PRM
+ * fit's prompts) off the probe a run will hold out.
+ */
+export function probeRowsFromTraining(rows: readonly PromptRow[], dataSeed: number, n: number): PromptRow[] {
+  return seededPermutation(rows.length, dataSeed ^ 0x5eed, 0).slice(0, n).map((i) => rows[i]!);
 }
