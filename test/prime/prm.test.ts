@@ -281,7 +281,7 @@ test("prm.loss 'dpo' in the PRM update: prm/loss is the DPO loss of the first fo
       } as never);
       const prm = loadPretrained(modelDir, { tokenizer: false }).model;
       const prmOpt = new AdamW(prm.parameters(), { lr: cfg.prm.lr, weightDecay: 0 });
-      return { t: { cfg, prm, prmOpt, parallel: Parallel.alone(), step: 1 } as unknown as PrimeTrainer, prm, prmOpt };
+      return { t: { cfg, prm, prmOpt, parallel: Parallel.alone(), step: 1, promptGroupSize: () => 1 } as unknown as PrimeTrainer, prm, prmOpt };
     };
     const d = mk('dpo', 8), c = mk('ce', 8);
     const rd = prmPhase(d.t, batch, refLogp, mask, outcome, 4), rc = prmPhase(c.t, batch, refLogp, mask, outcome, 4);
