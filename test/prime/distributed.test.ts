@@ -198,7 +198,8 @@ test('2 ranks hold the same parameters as each other, and as one process on the 
     `(largest policy change from the start: ${moved.toExponential(2)}); max relative metric difference ${md.worst.toExponential(2)} (${md.key})`);
   assert.equal(ranks, 0, 'every rank applies the same all-reduced update to the same broadcast parameters');
   assert.ok(moved > 1e-3, 'training moved the parameters (the comparison is not vacuous)');
-  assert.ok(vsOne <= 1e-5, `2 ranks vs 1 process: ${vsOne}`);
+  // float32 sums in another order: 6.6e-7 here (libtorch 1.13), 1.9e-5 with libtorch 2.11 on the GPU machine's CPU
+  assert.ok(vsOne <= 5e-5, `2 ranks vs 1 process: ${vsOne}`);
   assert.ok(md.worst <= 1e-4, md.key);
   const m = readMetrics(path.join(dOut, 'metrics.jsonl'));
   assert.deepEqual(m.map((x) => x.step), [1, 2, 3]);
@@ -242,7 +243,7 @@ test('2 ranks = 1 process with the algorithm options on (seq-mean loss, clip-hig
   const vsOne = maxDiff(r0, one), md = metricsDiff(dOut, sOut);
   const coefs = readMetrics(path.join(dOut, 'metrics.jsonl')).map((m) => m['actor/kl_coef']);
   console.log(`options on, after 3 steps: max |2 ranks − 1 process| = ${vsOne.toExponential(2)}; max relative metric difference ${md.worst.toExponential(2)} (${md.key}); actor/kl_coef ${coefs.join(' ')}`);
-  assert.ok(vsOne <= 1e-5, `2 ranks vs 1 process: ${vsOne}`);
+  assert.ok(vsOne <= 5e-5, `2 ranks vs 1 process: ${vsOne}`);
   assert.ok(md.worst <= 1e-4, md.key);
   assert.ok(new Set(coefs).size > 1, 'the adaptive coefficient moved');
 });
