@@ -1,5 +1,6 @@
 /**
- * Run metrics: one JSON object per step appended to `metrics.jsonl`, the same scalars in a
+ * Run metrics: one JSON object per step appended to `metrics.jsonl` (an earlier fresh run's file in
+ * the same directory is moved to `metrics.jsonl.N` first), the same scalars in a
  * TensorBoard event file beside it (`tensorboard --logdir RUN_DIR`), and a one-line progress
  * report with ETA on the console.
  */
@@ -18,6 +19,13 @@ export class MetricsLog {
   constructor(dir: string, opts: { resumeFromStep?: number; tensorboard?: boolean } = {}) {
     fs.mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, 'metrics.jsonl');
+    // A fresh run in a directory that holds an earlier run's records keeps them, moved aside to
+    // metrics.jsonl.N (the first free N), so the new file holds this run's steps only.
+    if (opts.resumeFromStep === undefined && fs.existsSync(this.file) && fs.statSync(this.file).size > 0) {
+      let n = 1;
+      while (fs.existsSync(`${this.file}.${n}`)) n++;
+      fs.renameSync(this.file, `${this.file}.${n}`);
+    }
     // On resume, drop records of steps after the checkpoint: they will be redone.
     if (opts.resumeFromStep !== undefined && fs.existsSync(this.file)) {
       const kept = fs.readFileSync(this.file, 'utf8').split('\n').filter((l) => {

@@ -73,3 +73,25 @@ test('a resumed run\'s event file makes TensorBoard drop the redone steps', () =
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a fresh run in a directory with an earlier run keeps that run in metrics.jsonl.N and logs its own steps alone', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prime-metrics-fresh-'));
+  try {
+    const steps = (f: string) => fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number; x: number }));
+    const a = new MetricsLog(dir, { tensorboard: false });
+    a.write(1, { x: 1 });
+    a.write(2, { x: 2 });
+    const b = new MetricsLog(dir, { tensorboard: false }); // a fresh run, same directory
+    b.write(1, { x: 10 });
+    assert.deepEqual(steps(path.join(dir, 'metrics.jsonl')), [{ step: 1, x: 10 }]);
+    assert.deepEqual(steps(path.join(dir, 'metrics.jsonl.1')), [{ step: 1, x: 1 }, { step: 2, x: 2 }]);
+    const c = new MetricsLog(dir, { tensorboard: false });
+    c.write(1, { x: 100 });
+    assert.deepEqual(steps(path.join(dir, 'metrics.jsonl.2')), [{ step: 1, x: 10 }], 'the next free N');
+    const r = new MetricsLog(dir, { tensorboard: false, resumeFromStep: 1 }); // a resume keeps its own file
+    r.write(2, { x: 200 });
+    assert.deepEqual(steps(path.join(dir, 'metrics.jsonl')), [{ step: 1, x: 100 }, { step: 2, x: 200 }]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
