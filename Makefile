@@ -100,22 +100,21 @@ clean:
 # pick a build with PRIME_NATIVE (default: native/build, Debian's 1.13 or $LIBTORCH).
 LT2_DIR := native/build-lt2
 LT2 := $(LT2_DIR)/build/Release/prime_native.node
-# gyp paths are relative to the directory of binding.gyp: a copy one level down points back to src/
-$(LT2_DIR)/binding.gyp: native/binding.gyp
-	mkdir -p $(LT2_DIR)
-	sed -e 's#"src/#"../src/#g' -e 's#node libtorch.cjs#node ../libtorch.cjs#g' $< > $@
-$(LT2): $(NATIVE_SRC) $(LT2_DIR)/binding.gyp node_modules/.installed $(VENV)/.installed
-	cd $(LT2_DIR) && export LIBTORCH=venv PRIME_CUDA=0 && { [ build/Makefile -nt binding.gyp ] || ../../node_modules/.bin/node-gyp configure $(NODEDIR); } \
-	  && ../../node_modules/.bin/node-gyp build -j 2 $(NODEDIR)
 # The same against the wheel's CUDA libraries (opt-in; compiles and links here, runs where a GPU is).
 LT2CUDA_DIR := native/build-lt2-cuda
 LT2CUDA := $(LT2CUDA_DIR)/build/Release/prime_native.node
-$(LT2CUDA_DIR)/binding.gyp: native/binding.gyp
-	mkdir -p $(LT2CUDA_DIR)
+# gyp paths are relative to the directory of binding.gyp: a copy one level down points back to src/
+native/build-%/binding.gyp: native/binding.gyp
+	mkdir -p $(@D)
 	sed -e 's#"src/#"../src/#g' -e 's#node libtorch.cjs#node ../libtorch.cjs#g' $< > $@
-$(LT2CUDA): $(NATIVE_SRC) $(LT2CUDA_DIR)/binding.gyp node_modules/.installed $(VENV)/.installed
-	cd $(LT2CUDA_DIR) && export LIBTORCH=venv PRIME_CUDA=1 && { [ build/Makefile -nt binding.gyp ] || ../../node_modules/.bin/node-gyp configure $(NODEDIR); } \
-	  && ../../node_modules/.bin/node-gyp build -j 2 $(NODEDIR)
+# $(call LT2_ADDON,DIR,PRIME_CUDA): the addon in DIR against the .venv wheel's libtorch
+define LT2_ADDON
+$(1)/build/Release/prime_native.node: $$(NATIVE_SRC) $(1)/binding.gyp node_modules/.installed $$(VENV)/.installed
+	cd $(1) && export LIBTORCH=venv PRIME_CUDA=$(2) && { [ build/Makefile -nt binding.gyp ] || ../../node_modules/.bin/node-gyp configure $$(NODEDIR); } \
+	  && ../../node_modules/.bin/node-gyp build -j 2 $$(NODEDIR)
+endef
+$(eval $(call LT2_ADDON,$(LT2_DIR),0))
+$(eval $(call LT2_ADDON,$(LT2CUDA_DIR),1))
 
 .PHONY: build-libtorch2 test-libtorch2 build-cuda
 build-libtorch2: node_modules/.installed $(LT2) dist/.built

@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { gradeMathSync, type ExtractionMode } from '../src/verify/index.js';
 import { CLASS_CASES, CLASS_NAMES } from '../test/verify/math_classes.cases.js';
 import { MATH_CASES } from '../src/verify/cases.js';
+import { mulberry32 } from '../src/verify/math/equivalence.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(name);
@@ -48,16 +49,6 @@ interface Case {
 // ---------------------------------------------------------------------------------------------
 // Random expressions
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = mulberry32(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));

@@ -220,25 +220,8 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
           const lArr = lps.toFlatArray();
           const still: number[] = []; // batch rows that continue
           for (let r = 0; r < active.length; r++) {
-            const s = samples[active[r]!]!;
-            const id = Number(tArr[r]);
-            s.tokenIds.push(id);
-            s.logprobs.push(lArr[r]!);
-            if (stopIds.has(id)) {
-              s.finishReason = 'stop';
-              s.stoppedBy = id;
-              continue;
-            }
-            if (stopStrings.length) {
-              const tail = decode(s.tokenIds.slice(-tailTokens));
-              const hit = stopStrings.find((x) => tail.includes(x));
-              if (hit !== undefined) {
-                s.finishReason = 'stop';
-                s.stoppedBy = hit;
-                continue;
-              }
-            }
-            still.push(r);
+            // the last step ends every row anyway (the loop breaks below), so record's length check agrees
+            if (record(samples[active[r]!]!, Number(tArr[r]), lArr[r]!)) still.push(r);
           }
           if (still.length === 0 || step === maxNew - 1) break;
           torch.tidy(() => {

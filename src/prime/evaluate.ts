@@ -13,6 +13,8 @@ export interface EvalOptions {
   maxNewTokens: number;
   temperature?: number;
   topP?: number;
+  /** Sample among the k most likely tokens; 0 = off (default). */
+  topK?: number;
   /** Prompts per generate call. */
   batch?: number;
   /** Also return every sample's text and score. */
@@ -70,7 +72,7 @@ export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows:
   for (let i = 0; i < rows.length; i += per) {
     const chunk = rows.slice(i, i + per);
     const samples = torch.noGrad(() => generate(model, chunk.map((r) => tokenizer.encodeChat(r.messages, { addGenerationPrompt: true })), {
-      n: K, maxNewTokens: o.maxNewTokens, greedy: o.greedy, temperature: o.temperature ?? 1, topP: o.topP ?? 1,
+      n: K, maxNewTokens: o.maxNewTokens, greedy: o.greedy, temperature: o.temperature ?? 1, topP: o.topP ?? 1, topK: o.topK ?? 0,
       stopTokenIds: o.stopTokenIds, tokenizer, padTokenId: o.padTokenId,
     }));
     for (const [j, row] of chunk.entries()) {

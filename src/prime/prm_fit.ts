@@ -43,6 +43,8 @@ export interface SampleOptions {
   maxNewTokens: number;
   temperature?: number;
   topP?: number;
+  /** Top-k sampling; 0 = off (default). */
+  topK?: number;
   /** Prompts per generate call. Default 16. */
   batch?: number;
   stopTokenIds: number[];
@@ -52,7 +54,7 @@ export interface SampleOptions {
 /** Samples K responses per row with `policy` and labels them with `verifier` (no gradients). */
 export async function sampleLabelledRollouts(policy: CausalLM, tokenizer: Tokenizer, rows: PromptRow[], verifier: Verifier, o: SampleOptions): Promise<LabelledRollouts> {
   const ev = await evaluateModel(policy, tokenizer, rows, verifier, {
-    samples: o.samples, greedy: false, maxNewTokens: o.maxNewTokens, temperature: o.temperature ?? 1, topP: o.topP ?? 1,
+    samples: o.samples, greedy: false, maxNewTokens: o.maxNewTokens, temperature: o.temperature ?? 1, topP: o.topP ?? 1, topK: o.topK ?? 0,
     batch: o.batch ?? 16, keepSamples: true, stopTokenIds: o.stopTokenIds, padTokenId: o.padTokenId,
   });
   const kept = ev.samples!;
@@ -264,7 +266,6 @@ export interface PrmFitResult {
  */
 export async function runPrmFit(cfg: PrimeConfig, log: (s: string) => void = console.log, opts: { verifier?: Verifier } = {}): Promise<PrmFitResult> {
   const f = cfg.prm_fit;
-  if (cfg.rollout.top_k > 0) throw new Error(`prm-train: rollout.top_k=${cfg.rollout.top_k} is not supported here (sampling uses temperature and top_p); set rollout.top_k=0`);
   if (cfg.trainer.threads > 0) torch.setNumThreads(cfg.trainer.threads);
   torch.manualSeed(cfg.trainer.seed);
   const loaded = new Map<string, Pretrained>();
@@ -301,7 +302,7 @@ export async function runPrmFit(cfg: PrimeConfig, log: (s: string) => void = con
     if (!trainRows.length) throw new Error(`prm-train: no training prompts left (data.train_files has ${all.length} that fit data.max_prompt_length, prm_fit.heldout_prompts=${f.heldout_prompts})`);
     const verifier = opts.verifier ?? defaultVerifier(cfg);
     const so: SampleOptions = {
-      samples: cfg.rollout.n, maxNewTokens: cfg.data.max_response_length, temperature: cfg.rollout.temperature, topP: cfg.rollout.top_p,
+      samples: cfg.rollout.n, maxNewTokens: cfg.data.max_response_length, temperature: cfg.rollout.temperature, topP: cfg.rollout.top_p, topK: cfg.rollout.top_k,
       batch: Math.max(1, Math.floor(cfg.rollout.micro_batch / cfg.rollout.n)), stopTokenIds: pol.stopTokenIds, padTokenId: pad,
     };
     const t0 = performance.now();

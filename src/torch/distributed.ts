@@ -160,14 +160,11 @@ function staged<R>(ts: Tensor[], fn: (hs: Tensor[]) => R): R {
   const host = ts.map((t) => (t.device === 'cpu' ? t : t.to('cpu')));
   try {
     const r = fn(host);
-    noGradCopyBack(ts, host);
+    noGrad(() => ts.forEach((t, i) => host[i] !== t && t.copy_(host[i]!))); // results back in place
     return r;
   } finally {
     host.forEach((h, i) => h !== ts[i] && h.dispose());
   }
-}
-function noGradCopyBack(ts: Tensor[], host: Tensor[]): void {
-  noGrad(() => ts.forEach((t, i) => host[i] !== t && t.copy_(host[i]!)));
 }
 
 export interface BucketOptions extends CollectiveOptions {

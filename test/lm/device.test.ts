@@ -8,17 +8,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
+import { gpuDevice, gpuSkip } from '../torch/gpu.js';
 import { tidy } from '../../src/torch/index.js';
 import { CausalLM, generate, leftPad, logprobs, resolveDevice } from '../../src/lm/index.js';
 import { randomPrompts, tinyModel, tinySpec } from './fixtures.js';
 import { makeConfig } from '../../src/lm/index.js';
 
 const v = torch.version();
-const gpu = v.cuda && torch.cudaAvailable();
-const noGpu = gpu ? false : v.cuda ? 'no CUDA device visible' : `this addon is a CPU-only build (libtorch ${v.libtorch})`;
-// bench/device-check.sh sets PRIME_TEST_DEVICE=cuda: then the GPU tests must run, not skip
-if (process.env.PRIME_TEST_DEVICE?.startsWith('cuda') && !gpu) throw new Error(`PRIME_TEST_DEVICE=${process.env.PRIME_TEST_DEVICE} but ${noGpu}`);
-const DEV = (process.env.PRIME_TEST_DEVICE?.startsWith('cuda') ? process.env.PRIME_TEST_DEVICE : 'cuda') as 'cuda';
+const gpu = !gpuSkip, noGpu = gpuSkip, DEV = gpuDevice; // PRIME_TEST_DEVICE=cuda: the GPU tests must run, not skip
 
 test('device strings are validated; CUDA without CUDA is refused with the reason', () => {
   assert.equal(resolveDevice(undefined), 'cpu');

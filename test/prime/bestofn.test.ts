@@ -71,6 +71,19 @@ test('offline PRM fit: pairwise accuracy on its training data rises from 0.5 (un
   for (const p of [pol, ref, prm, dpo]) p.model.dispose();
 });
 
+test('sampleLabelledRollouts with topK 1 (rollout.top_k for prm-train) draws the greedy response every time', async () => {
+  const pol = loadPretrained(modelDir);
+  const tok = pol.tokenizer!;
+  const rows = (await loadPromptFiles([dataFile])).slice(0, 3);
+  const base = { maxNewTokens: 8, temperature: 1, stopTokenIds: pol.stopTokenIds, padTokenId: tok.padTokenId! };
+  const top1 = await sampleLabelledRollouts(pol.model, tok, rows, containsDigit, { ...base, samples: 3, topK: 1 });
+  const greedy = (await sampleLabelledRollouts(pol.model, tok, rows, containsDigit, { ...base, samples: 1, temperature: 1e-6 })).responses;
+  top1.responses.forEach((r, k) => assert.deepEqual(r, greedy[Math.floor(k / 3)], `sample ${k}`));
+  const free = await sampleLabelledRollouts(pol.model, tok, rows, containsDigit, { ...base, samples: 3 });
+  assert.ok(free.responses.some((r, k) => JSON.stringify(r) !== JSON.stringify(greedy[Math.floor(k / 3)])), 'without top-k the samples differ from greedy (the check is not vacuous)');
+  pol.model.dispose();
+});
+
 test('prime prm-train (runPrmFit) writes a loadable PRM; runBestOfN reports metrics in [0, 1], pick ≤ pass@N, = avg@N untrained', async () => {
   const out = path.join(root, 'prm');
   const cfg = configFromObject({

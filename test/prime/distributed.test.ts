@@ -14,6 +14,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as torch from '../../src/torch/index.js';
+import { gpuSkip } from '../torch/gpu.js';
 import { loadPretrained } from '../../src/lm/index.js';
 import { writePromptRowsJsonl } from '../../src/prime/data.js';
 import { generateSplits, problemToRow } from '../../src/prime/demo/arithmetic.js';
@@ -208,9 +209,7 @@ test('2 ranks hold the same parameters as each other, and as one process on the 
   assert.ok(!lines.some((l) => /^\[rank 1 stdout\] (step|prime:)/.test(l)), `only rank 0 logs:\n${lines.join('\n')}`);
 });
 
-const v = torch.version();
-const gpu = v.cuda && torch.cudaAvailable();
-const noGpu = gpu ? false : v.cuda ? 'no CUDA device visible' : `this addon is a CPU-only build (libtorch ${v.libtorch})`;
+const noGpu = gpuSkip;
 
 test('2 ranks on one GPU (Gloo through host memory) hold the same parameters as each other and as one process on the GPU', { skip: noGpu, timeout: 300_000 }, async () => {
   const over: Over = {

@@ -7,14 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
+import { gpuSkip } from '../torch/gpu.js';
 import { chooseBackend, rankDevice } from '../../src/prime/trainer/parallel.js';
 import { configFromObject } from '../../src/prime/config.js';
 
 const dist = torch.distributed;
-const v = torch.version();
-const gpu = v.cuda && torch.cudaAvailable();
-const noGpu = gpu ? false : v.cuda ? 'no CUDA device visible' : `this addon is a CPU-only build (libtorch ${v.libtorch})`;
-if (process.env.PRIME_TEST_DEVICE?.startsWith('cuda') && !gpu) throw new Error(`PRIME_TEST_DEVICE=${process.env.PRIME_TEST_DEVICE} but ${noGpu}`);
+const noGpu = gpuSkip;
 
 test('trainer.dist_backend: auto picks nccl for GPU models when the addon has it, gloo otherwise; nccl is refused where it cannot work', () => {
   assert.equal(chooseBackend('auto', 'cpu', ['gloo', 'nccl']), 'gloo');

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as torch from '../../src/torch/index.js';
+import { gpuDevice, gpuSkip } from '../torch/gpu.js';
 import { PrimeTrainer } from '../../src/prime/trainer.js';
 import { configFromObject, type PrimeConfig } from '../../src/prime/config.js';
 import { writePromptRowsJsonl } from '../../src/prime/data.js';
@@ -64,10 +65,7 @@ test('actor/prm.gradient_checkpointing: set on the models; one PRIME step update
   assert.ok(worst <= 1e-6);
 });
 
-const gpu = v.cuda && torch.cudaAvailable();
-const noGpu = gpu ? false : v.cuda ? 'no CUDA device visible' : `this addon is a CPU-only build (libtorch ${v.libtorch})`;
-if (process.env.PRIME_TEST_DEVICE?.startsWith('cuda') && !gpu) throw new Error(`PRIME_TEST_DEVICE=${process.env.PRIME_TEST_DEVICE} but ${noGpu}`);
-const DEV = process.env.PRIME_TEST_DEVICE?.startsWith('cuda') ? process.env.PRIME_TEST_DEVICE : 'cuda';
+const noGpu = gpuSkip, DEV = gpuDevice;
 
 test('model.device cuda: a PRIME step on the GPU updates policy and PRM as on the CPU; a checkpoint resumes onto the GPU', { skip: noGpu }, async () => {
   // top_k 1 makes the rollouts the same on both devices (their random generators differ)

@@ -113,7 +113,7 @@ function mentionsImaginary(e: MathJson): boolean {
 type PointVerdict = 'equal' | 'different' | 'few' | 'fail';
 
 /** Mulberry32: a tiny deterministic PRNG, so verdicts are reproducible run to run. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
