@@ -83,6 +83,8 @@ export interface BestOfNResult {
   passAtN: number;
   /** The PRM's within-problem pairwise accuracy and AUC on these samples (outcome logit = the `sum` score). */
   prmPairwise: number;
+  /** The same over problems whose N outcomes differ only (prmPairwiseAccuracy's mixedOnly; NaN if none). */
+  prmPairwiseMixed: number;
   prmAuc: number;
   meanLength: number;
   /** Mean number of steps per response. */
@@ -116,7 +118,7 @@ export async function bestOfN(policy: CausalLM, prm: CausalLM, ref: CausalLM, to
   return {
     prompts: rows.length, samples: N, aggregate, bestOfN: byAgg[aggregate], bestOfNByAggregate: byAgg,
     majAtN: ev.majAtK, avgAtN: ev.avgAtK, passAtN: ev.passAtK,
-    prmPairwise: prmPairwiseAccuracy(sums, outcomes, N), prmAuc: rocAuc(sums, outcomes),
+    prmPairwise: prmPairwiseAccuracy(sums, outcomes, N), prmPairwiseMixed: prmPairwiseAccuracy(sums, outcomes, N, { mixedOnly: true }), prmAuc: rocAuc(sums, outcomes),
     meanLength: ev.meanLength, meanSteps: scored.reduce((a, s) => a + s.stepEnds.length, 0) / Math.max(1, scored.length),
   };
 }

@@ -99,6 +99,8 @@ export function takeGroups(d: LabelledRollouts, groups: number): LabelledRollout
 export interface PrmRanking {
   /** Within-prompt pairwise accuracy (prm_metrics.ts; 0.5 = chance). */
   pairwise: number;
+  /** The same over groups whose outcomes differ only (prmPairwiseAccuracy's mixedOnly). */
+  pairwiseMixed: number;
   /** ROC AUC over all responses (NaN when every label is equal). */
   auc: number;
   /** sign(s) = label. */
@@ -115,7 +117,7 @@ export function evaluateImplicitPrm(prm: CausalLM, ref: CausalLM, d: LabelledRol
   }).map((x) => x.aggregates.sum);
   // BCE with logits, stable form: max(s,0) − s·o + log(1 + e^{−|s|})
   const loss = s.reduce((a, x, i) => a + Math.max(x, 0) - x * d.outcomes[i]! + Math.log1p(Math.exp(-Math.abs(x))), 0) / Math.max(1, s.length);
-  return { pairwise: prmPairwiseAccuracy(s, d.outcomes, d.K), auc: rocAuc(s, d.outcomes), signAccuracy: prmSignAccuracy(s, d.outcomes), loss };
+  return { pairwise: prmPairwiseAccuracy(s, d.outcomes, d.K), pairwiseMixed: prmPairwiseAccuracy(s, d.outcomes, d.K, { mixedOnly: true }), auc: rocAuc(s, d.outcomes), signAccuracy: prmSignAccuracy(s, d.outcomes), loss };
 }
 
 export interface PrmFitOptions {
@@ -140,6 +142,8 @@ export interface PrmFitOptions {
    * prompt's K samples: then whole groups are shuffled, and miniBatch and microBatch must be multiples of K).
    */
   loss?: PrmLoss;
+  /** Weight of the NLL of the correct samples added to the loss (rewards.ts correctResponseNll; `prm.rpo_alpha`); default 0. */
+  rpoAlpha?: number;
   log?: (s: string) => void;
 }
 
@@ -196,7 +200,7 @@ export function fitImplicitPrm(prm: CausalLM, ref: CausalLM, train: LabelledRoll
   const t0 = performance.now();
   const report = (e: PrmFitEpoch) => {
     const f = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(3));
-    log(`prm-fit epoch ${e.epoch}/${o.epochs} | train ${loss === 'ce' ? 'CE' : 'DPO loss'} ${f(e.trainLoss)} | train pairwise ${f(e.train?.pairwise)} AUC ${f(e.train?.auc)} | held-out pairwise ${f(e.heldout?.pairwise)} AUC ${f(e.heldout?.auc)} sign ${f(e.heldout?.signAccuracy)} CE ${f(e.heldout?.loss)} | ${e.seconds.toFixed(1)} s`);
+    log(`prm-fit epoch ${e.epoch}/${o.epochs} | train ${loss === 'ce' ? 'CE' : 'DPO loss'} ${f(e.trainLoss)} | train pairwise ${f(e.train?.pairwise)} AUC ${f(e.train?.auc)} | held-out pairwise ${f(e.heldout?.pairwise)} (mixed groups ${f(e.heldout?.pairwiseMixed)}) AUC ${f(e.heldout?.auc)} sign ${f(e.heldout?.signAccuracy)} CE ${f(e.heldout?.loss)} | ${e.seconds.toFixed(1)} s`);
   };
   const e0: PrmFitEpoch = { epoch: 0, trainLoss: NaN, ...measure(), seconds: (performance.now() - t0) / 1000 };
   history.push(e0);
@@ -223,7 +227,7 @@ export function fitImplicitPrm(prm: CausalLM, ref: CausalLM, train: LabelledRoll
             idx.forEach((j, r) => refRows.set(refLp[j]!, r * T));
             const refT = torch.tensor(refRows, { shape: [idx.length, T] }).to(lp.dtype);
             const outcome = torch.tensor(Float32Array.from(idx.map((j) => train.outcomes[j]!)));
-            const part = prmLoss(loss, lp, refT, b.responseMask.narrow(1, P, T), outcome, o.beta, train.K).mul(idx.length / mb.length); // the mini-batch's mean over responses
+            const part = prmLoss(loss, lp, refT, b.responseMask.narrow(1, P, T), outcome, o.beta, train.K, o.rpoAlpha ?? 0).mul(idx.length / mb.length); // the mini-batch's mean over responses
             part.backward();
             return part.item();
           });
@@ -312,7 +316,7 @@ export async function runPrmFit(cfg: PrimeConfig, log: (s: string) => void = con
     log(`prm-train: ${train.responses.length} training samples (${trainRows.length} prompts × ${cfg.rollout.n}, ${(100 * acc).toFixed(1)}% correct), ${heldout?.responses.length ?? 0} held-out, sampled in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     const history = fitImplicitPrm(prm.model, ref.model, train, heldout, {
       beta: cfg.algorithm.beta, lr: cfg.prm.lr, weightDecay: cfg.prm.weight_decay, gradClip: cfg.prm.grad_clip, epochs: f.epochs,
-      miniBatch: f.mini_batch, microBatch: cfg.prm.micro_batch, seed: cfg.trainer.seed, padTokenId: pad, loss: cfg.prm.loss, log,
+      miniBatch: f.mini_batch, microBatch: cfg.prm.micro_batch, seed: cfg.trainer.seed, padTokenId: pad, loss: cfg.prm.loss, rpoAlpha: cfg.prm.rpo_alpha, log,
     });
     const out = f.output_dir.replace(/\/$/, '');
     const tmp = `${out}.tmp-${process.pid}`;

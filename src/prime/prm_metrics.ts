@@ -15,13 +15,18 @@
  * Unlike sign(s) = label, it does not depend on a shift shared by the group's scores: with every
  * score shifted by −2.3, sign accuracy falls to the share of wrong answers while this is unchanged.
  * Throws when the lengths differ or are not a multiple of K.
+ *
+ * `mixedOnly`: average over the groups with at least two different outcomes only (NaN when there
+ * are none). The reference reports this metric on its filtered batch, where the accuracy filter has
+ * already dropped every all-equal group; on an unfiltered set (a probe, a held-out evaluation) the
+ * all-equal groups' 0.5 otherwise pulls the figure toward chance by the share of such groups.
  */
-export function prmPairwiseAccuracy(scores: ArrayLike<number>, outcomes: ArrayLike<number>, K: number): number {
+export function prmPairwiseAccuracy(scores: ArrayLike<number>, outcomes: ArrayLike<number>, K: number, o: { mixedOnly?: boolean } = {}): number {
   const N = scores.length;
   if (outcomes.length !== N) throw new RangeError(`prmPairwiseAccuracy: ${N} scores but ${outcomes.length} outcomes`);
   if (!(K >= 1) || N % K !== 0) throw new RangeError(`prmPairwiseAccuracy: ${N} responses do not split into groups of K=${K}`);
-  if (N === 0) return 0.5;
-  let total = 0;
+  if (N === 0) return o.mixedOnly ? NaN : 0.5;
+  let total = 0, groups = 0;
   for (let g = 0; g < N; g += K) {
     let right = 0, weight = 0;
     for (let i = g; i < g + K; i++)
@@ -33,9 +38,10 @@ export function prmPairwiseAccuracy(scores: ArrayLike<number>, outcomes: ArrayLi
         right += w * (dS === 0 ? 0.5 : Math.sign(dS) === Math.sign(dOut) ? 1 : 0);
         weight += w;
       }
-    total += weight > 0 ? right / weight : 0.5;
+    if (weight > 0) { total += right / weight; groups++; }
+    else if (!o.mixedOnly) { total += 0.5; groups++; }
   }
-  return total / (N / K);
+  return groups ? total / groups : NaN;
 }
 
 /** Share of responses with sign(s) = label (s > 0 ⇔ o > 0.5): pinned to the class share when scores share an offset. */

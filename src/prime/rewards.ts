@@ -103,11 +103,37 @@ export function prmPairwiseDpoLoss(prmLogp: Tensor, refLogp: Tensor, mask: Tenso
 
 export type PrmLoss = 'ce' | 'dpo';
 
-/** The PRM's training loss by name (`prm.loss`): 'ce' = prmCrossEntropyLoss, 'dpo' = prmPairwiseDpoLoss over groups of K. */
-export function prmLoss(kind: PrmLoss, prmLogp: Tensor, refLogp: Tensor, mask: Tensor, outcome: Tensor, beta: number, K: number): Tensor {
-  if (kind === 'ce') return prmCrossEntropyLoss(prmLogp, refLogp, mask, outcome, beta).loss;
-  if (kind === 'dpo') return prmPairwiseDpoLoss(prmLogp, refLogp, mask, outcome, beta, K).loss;
-  throw new Error(`prm.loss: unknown loss '${kind as string}' (ce | dpo)`);
+/**
+ * The negative log-likelihood of the correct responses (RPO's term, Pang et al. 2024, "Iterative
+ * Reasoning Preference Optimization": DPO + NLL on the chosen; TRL's `rpo_alpha`): the mean over
+ * the N responses of o_i · (−Σ_t m_it log π_φ(y_it) / Σ_t m_it), so wrong responses (o = 0) add 0
+ * and micro-batches weighted by their share of responses add up to the mini-batch's value.
+ * prmLogp, mask: (N, T); outcome (N) in [0, 1]. Returns a scalar, differentiable w.r.t. prmLogp.
+ *
+ * Why the implicit PRM wants it (measured here, issue #10): pushing down whole wrong responses
+ * also pushes down the confident right steps they share, so the PRM grows less sure than π_ref of
+ * right arithmetic, and log(π_φ/π_ref) turns positive on slips and negative on the right digit.
+ */
+export function correctResponseNll(prmLogp: Tensor, mask: Tensor, outcome: Tensor): Tensor {
+  return tidy(() => {
+    const m = mask.to(prmLogp.dtype);
+    const perResponse = prmLogp.mul(m).sum(1).neg().div(m.sum(1).clamp(1, null)); // (N) token-mean NLL
+    return perResponse.mul(outcome.to(prmLogp.dtype)).mean();
+  });
+}
+
+/**
+ * The PRM's training loss by name (`prm.loss`): 'ce' = prmCrossEntropyLoss, 'dpo' = prmPairwiseDpoLoss
+ * over groups of K; plus `rpoAlpha` × correctResponseNll when rpoAlpha > 0 (`prm.rpo_alpha`).
+ */
+export function prmLoss(kind: PrmLoss, prmLogp: Tensor, refLogp: Tensor, mask: Tensor, outcome: Tensor, beta: number, K: number, rpoAlpha = 0): Tensor {
+  if (!(rpoAlpha >= 0)) throw new RangeError(`prm.rpo_alpha must be ≥ 0, got ${rpoAlpha}`);
+  let loss: Tensor;
+  if (kind === 'ce') loss = prmCrossEntropyLoss(prmLogp, refLogp, mask, outcome, beta).loss;
+  else if (kind === 'dpo') loss = prmPairwiseDpoLoss(prmLogp, refLogp, mask, outcome, beta, K).loss;
+  else throw new Error(`prm.loss: unknown loss '${kind as string}' (ce | dpo)`);
+  if (rpoAlpha === 0) return loss;
+  return tidy(() => loss.add(correctResponseNll(prmLogp, mask, outcome).mul(rpoAlpha)));
 }
 
 export type ProcessRewardNorm = 'batch_norm' | 'none';

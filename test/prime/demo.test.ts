@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runDemo, carryBreakdown } from '../../src/prime/demo/run.js';
+import { checkWorking, generateSplits } from '../../src/prime/demo/arithmetic.js';
 
 test('prime demo --quick: SFT start, PRIME and RLOO, held-out evaluations, report with the PRM metrics', { timeout: 900_000 }, async () => {
   const cwd = process.cwd();
@@ -33,4 +34,30 @@ test('carryBreakdown counts carry steps written right and wrong (hand-made sampl
   ] };
   const b = carryBreakdown(r as unknown as Parameters<typeof carryBreakdown>[0]);
   assert.deepEqual(b, { carrySteps: 2, carryRight: 0.5, otherSteps: 3, otherRight: 2 / 3 });
+});
+
+test('checkWorking: right working, slips that cancel, a skipped step, a wrong operand (hand-made responses)', () => {
+  const q = 'Compute 8+9-1+2. Answer in \\boxed{}.';
+  const right = checkWorking(q, '8+9=17\n17-1=16\n16+2=18\n\\boxed{18}')!;
+  assert.deepEqual(right, { steps: 3, firstWrongStep: -1, processCorrect: true });
+  // the right answer through two slips: the outcome grader accepts it, the process check does not
+  assert.deepEqual(checkWorking(q, '8+9=18\n18-1=17\n17+2=18\n\\boxed{18}'), { steps: 3, firstWrongStep: 0, processCorrect: false });
+  assert.equal(checkWorking(q, '8+9=17\n17-1=16\n16+2=17\n\\boxed{17}')!.firstWrongStep, 2);
+  assert.deepEqual(checkWorking(q, '8+9=17\n17+2=19\n\\boxed{19}'), { steps: 2, firstWrongStep: 1, processCorrect: false }, 'a skipped operand');
+  assert.equal(checkWorking(q, '8+9=17\n16-1=15\n15+2=17\n\\boxed{17}')!.firstWrongStep, 1, 'not the running value');
+  assert.equal(checkWorking(q, '8+9=17\n17-1=16\n16+2=18\n\\boxed{19}')!.processCorrect, false, 'a box that is not the last result');
+  assert.equal(checkWorking(q, '8+9=17\n17-1=16\n\\boxed{16}')!.firstWrongStep, 2, 'an unfinished chain');
+  assert.equal(checkWorking('Compute 3*4+1.', '3*4=12\n12+1=13'), null);
+  // every generated worked solution (carry dropped in none) checks as right; a dropped carry is caught at its step
+  const { test: probs } = generateSplits(5, 0, 200, { minOperands: 4, maxOperands: 6, maxOperand: 9, multiply: false });
+  for (const p of probs) assert.equal(checkWorking(p.question, p.solution)!.processCorrect, true, p.solution);
+  const { test: dropped } = generateSplits(5, 0, 200, { minOperands: 4, maxOperands: 6, maxOperand: 9, multiply: false, carryDropFraction: 1 });
+  let caught = 0;
+  for (const p of dropped) {
+    const c = checkWorking(p.question, p.solution)!;
+    const firstDrop = p.steps.findIndex((s, i) => s !== p.solution.split('\n')[i]);
+    assert.equal(c.firstWrongStep, firstDrop, `${p.question}: ${p.solution}`);
+    if (firstDrop >= 0) caught++;
+  }
+  assert.ok(caught > 50, `only ${caught} of 200 demonstrations dropped a carry`);
 });

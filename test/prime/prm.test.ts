@@ -12,7 +12,7 @@ import * as torch from '../../src/torch/index.js';
 import { AdamW, SGD, tensor, tidy } from '../../src/torch/index.js';
 import { loadPretrained, packSequences, logprobs } from '../../src/lm/index.js';
 import { prmPairwiseAccuracy, prmSignAccuracy, rocAuc } from '../../src/prime/prm_metrics.js';
-import { normalizeProcessRewards, prmCrossEntropyLoss, prmPairwiseDpoLoss } from '../../src/prime/rewards.js';
+import { correctResponseNll, normalizeProcessRewards, prmCrossEntropyLoss, prmLoss, prmPairwiseDpoLoss } from '../../src/prime/rewards.js';
 import { rlooProcessAdvantage } from '../../src/prime/advantages.js';
 import { configFromObject } from '../../src/prime/config.js';
 import { createRandomModel } from '../../src/prime/demo/model.js';
@@ -37,6 +37,11 @@ test('prmPairwiseAccuracy: hand-worked groups with ties, fractional outcomes and
   const got = prmPairwiseAccuracy(s, o, 4);
   console.log(`pairwise accuracy ${got} (hand: ${1.25 / 3})`);
   assert.ok(Math.abs(got - 1.25 / 3) < 1e-12);
+  // mixed groups only: the all-equal group 2 drops out → (0.25 + 0.5) / 2
+  const mixed = prmPairwiseAccuracy(s, o, 4, { mixedOnly: true });
+  console.log(`pairwise over mixed groups ${mixed} (hand: ${0.75 / 2})`);
+  assert.ok(Math.abs(mixed - 0.75 / 2) < 1e-12);
+  assert.ok(Number.isNaN(prmPairwiseAccuracy([1, 2], [1, 1], 2, { mixedOnly: true })));
   // a shift shared by every score changes nothing; sign accuracy collapses to the negatives' share
   const ranked = [3, 2, -1, -2], lab = [1, 1, 0, 0];
   assert.equal(prmPairwiseAccuracy(ranked, lab, 4), 1);
@@ -297,5 +302,35 @@ test("prm.loss 'dpo' in the PRM update: prm/loss is the DPO loss of the first fo
     const bad = mk('dpo', 3);
     assert.throws(() => prmPhase(bad.t, batch, refLogp, mask, outcome, 4), /prm.micro_batch \(3\) must be multiples of rollout.n \(4\)/);
     for (const x of [d, c, bad]) { x.prm.dispose(); x.prmOpt.dispose(); }
+  });
+});
+
+test('prm.rpo_alpha: the NLL of the correct responses, against a loop version; added to either loss', () => {
+  tidy(() => {
+    const r = rng(11);
+    const N = 6, T = 5;
+    const lpVals = Array.from({ length: N * T }, () => -2 * r());
+    const maskVals = [1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1];
+    const oVals = [1, 0, 0.5, 1, 0, 1];
+    const lp = tensor(lpVals, { shape: [N, T], dtype: 'float64' }), mask = tensor(maskVals, { shape: [N, T], dtype: 'float64' });
+    const ref = tensor(lpVals.map((x, i) => x + 0.1 * Math.sin(i)), { shape: [N, T], dtype: 'float64' });
+    const o = tensor(oVals, { dtype: 'float64' });
+    let loop = 0;
+    for (let i = 0; i < N; i++) {
+      let s = 0, m = 0;
+      for (let t = 0; t < T; t++) { s -= lpVals[i * T + t]! * maskVals[i * T + t]!; m += maskVals[i * T + t]!; }
+      loop += oVals[i]! * (s / Math.max(1, m));
+    }
+    loop /= N;
+    const got = correctResponseNll(lp, mask, o).item();
+    const dCe = prmLoss('ce', lp, ref, mask, o, 0.05, 3, 0.7).item() - prmLoss('ce', lp, ref, mask, o, 0.05, 3).item();
+    const dDpo = prmLoss('dpo', lp, ref, mask, o, 0.05, 3, 0.7).item() - prmLoss('dpo', lp, ref, mask, o, 0.05, 3).item();
+    console.log(`correct-response NLL ${got.toFixed(9)} (loop ${loop.toFixed(9)}); CE + 0.7·NLL − CE = ${dCe.toFixed(9)}, DPO + 0.7·NLL − DPO = ${dDpo.toFixed(9)} (want ${(0.7 * loop).toFixed(9)})`);
+    assert.ok(Math.abs(got - loop) < 1e-12);
+    assert.ok(Math.abs(dCe - 0.7 * loop) < 1e-12 && Math.abs(dDpo - 0.7 * loop) < 1e-12);
+    // a micro-batch split weighted by its share of responses gives the whole batch's value
+    const half = (a: number, n: number) => correctResponseNll(lp.narrow(0, a, n), mask.narrow(0, a, n), o.narrow(0, a, n)).item() * (n / N);
+    assert.ok(Math.abs(half(0, 2) + half(2, 4) - got) < 1e-12);
+    assert.throws(() => prmLoss('ce', lp, ref, mask, o, 0.05, 3, -1), /rpo_alpha must be ≥ 0/);
   });
 });

@@ -131,3 +131,42 @@ export function generateSplits(seed: number, nTrain: number, nTest: number, o: A
   const train = draw(nTrain);
   return { train, test };
 }
+
+/** What `checkWorking` finds in a worked response to a ± chain. */
+export interface WorkingCheck {
+  /** Lines of the form `a±b=c` the response writes. */
+  steps: number;
+  /** Index (0-based, among those lines) of the first line that is not the chain's next step done right; −1 if none. */
+  firstWrongStep: number;
+  /** Every step of the chain written, each on the running value and the question's next operand, each result right, and the box equal to the last result. */
+  processCorrect: boolean;
+}
+
+/**
+ * Checks the working of a response to a ± chain question ("Compute 23+45-17+8."), step by step,
+ * as a process verifier would: step k must read `v_k op_k x_{k+1}=v_{k+1}` with v_0 the first
+ * operand, x the question's operands in order and v_{k+1} the true result of that step on the
+ * value the previous line wrote. A response can box the right answer with wrong steps (two
+ * slips that cancel, or a last line whose result does not follow from its operands): the outcome
+ * grader accepts it, this does not. Returns null for questions this does not parse (×, or not a chain).
+ */
+export function checkWorking(question: string, response: string): WorkingCheck | null {
+  const q = /Compute (-?\d+(?:[+-]\d+)+)\./.exec(question);
+  if (!q) return null;
+  const nums = q[1]!.match(/^-?\d+|[+-]\d+/g)!.map(Number);
+  const lines = response.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  let value = nums[0]!, k = 0, firstWrong = -1;
+  const stepLines = lines.filter((l) => /^-?\d+[+-]\d+=-?\d+$/.test(l));
+  for (const line of stepLines) {
+    const m = /^(-?\d+)([+-])(\d+)=(-?\d+)$/.exec(line)!;
+    const x = nums[k + 1];
+    const a = Number(m[1]), b = Number(m[2] === '+' ? m[3] : `-${m[3]}`), r = Number(m[4]);
+    if (firstWrong < 0 && (x === undefined || a !== value || b !== x || r !== a + b)) firstWrong = k;
+    value = r;
+    k++;
+  }
+  const boxed = /\\boxed\{(-?\d+)\}/.exec(response);
+  const complete = stepLines.length === nums.length - 1;
+  if (firstWrong < 0 && !complete) firstWrong = Math.min(stepLines.length, nums.length - 1);
+  return { steps: stepLines.length, firstWrongStep: firstWrong, processCorrect: firstWrong < 0 && complete && boxed !== null && Number(boxed[1]) === value };
+}

@@ -196,7 +196,7 @@ function prmUpdate(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: T
           onEvent?.({ kind: 'forward', grad: true, from: i, count: cnt });
           tidy(() => {
             const lp = responseLogprobs(t.prm, batch, i, cnt, t.promptGroupSize(K), [1])[0]!; // (cnt, T), with grad
-            const loss = prmLoss(c.prm.loss, lp, refLogp.narrow(0, i, cnt), mask.narrow(0, i, cnt), outcome.narrow(0, i, cnt), c.algorithm.beta, K);
+            const loss = prmLoss(c.prm.loss, lp, refLogp.narrow(0, i, cnt), mask.narrow(0, i, cnt), outcome.narrow(0, i, cnt), c.algorithm.beta, K, c.prm.rpo_alpha);
             loss.mul(cnt / mb).backward(); // mean over the (global) mini-batch's responses
             t.prmWeights?.afterBackward(); // bf16: into the float32 masters' gradients
             if (epoch === 0) {
@@ -242,7 +242,8 @@ export interface PrmProbeSet {
 
 /**
  * The PRM's AUC and within-group pairwise accuracy on the probe set (`prm/heldout_auc`,
- * `prm/heldout_pairwise`) and its mean cross-entropy there (`prm/heldout_loss`). `refLogp` is the
+ * `prm/heldout_pairwise`; `prm/heldout_pairwise_mixed` over the groups with different outcomes only,
+ * as the reference's filtered batch sees it) and its mean cross-entropy there (`prm/heldout_loss`). `refLogp` is the
  * frozen reference's log-probs of the set (computed once by the caller).
  */
 export function probePrm(t: PrimeTrainer, probe: PrmProbeSet, batch: PackedBatch, refLogp: Tensor): Metrics {
@@ -256,6 +257,7 @@ export function probePrm(t: PrimeTrainer, probe: PrmProbeSet, batch: PackedBatch
     return {
       'prm/heldout_auc': rocAuc(s, probe.outcomes),
       'prm/heldout_pairwise': prmPairwiseAccuracy(s, probe.outcomes, probe.k),
+      'prm/heldout_pairwise_mixed': prmPairwiseAccuracy(s, probe.outcomes, probe.k, { mixedOnly: true }),
       'prm/heldout_loss': loss.item(),
     };
   });
