@@ -115,6 +115,7 @@ export interface PrimeConfig {
     dtype: ModelDtype;
     loss: 'ce' | 'dpo';
     rpo_alpha: number;
+    replay_steps: number;
   };
   trainer: {
     total_steps: number;
@@ -294,6 +295,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'prm.micro_batch', type: 'integer', default: 4, min: 1, help: 'sequences per PRM / reference forward and PRM backward (chosen for CPU)' }),
   opt({ key: 'prm.loss', type: 'enum', values: ['ce', 'dpo'], default: 'ce', help: "the implicit PRM's training loss: 'ce' = cross-entropy of σ(s) against the outcome (PRIME's; default); 'dpo' = DPO's Bradley–Terry loss on s within each prompt group, pairs weighted by their outcome gap (ImplicitPRM paper's DPO variant): it ignores the offset a group's scores share, so it learns to rank within a group, not which prompts are hard. Needs prm.mini_batch and prm.micro_batch multiples of rollout.n" }),
   opt({ key: 'prm.rpo_alpha', type: 'number', default: 0, min: 0, help: "weight of an NLL term on the correct responses added to the PRM's loss (RPO, Pang et al. 2024; TRL's rpo_alpha): α · mean_i o_i·(token-mean NLL of response i). It keeps the PRM as sure as π_ref of the steps right answers take, which unlikelihood on wrong answers otherwise erodes (README: PRIME on the embedded task). Also used by prime prm-train; 0 = off (reference: no such term)" }),
+  opt({ key: 'prm.replay_steps', type: 'integer', default: 0, min: 0, help: "R: after each step's PRM update, one more pass over each of the last R steps' labelled batches (newest first), so each sample is learned from R + 1 times; the step's rewards are taken before. R more PRM updates per step; the buffer is in memory, so a resumed run starts it empty. 0 = off (reference: each batch once)" }),
   opt({ key: 'prm.gradient_checkpointing', type: 'boolean', default: false, help: 'activation checkpointing per decoder layer for the PRM update (chosen: off)' }),
   opt({ key: 'prm.dtype', type: 'enum', values: ['', 'float32', 'bfloat16'], default: '', help: "the implicit PRM's weight / compute dtype; '' = model.dtype. bfloat16 = mixed precision as actor.dtype (float32 masters when the PRM is trained; a frozen PRM, algorithm.prm_update=none, is just cast). Its log-probs are float32, but the rewards β·(log π_φ − log π_ref) difference two bf16 forwards: keep the PRM and reference in one dtype (chosen: float32)" }),
 

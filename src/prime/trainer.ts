@@ -38,7 +38,7 @@ import { MetricsLog, type Metrics } from './metrics.js';
 import { checkRowVerifiers, checkedVerifier, defaultVerifier, type Verifier } from './verifier.js';
 import { Parallel, rankDevice } from './trainer/parallel.js';
 import { collectBatch, rolloutGroups } from './trainer/rollout.js';
-import { prmPhase, prmSlices, probePrm, probeRowsFromTraining, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
+import { disposePrmReplay, prmPhase, prmSlices, type PrmReplayEntry, probePrm, probeRowsFromTraining, scoreLogprobs, scoreLogprobsAt, type PrmEvent, type PrmProbeSet } from './trainer/prm.js';
 import { updatePolicy } from './trainer/policy.js';
 import { loadTrained, type TrainedWeights } from './trainer/precision.js';
 import { saveCheckpoint, restoreCheckpoint } from './trainer/state.js';
@@ -96,6 +96,8 @@ export class PrimeTrainer {
   probe: PrmProbeSet | null = null;
   policyOpt!: AdamW;
   prmOpt: AdamW | null = null;
+  /** The last prm.replay_steps steps' labelled batches, newest first (trainer/prm.ts prmReplay). */
+  readonly prmReplayBuffer: PrmReplayEntry[] = [];
   /** What policyOpt steps: the policy's parameters, or float32 masters of its bf16 weights (actor.dtype; trainer/precision.ts). */
   policyWeights!: TrainedWeights;
   /** What prmOpt steps, when the PRM is trained (prm.dtype). */
@@ -516,6 +518,7 @@ export class PrimeTrainer {
 
   /** Frees the models and optimizers, and leaves the data-parallel job (every rank calls it). */
   dispose(): void {
+    disposePrmReplay(this.prmReplayBuffer);
     this.policy.dispose();
     this.prm.dispose();
     this.ref.dispose();

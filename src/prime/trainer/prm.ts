@@ -164,12 +164,43 @@ export function prmPhase(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, m
     onEvent?.({ kind: 'forward', grad: false, from: 0, count: batch.inputIds.size(0) });
     prmLogp = scoreLogprobs(t.prm, batch, c.prm.micro_batch, { groupSize: t.promptGroupSize(K), slices: prmSlices(t, batch.inputIds.size(0), K) });
   } else throw new Error(`algorithm.prm_update: unknown mode '${mode as string}' (after | before | none)`);
+  if (mode !== 'none' && c.prm.replay_steps > 0) Object.assign(metrics, prmReplay(t, batch, refLogp, mask, outcome, K, onEvent));
   const s = tidy(() => implicitOutcomeLogit(prmLogp, refLogp, mask, c.algorithm.beta).toFlatArray());
   const o = tidy(() => outcome.toFlatArray());
   metrics['prm/accuracy'] = prmPairwiseAccuracy(s, o, K);
   metrics['prm/accuracy_sign'] = prmSignAccuracy(s, o);
   metrics['prm/score_mean'] = s.reduce((a, b) => a + b, 0) / Math.max(1, s.length);
   return { prmLogp, metrics };
+}
+
+/** One step's labelled batch kept for PRM replay (`prm.replay_steps`): tensors owned by the trainer. */
+export interface PrmReplayEntry { batch: PackedBatch; refLogp: Tensor; mask: Tensor; outcome: Tensor; K: number }
+
+/** Frees a replay buffer's tensors. */
+export function disposePrmReplay(buf: PrmReplayEntry[]): void {
+  for (const e of buf.splice(0)) for (const x of [e.batch.inputIds, e.batch.attentionMask, e.batch.responseMask, e.refLogp, e.mask, e.outcome]) x.dispose();
+}
+
+/**
+ * PRM replay (`prm.replay_steps` = R > 0): after this step's update, one more pass of PRM updates
+ * (prm.epochs passes, in prm.mini_batch mini-batches) over each of the last R steps' labelled
+ * batches, newest first; then this step's batch joins the buffer and the oldest leaves it. Each
+ * labelled response is so learned from R + 1 times over R + 1 steps instead of once. Not in
+ * PRIME's reference, which updates the PRM once on each batch: measured here (README), the implicit
+ * PRM's first pass over new samples learns which prompts are hard before it learns to rank within
+ * a prompt, and an online PRM that sees each sample once stays in that first pass. The rewards of
+ * this step are unaffected (they are taken before). Costs R more PRM updates per step
+ * (`time/prm` includes them). The buffer lives in memory: a resumed run starts it empty.
+ * Metrics: `prm/replay_loss` (mean loss of the replayed forwards, each before its own step).
+ */
+function prmReplay(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: Tensor, outcome: Tensor, K: number, onEvent?: (e: PrmEvent) => void): Metrics {
+  const buf = t.prmReplayBuffer;
+  let loss = 0;
+  for (const e of buf) loss += prmUpdate(t, e.batch, e.refLogp, e.mask, e.outcome, e.K, false, onEvent).metrics['prm/loss']!;
+  const own = (x: Tensor) => torch.keep(x.clone());
+  buf.unshift({ batch: { ...batch, inputIds: own(batch.inputIds), attentionMask: own(batch.attentionMask), responseMask: own(batch.responseMask) }, refLogp: own(refLogp), mask: own(mask), outcome: own(outcome), K });
+  disposePrmReplay(buf.splice(t.cfg.prm.replay_steps));
+  return buf.length > 1 ? { 'prm/replay_loss': loss / (buf.length - 1) } : {};
 }
 
 /**
