@@ -208,6 +208,8 @@ export interface SharedPromptOptions {
   temperature?: number;
   /** Further temperatures from the same decoder passes, returned in `logprobsAt` (see LogprobsOptions). */
   alsoTemperatures?: number[];
+  /** Also return the entropy (nats) of each position's distribution at `temperature`, in `entropy` ((N, Lr), 0 off the mask). */
+  withEntropy?: boolean;
 }
 
 /**
@@ -255,16 +257,22 @@ export function sharedPromptLogprobs(model: CausalLM, promptIds: Tensor, promptM
         h = torch.cat([h, hr], 1); // (N, Lr, D)
       }
       const targets = onDev(responseIds);
-      const head = (tau: number): Tensor => {
+      let entropy: Tensor | null = null;
+      const head = (tau: number, withEntropy = false): Tensor => {
         if (grad) {
           const z = upcast(model.logits(h)); // (N, Lr, V)
-          return torch.tokenLogprobs(tau !== 1 ? z.div(tau) : z, targets);
+          const zt = tau !== 1 ? z.div(tau) : z;
+          if (withEntropy) entropy = torch.entropyFromLogits(zt);
+          return torch.tokenLogprobs(zt, targets);
         }
-        return chunkedHead(model, h.reshape(N * Lr, -1), targets.reshape(N * Lr), tau, false, 2 ** 24).lp.view(N, Lr);
+        const r = chunkedHead(model, h.reshape(N * Lr, -1), targets.reshape(N * Lr), tau, withEntropy, 2 ** 24);
+        if (r.ent) entropy = r.ent.view(N, Lr);
+        return r.lp.view(N, Lr);
       };
       const back = (t: Tensor): Tensor => (t.device === promptIds.device ? t : t.to(promptIds.device as Device));
       const out = (t: Tensor): Tensor => back(t.mul(rm.to(t.dtype)));
-      const result: LogprobsResult = { logprobs: out(head(temperature)) };
+      const result: LogprobsResult = { logprobs: out(head(temperature, opts.withEntropy ?? false)) };
+      if (entropy) result.entropy = out(entropy);
       if (opts.alsoTemperatures) result.logprobsAt = opts.alsoTemperatures.map((tau) => out(head(tau)));
       return result;
     });

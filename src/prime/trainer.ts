@@ -153,6 +153,11 @@ export class PrimeTrainer {
     return this.sharedPrompts && !(this.prmOpt && this.prm.gradientCheckpointing) ? K : 1;
   }
 
+  /** As promptGroupSize, for the policy's update (trainer/policy.ts): K with shared prompts, else 1. */
+  policyGroupSize(K: number): number {
+    return this.sharedPrompts ? K : 1;
+  }
+
   /** This process's rank in a data-parallel job (0 when alone). */
   get rank(): number {
     return this.parallel.rank;

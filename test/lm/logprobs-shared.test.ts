@@ -35,6 +35,14 @@ function compare(m: CausalLM, tol: number, gradTol: number, label: string): void
   const shared = noGrad(() => sharedPromptLogprobs(m, x.promptIds, x.promptMask, x.responseIds, x.responseMask, K, { temperature: 0.7, alsoTemperatures: [1] }));
   assertClose(`${label} no grad, T=0.7`, shared.logprobs, full.logprobs.narrow(1, x.P, x.T), tol);
   assertClose(`${label} no grad, T=1 (alsoTemperatures)`, shared.logprobsAt![0]!, full.logprobsAt![0]!.narrow(1, x.P, x.T), tol);
+  // entropies at T=0.7 (withEntropy), without and with gradients, against logprobs' over the packed rows
+  const fullEnt = noGrad(() => logprobs(m, x.b.inputIds, { attentionMask: x.b.attentionMask, responseMask: x.b.responseMask, responseStart: x.P, temperature: 0.7, withEntropy: true }));
+  const sharedEnt = noGrad(() => sharedPromptLogprobs(m, x.promptIds, x.promptMask, x.responseIds, x.responseMask, K, { temperature: 0.7, withEntropy: true }));
+  assertClose(`${label} entropy, no grad`, sharedEnt.entropy!, fullEnt.entropy!.narrow(1, x.P, x.T), tol);
+  const sharedEntGrad = torch.tidy(() => torch.keep(sharedPromptLogprobs(m, x.promptIds, x.promptMask, x.responseIds, x.responseMask, K, { temperature: 0.7, withEntropy: true }).entropy!.detach()));
+  assertClose(`${label} entropy, grad mode`, sharedEntGrad, fullEnt.entropy!.narrow(1, x.P, x.T), tol);
+  assert.ok(noGrad(() => torch.tidy(() => sharedEnt.entropy!.max().item())) > 0);
+  torch.dispose([fullEnt, sharedEnt, sharedEntGrad]);
   // gradients of a weighted sum of the log-probs
   torch.manualSeed(3);
   const w = torch.randn([RESPONSES.length, x.T], { dtype: shared.logprobs.dtype });

@@ -17,6 +17,7 @@ import { createRandomModel } from '../../src/prime/demo/model.js';
 import { generateSplits, problemToRow } from '../../src/prime/demo/arithmetic.js';
 import { writePromptRowsJsonl } from '../../src/prime/data.js';
 import { prmPhase, scoreLogprobsAt } from '../../src/prime/trainer/prm.js';
+import { updatePolicy } from '../../src/prime/trainer/policy.js';
 import { Parallel } from '../../src/prime/trainer/parallel.js';
 import { PrimeTrainer } from '../../src/prime/trainer.js';
 import type { Verifier } from '../../src/prime/verifier.js';
@@ -152,4 +153,48 @@ test('shared prompts: an untrained PRM gives reward exactly 0 (the reference is 
     assert.equal(m!['reward/process_mean'], 0);
     assert.equal(m!['prm/score_mean'], 0);
   }
+});
+
+test('policy update, one mini-batch of the whole batch (entropy bonus, KL loss): shared prompts = full rows; several mini-batches keep full rows', () => {
+  tidy(() => {
+    const batch = groupedBatch();
+    const N = batch.inputIds.size(0), P = batch.responseStart, T = batch.inputIds.size(1) - P;
+    const mask = batch.responseMask.narrow(1, P, T);
+    const g = rng(5);
+    const advantages = tensor(Array.from({ length: N * T }, () => g() - 0.5), { shape: [N, T] }).mul(mask);
+    const ref = loadPretrained(modelDir, { tokenizer: false }).model;
+    const [oldLogp, refLogp] = scoreLogprobsAt(ref, batch, 16, [0.7, 0.7], 1);
+    ref.dispose();
+    const run = (shared: boolean, mini: number) => {
+      const cfg = configFromObject({
+        model: { path: modelDir }, data: { train_files: ['unused.jsonl'] }, rollout: { temperature: 0.7, seed_per_prompt: true }, // a seeded shuffle
+        algorithm: { entropy_coef: 0.01, kl_coef: 0.1, kl_mode: 'loss' }, actor: { mini_batch: mini, micro_batch: 8, lr: 0.5 },
+      } as never);
+      const policy = loadPretrained(modelDir, { tokenizer: false }).model;
+      const opt = new SGD(policy.parameters(), { lr: 0.5 });
+      const forwards: number[] = [];
+      const t = {
+        cfg, policy, policyOpt: opt, parallel: Parallel.alone(), step: 1, klCtrl: { value: 0.1 }, onProgress: () => {},
+        policyGroupSize: (k: number) => (shared ? k : 1),
+        policyWeights: { optimized: policy.parameters(), afterBackward: () => {}, afterStep: () => {} },
+      } as unknown as PrimeTrainer;
+      const m = updatePolicy(t, batch, oldLogp!, advantages, refLogp!, mask, K);
+      return { policy, opt, m, forwards };
+    };
+    const a = run(true, N), b = run(false, N);
+    const dp = Math.max(...a.policy.parameters().map((p, i) => p.sub(b.policy.parameters()[i]!).abs().max().item()));
+    const moved = Math.max(...a.policy.parameters().map((p, i) => torch.tidy(() => p.sub(loadPretrained(modelDir, { tokenizer: false }).model.parameters()[i]!).abs().max().item())));
+    let dm = 0;
+    for (const k of ['actor/pg_loss', 'actor/entropy', 'actor/kl_ref', 'actor/approx_kl', 'actor/grad_norm']) dm = Math.max(dm, Math.abs(a.m[k]! - b.m[k]!));
+    console.log(`policy update (one mini-batch of ${N}, micro-batches of 8 = 2 groups of ${K}): shared vs full — parameters max |diff| ${dp.toExponential(2)} (tol 1e-5; the update moved them by up to ${moved.toExponential(2)}), metrics max |diff| ${dm.toExponential(2)} (tol 1e-5)`);
+    assert.ok(dp < 1e-5 && moved > 1e-3, `parameters differ by ${dp} (moved ${moved})`);
+    assert.ok(dm < 1e-5, `metrics differ by ${dm}`);
+    assert.ok(a.m['actor/entropy']! > 0);
+    // two mini-batches: the per-sequence shuffle mixes groups, so full rows either way — identical results
+    const c = run(true, N / 2), d = run(false, N / 2);
+    const dq = Math.max(...c.policy.parameters().map((p, i) => p.sub(d.policy.parameters()[i]!).abs().max().item()));
+    console.log(`two mini-batches: shared option on vs off, parameters max |diff| ${dq}`);
+    assert.equal(dq, 0);
+    for (const r of [a, b, c, d]) { r.policy.dispose(); r.opt.dispose(); }
+  });
 });

@@ -15,6 +15,12 @@
  * clipping. The update is that of one process on the whole batch; a rank's share of a
  * mini-batch varies around mini_batch / W (it may be empty: it then adds zero gradients).
  *
+ * Shared prompts: when one mini-batch is the whole batch (actor.mini_batch ≥ the global batch), the
+ * rows are taken in batch order in micro-batches of whole prompt groups (micro_batch rounded down
+ * to a multiple of K, at least K), and each prompt is decoded once for its K responses
+ * (prime-ts/lm's sharedPromptLogprobs, as the PRM's update does): the same loss and gradient up to
+ * float rounding, with B·Lp + N·Lr decoder tokens instead of N·(Lp + Lr).
+ *
  * Shapes: N sequences on this rank, packed (N, P + T); oldLogp, advantages, refLogp, mask (N, T).
  */
 import * as torch from '../../torch/index.js';
@@ -26,6 +32,7 @@ import { maskedMean } from '../masked.js';
 import type { Metrics } from '../metrics.js';
 import type { PrimeTrainer } from '../trainer.js';
 import { ppoShuffleSeed } from './seeds.js';
+import { responseLogprobsAndEntropy } from './prm.js';
 import { TrainingDivergedError } from './errors.js';
 
 export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tensor, advantages: Tensor, refLogp: Tensor | null, mask: Tensor, K: number): Metrics {
@@ -40,6 +47,11 @@ export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tenso
   t.policy.train();
   const clipLow = c.actor.clip_low || c.actor.clip_eps, clipHigh = c.actor.clip_high || c.actor.clip_eps;
   const klCoef = t.klCtrl.value;
+  // shared prompts (TrainerOptions.sharedPrompts): only when one mini-batch is the whole batch
+  // (several mini-batches mix groups after the per-sequence shuffle) and the policy does not
+  // checkpoint activations; micro-batches then hold whole groups of K
+  const G = mini >= Nall && !t.policy.gradientCheckpointing ? t.policyGroupSize(K) : 1;
+  const step = G > 1 ? Math.max(G, micro - (micro % G)) : micro;
   const acc = { loss: 0, clip: 0, kl: 0, ent: 0, gn: 0, n: 0, steps: 0, klRef: 0 };
   const indexTensor = (idx: number[]) => torch.tensor(BigInt64Array.from(idx, BigInt));
   const progress = { done: 0, total: N * c.actor.ppo_epochs, tokens: 0 }; // this rank's sequences, all epochs
@@ -52,21 +64,30 @@ export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tenso
     // each global mini-batch's members on this rank (local indices), and its tokens over all ranks
     const minis: number[][] = [];
     for (let s = 0; s < Nall; s += mini) minis.push(order.slice(s, s + mini).map((g) => dp.localSeq(g, K)).filter((l) => l >= 0));
+    // one mini-batch of the whole batch: its gradient is a sum that no order changes, so take the
+    // rows in batch order, micro-batches of whole prompt groups, each prompt decoded once
+    if (G > 1) minis[0]!.sort((a, b) => a - b);
     const localTokens = minis.map((idx) => (idx.length ? tidy(() => mask.indexSelect(0, indexTensor(idx)).sum().item()) : 0));
     const miniTokens = dp.reduce(localTokens, 'sum', 'counting mini-batch tokens');
     for (const [j, members] of minis.entries()) {
       const tokens = Math.max(1, miniTokens[j]!);
       const sequences = Math.min(mini, Nall - j * mini); // the global mini-batch's
-      for (let i = 0; i < members.length; i += micro) {
+      for (let i = 0; i < members.length; i += step) {
         tidy(() => {
-          const idx = indexTensor(members.slice(i, i + micro));
+          const rows = members.slice(i, i + step);
+          const idx = indexTensor(rows);
           const mk = mask.indexSelect(0, idx);
-          const out = logprobs(t.policy, batch.inputIds.indexSelect(0, idx), {
-            attentionMask: batch.attentionMask.indexSelect(0, idx), responseMask: batch.responseMask.indexSelect(0, idx),
-            responseStart: P, temperature: c.rollout.temperature, withEntropy: true,
-          });
-          const lp = out.logprobs.narrow(1, P, T);
-          const ent = out.entropy!.narrow(1, P, T);
+          let lp: Tensor, ent: Tensor;
+          if (G > 1) {
+            ({ logprobs: lp, entropy: ent } = responseLogprobsAndEntropy(t.policy, batch, rows[0]!, rows.length, G, c.rollout.temperature));
+          } else {
+            const out = logprobs(t.policy, batch.inputIds.indexSelect(0, idx), {
+              attentionMask: batch.attentionMask.indexSelect(0, idx), responseMask: batch.responseMask.indexSelect(0, idx),
+              responseStart: P, temperature: c.rollout.temperature, withEntropy: true,
+            });
+            lp = out.logprobs.narrow(1, P, T);
+            ent = out.entropy!.narrow(1, P, T);
+          }
           const pg = ppoClipLoss(lp, oldLogp.indexSelect(0, idx), advantages.indexSelect(0, idx), mk, clipLow, clipHigh);
           let tokenLoss = pg.tokenLoss;
           const entropy = maskedMean(ent, mk);

@@ -97,6 +97,19 @@ export function prmSlices(t: PrimeTrainer, N: number, K: number): Slice[] {
  * `logprobs` over the packed rows.
  */
 export function responseLogprobs(model: CausalLM, batch: PackedBatch, from: number, count: number, K: number, temperatures: number[]): Tensor[] {
+  return responseScores(model, batch, from, count, K, temperatures, false).logprobs;
+}
+
+/**
+ * As responseLogprobs, at one temperature, plus the entropy (count, T) of each response position's
+ * distribution at it (for the policy update: `actor/entropy` and the entropy bonus).
+ */
+export function responseLogprobsAndEntropy(model: CausalLM, batch: PackedBatch, from: number, count: number, K: number, temperature: number): { logprobs: Tensor; entropy: Tensor } {
+  const r = responseScores(model, batch, from, count, K, [temperature], true);
+  return { logprobs: r.logprobs[0]!, entropy: r.entropy! };
+}
+
+function responseScores(model: CausalLM, batch: PackedBatch, from: number, count: number, K: number, temperatures: number[], withEntropy: boolean): { logprobs: Tensor[]; entropy: Tensor | null } {
   const P = batch.responseStart;
   const T = batch.inputIds.size(1) - P;
   const [first, ...rest] = temperatures;
@@ -107,9 +120,9 @@ export function responseLogprobs(model: CausalLM, batch: PackedBatch, from: numb
     if (!shared) {
       const out = logprobs(model, ids, {
         attentionMask: batch.attentionMask.narrow(0, from, count), responseMask: batch.responseMask.narrow(0, from, count),
-        responseStart: P, temperature: first, ...also,
+        responseStart: P, temperature: first, withEntropy, ...also,
       });
-      return [out.logprobs, ...(out.logprobsAt ?? [])].map((lp) => lp.narrow(1, P, T));
+      return { logprobs: [out.logprobs, ...(out.logprobsAt ?? [])].map((lp) => lp.narrow(1, P, T)), entropy: out.entropy ? out.entropy.narrow(1, P, T) : null };
     }
     const G = count / K;
     const firsts = torch.arange(0, count, K); // (G): each group's first row
@@ -122,8 +135,9 @@ export function responseLogprobs(model: CausalLM, batch: PackedBatch, from: numb
     const Lp = Math.max(1, promptMask.sum(1).max().item()); // the slice's longest prompt
     const Lr = Math.max(1, respMask.sum(1).max().item()); // and response
     const out = sharedPromptLogprobs(model, promptIds.narrow(1, P - Lp, Lp), promptMask.narrow(1, P - Lp, Lp),
-      ids.narrow(1, P, Lr), respMask.narrow(1, 0, Lr), K, { temperature: first, ...also });
-    return [out.logprobs, ...(out.logprobsAt ?? [])].map((lp) => (Lr === T ? lp : torch.cat([lp, torch.zeros([count, T - Lr], { dtype: lp.dtype, device: lp.device as torch.Device })], 1)));
+      ids.narrow(1, P, Lr), respMask.narrow(1, 0, Lr), K, { temperature: first, withEntropy, ...also });
+    const widen = (lp: Tensor): Tensor => (Lr === T ? lp : torch.cat([lp, torch.zeros([count, T - Lr], { dtype: lp.dtype, device: lp.device as torch.Device })], 1));
+    return { logprobs: [out.logprobs, ...(out.logprobsAt ?? [])].map(widen), entropy: out.entropy ? widen(out.entropy) : null };
   });
 }
 
