@@ -6,6 +6,7 @@
  *
  *   node dist/bench/peer-trl.js [--threads 1] [--rounds 3] [--steps 3] [--k 4] [--prompts 8]
  *        [--max-response 64] [--model DIR] [--methods grpo,rloo,prime] [--out bench/results/peer-trl.json]
+ *        [--shared-prompts true|false]
  *
  * Without --model: a random checkpoint of the demo's shape (createRandomModel, DEMO.model) with the
  * demo's char tokenizer; --model runs/demo/sft uses the demo's SFT start (responses that stop).
@@ -77,6 +78,8 @@ const int = (k: string, d: number): number => {
 };
 const THREADS = int('threads', 1), ROUNDS = int('rounds', 3), STEPS = int('steps', 3), K = int('k', 4), B = int('prompts', 8), T = int('max-response', 64);
 const METHODS = (A.methods ?? 'grpo,rloo,prime').split(',') as Method[];
+/** `--shared-prompts false`: prime-ts decodes every row in full (TrainerOptions.sharedPrompts), the path before prompt sharing, for an A/B. */
+const SHARED = (A['shared-prompts'] ?? 'true') !== 'false';
 for (const m of METHODS) if (!['grpo', 'rloo', 'prime'].includes(m)) throw new Error(`peer-trl: unknown method '${m}' (grpo | rloo | prime)`);
 const SEED = 2026, LR = 1e-6, TEMP = 1.0;
 const PY = process.env.PRIME_PYTHON ?? path.resolve('.venv/bin/python');
@@ -120,7 +123,7 @@ async function runPrime(method: Method, round: number): Promise<Run> {
     prm: { lr: LR, mini_batch: B * K, micro_batch: B * K, probe_every: 0 },
     trainer: { total_steps: STEPS + 1, save_every: 0, seed: SEED + round, log_every: 1, output_dir: path.join(work, `prime-${method}-${round}`) },
   } as never);
-  const t = await PrimeTrainer.create(cfg, { log: () => {} });
+  const t = await PrimeTrainer.create(cfg, { log: () => {}, sharedPrompts: SHARED });
   let sec = 0, gen = 0, tok = 0, genFlops = 0, trFlops = 0, trainSec = 0, cpu = 0;
   try {
     for (let s = 0; s <= STEPS; s++) {
