@@ -231,17 +231,18 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'demo',
-    summary: 'the embedded default: generate data, train the SFT start, run PRIME, write a report',
+    summary: 'the embedded default: generate data, train the SFT start, run PRIME, PRIME with PRM replay and RLOO, write a report',
     args: '',
     minArgs: 0,
     maxArgs: 0,
     options: {
       quick: { kind: 'boolean', help: 'a much shorter run (smoke test)' },
       task: { kind: 'string', value: 'NAME', default: 'carry', help: "the embedded task: 'carry' (demonstrations drop carries) or 'shortcut' (half answer without the working)" },
+      'no-replay': { kind: 'boolean', help: 'skip the third run, PRIME with PRM replay and the RPO term (prm.replay_steps=4, prm.rpo_alpha=1, prm.lr=1e-4)' },
     },
     async run({ values }) {
       const { runDemo } = await import('./demo/run.js');
-      await runDemo({ quick: values.quick === true, ...(values.task !== undefined ? { task: values.task as string } : {}) });
+      await runDemo({ quick: values.quick === true, withReplay: values['no-replay'] !== true, ...(values.task !== undefined ? { task: values.task as string } : {}) });
       return 0;
     },
   },

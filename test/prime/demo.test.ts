@@ -13,9 +13,13 @@ test('prime demo --quick: SFT start, PRIME and RLOO, held-out evaluations, repor
   try {
     const lines: string[] = [];
     const r = await runDemo({ quick: true, log: (l) => lines.push(l) });
-    for (const x of [r.before, r.after, r.rloo!]) assert.ok(x.avgAtK >= 0 && x.avgAtK <= 1 && x.prompts === 40);
+    for (const x of [r.before, r.after, r.rloo!, r.replay!]) assert.ok(x.avgAtK >= 0 && x.avgAtK <= 1 && x.prompts === 40);
     const md = fs.readFileSync('runs/demo-quick/report.md', 'utf8');
-    for (const want of ['RLOO (outcome only)', 'held-out probe', 'Steps that need a carry']) assert.ok(md.includes(want), `report lacks '${want}'`);
+    for (const want of ['RLOO (outcome only)', 'PRIME + PRM replay', 'held-out probe', 'groups with different outcomes', 'Steps that need a carry']) assert.ok(md.includes(want), `report lacks '${want}'`);
+    // the replay run trained with its options: its metrics carry the replayed passes' loss
+    const replayMetrics = fs.readFileSync('runs/demo-quick/prime-replay/metrics.jsonl', 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    assert.ok(replayMetrics.slice(1).every((m) => Number.isFinite(m['prm/replay_loss'])), 'prm/replay_loss logged from the second step on');
+    assert.ok(lines.some((l) => l.includes('[prime-replay]')), 'the replay run logs its progress');
     assert.ok(fs.readFileSync('runs/demo-quick/report.svg', 'utf8').startsWith('<svg'));
     assert.ok(lines.some((l) => l.includes('[prime]') && l.includes('prm_acc')), 'PRIME progress lines show the PRM accuracy');
     // the quick SFT start is too weak to write reliable steps: the breakdown must only be well-formed

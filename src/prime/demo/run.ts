@@ -154,13 +154,24 @@ export interface DemoResult {
   after: EvalResult;
   /** Held-out accuracy of the outcome-only RLOO run from the same start (same steps and batch). */
   rloo: EvalResult | null;
+  /** Held-out accuracy of PRIME with PRM replay and the RPO term (DEMO_PRM_REPLAY), when run. */
+  replay: EvalResult | null;
 }
 
 /**
- * Runs the demo: data, SFT start (reused when present), PRIME, outcome-only RLOO from the same
- * start for comparison (unless `withRloo` is false), held-out evaluations, report.
+ * The demo's third run: PRIME with the PRM options that make the online implicit PRM rank its
+ * policy's current samples on the embedded task (README, "Why the online PRM ranked backwards"):
+ * one more pass over each of the last 4 steps' batches (prm.replay_steps) and the NLL of the correct
+ * responses in its loss (prm.rpo_alpha), at PRM lr 1e-4. Not PRIME's reference settings.
  */
-export async function runDemo(opts: { quick?: boolean; task?: string; withRloo?: boolean; log?: (s: string) => void } = {}): Promise<DemoResult> {
+export const DEMO_PRM_REPLAY = { prm: { replay_steps: 4, rpo_alpha: 1, lr: 1e-4 } };
+
+/**
+ * Runs the demo: data, SFT start (reused when present), PRIME, PRIME with PRM replay
+ * (DEMO_PRM_REPLAY; unless `withReplay` is false), outcome-only RLOO from the same start for
+ * comparison (unless `withRloo` is false), held-out evaluations, report.
+ */
+export async function runDemo(opts: { quick?: boolean; task?: string; withRloo?: boolean; withReplay?: boolean; log?: (s: string) => void } = {}): Promise<DemoResult> {
   const log = opts.log ?? console.log;
   const base = DEMO_TASKS[opts.task ?? 'carry'];
   if (!base) throw new Error(`prime demo: unknown task '${opts.task}' (${Object.keys(DEMO_TASKS).join(' | ')})`);
@@ -173,11 +184,12 @@ export async function runDemo(opts: { quick?: boolean; task?: string; withRloo?:
   const before = await evalOn(sftDir, testRows, demoConfig(s, { model: { path: sftDir }, data: { train_files: [files.train] } }));
   log(`demo: SFT start, greedy accuracy on held-out: ${(100 * before.avgAtK).toFixed(1)}%`);
 
-  const rl = async (advantage: 'prime' | 'rloo') => {
-    const out = path.join(s.dir, advantage);
-    const cfg = demoConfig(s, { model: { path: sftDir }, data: { train_files: [files.train] }, algorithm: { advantage }, trainer: { output_dir: out } });
+  const rl = async (label: 'prime' | 'prime-replay' | 'rloo', over: Record<string, unknown> = {}) => {
+    const advantage = label === 'rloo' ? 'rloo' : 'prime';
+    const out = path.join(s.dir, label);
+    const cfg = demoConfig(s, { model: { path: sftDir }, data: { train_files: [files.train] }, algorithm: { advantage }, trainer: { output_dir: out }, ...over }); // over: other sections (prm)
     const r0 = Date.now();
-    const trainer = await PrimeTrainer.create(cfg, { log: (l) => log(`[${advantage}] ${l}`) });
+    const trainer = await PrimeTrainer.create(cfg, { log: (l) => log(`[${label}] ${l}`) });
     const heldOut: [number, number][] = [[0, before.avgAtK]];
     const probe0 = trainer.probeMetrics();
     await trainer.train({
@@ -187,7 +199,7 @@ export async function runDemo(opts: { quick?: boolean; task?: string; withRloo?:
             samples: 1, greedy: true, maxNewTokens: cfg.data.max_response_length, stopTokenIds: trainer.stopTokenIds, padTokenId: trainer.padId, batch: 50,
           });
           heldOut.push([step, r.avgAtK]);
-          log(`demo [${advantage}]: step ${step}, held-out greedy accuracy ${(100 * r.avgAtK).toFixed(1)}%`);
+          log(`demo [${label}]: step ${step}, held-out greedy accuracy ${(100 * r.avgAtK).toFixed(1)}%`);
         }
       },
     });
@@ -195,17 +207,20 @@ export async function runDemo(opts: { quick?: boolean; task?: string; withRloo?:
     const finalDir = path.join(out, 'checkpoints', fs.readFileSync(path.join(out, 'checkpoints', 'latest'), 'utf8').trim(), 'policy');
     const result = await evalOn(finalDir, testRows, cfg);
     heldOut.push([s.rlSteps, result.avgAtK]);
-    log(`demo [${advantage}]: after ${s.rlSteps} steps, greedy accuracy on held-out: ${(100 * result.avgAtK).toFixed(1)}% (was ${(100 * before.avgAtK).toFixed(1)}%), ${((Date.now() - r0) / 60000).toFixed(1)} min`);
+    log(`demo [${label}]: after ${s.rlSteps} steps, greedy accuracy on held-out: ${(100 * result.avgAtK).toFixed(1)}% (was ${(100 * before.avgAtK).toFixed(1)}%), ${((Date.now() - r0) / 60000).toFixed(1)} min`);
     return { result, heldOut, metrics: readMetrics(path.join(out, 'metrics.jsonl')), probe0, seconds: (Date.now() - r0) / 1000 };
   };
   const prime = await rl('prime');
+  const replay = opts.withReplay === false ? null : await rl('prime-replay', DEMO_PRM_REPLAY);
   const rloo = opts.withRloo === false ? null : await rl('rloo');
   const minutes = (Date.now() - t0) / 60000;
-  writeReport(s, before, prime, rloo, minutes);
-  log(`demo: PRIME ${(100 * before.avgAtK).toFixed(1)}% → ${(100 * prime.result.avgAtK).toFixed(1)}%` +
-    (rloo ? `, RLOO ${(100 * before.avgAtK).toFixed(1)}% → ${(100 * rloo.result.avgAtK).toFixed(1)}%` : '') + ` held-out greedy; ${minutes.toFixed(1)} min in all`);
+  writeReport(s, before, prime, replay, rloo, minutes);
+  const b = (100 * before.avgAtK).toFixed(1);
+  log(`demo: PRIME ${b}% → ${(100 * prime.result.avgAtK).toFixed(1)}%` +
+    (replay ? `, PRIME + PRM replay ${b}% → ${(100 * replay.result.avgAtK).toFixed(1)}%` : '') +
+    (rloo ? `, RLOO ${b}% → ${(100 * rloo.result.avgAtK).toFixed(1)}%` : '') + ` held-out greedy; ${minutes.toFixed(1)} min in all`);
   log(`demo: report in ${path.join(s.dir, 'report.md')} and ${path.join(s.dir, 'report.svg')}`);
-  return { before, after: prime.result, rloo: rloo?.result ?? null };
+  return { before, after: prime.result, rloo: rloo?.result ?? null, replay: replay?.result ?? null };
 }
 
 /** Share of responses that write out the working, and the accuracy with and without it. */
@@ -242,46 +257,53 @@ export function carryBreakdown(r: EvalResult): { carrySteps: number; carryRight:
 
 type RlRun = { result: EvalResult; heldOut: [number, number][]; metrics: ReturnType<typeof readMetrics>; probe0: Record<string, number>; seconds: number };
 
-function writeReport(s: DemoSettings, before: EvalResult, prime: RlRun, rloo: RlRun | null, minutes: number): void {
+function writeReport(s: DemoSettings, before: EvalResult, prime: RlRun, replay: RlRun | null, rloo: RlRun | null, minutes: number): void {
   const ser = (ms: RlRun['metrics'], k: string, w = 1) => {
     const pts = ms.filter((m) => m[k] !== undefined).map((m) => [m.step, m[k]!] as [number, number]);
     return pts.map(([x], i) => { const win = pts.slice(Math.max(0, i - w + 1), i + 1); return [x, win.reduce((a, [, y]) => a + y, 0) / win.length] as [number, number]; });
   };
-  const heldoutProbe: [number, number][] = [
-    ...(prime.probe0['prm/heldout_pairwise'] !== undefined ? [[0, prime.probe0['prm/heldout_pairwise']] as [number, number]] : []),
-    ...ser(prime.metrics, 'prm/heldout_pairwise'),
+  /** The probe's pairwise accuracy over mixed groups (its groups with different outcomes) from step 0. */
+  const probeCurve = (r: RlRun): [number, number][] => [
+    ...(r.probe0['prm/heldout_pairwise_mixed'] !== undefined ? [[0, r.probe0['prm/heldout_pairwise_mixed']] as [number, number]] : []),
+    ...ser(r.metrics, 'prm/heldout_pairwise_mixed'),
   ];
+  const runs: [string, RlRun][] = [['PRIME', prime], ...(replay ? [['PRIME + PRM replay', replay] as [string, RlRun]] : []), ...(rloo ? [['RLOO', rloo] as [string, RlRun]] : [])];
+  const prms: [string, RlRun][] = runs.filter(([n]) => n !== 'RLOO');
   const svg = lineChartsSvg([
-    { title: 'Training accuracy (sampled, 5-step avg)', series: [{ name: 'PRIME', points: ser(prime.metrics, 'rollout/accuracy', 5) }, ...(rloo ? [{ name: 'RLOO', points: ser(rloo.metrics, 'rollout/accuracy', 5) }] : [])] },
-    { title: 'Held-out accuracy (greedy)', series: [{ name: 'PRIME', points: prime.heldOut }, ...(rloo ? [{ name: 'RLOO', points: rloo.heldOut }] : [])] },
-    { title: 'Implicit PRM pairwise accuracy', series: [{ name: 'on its batch (5-step avg)', points: ser(prime.metrics, 'prm/accuracy', 5) }, { name: 'held-out probe', points: heldoutProbe }] },
-    { title: 'Implicit PRM loss on its batch', series: [{ name: 'cross-entropy (log 2 = chance)', points: ser(prime.metrics, 'prm/loss') }] },
-  ], { title: `PRIME${rloo ? ' vs RLOO' : ''} on the embedded '${s.task.carryDropFraction ? 'carry' : 'shortcut'}' task` });
+    { title: 'Training accuracy (sampled, 5-step avg)', series: runs.map(([name, r]) => ({ name, points: ser(r.metrics, 'rollout/accuracy', 5) })) },
+    { title: 'Held-out accuracy (greedy)', series: runs.map(([name, r]) => ({ name, points: r.heldOut })) },
+    { title: 'PRM pairwise on its batch (5-step avg)', series: prms.map(([name, r]) => ({ name, points: ser(r.metrics, 'prm/accuracy', 5) })) },
+    { title: 'PRM pairwise, held-out probe (mixed groups)', series: prms.map(([name, r]) => ({ name, points: probeCurve(r) })) },
+  ], { title: `PRIME${replay ? ', PRIME + PRM replay' : ''}${rloo ? ' and RLOO' : ''} on the embedded '${s.task.carryDropFraction ? 'carry' : 'shortcut'}' task` });
   fs.writeFileSync(path.join(s.dir, 'report.svg'), svg);
   const pct = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '—');
   const f3 = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x.toFixed(3) : '—');
-  const cb = carryBreakdown(before), ca = carryBreakdown(prime.result), cr = rloo ? carryBreakdown(rloo.result) : null;
+  const cb = carryBreakdown(before);
   const sb = styleBreakdown(before), sa = styleBreakdown(prime.result);
   const last = (ms: RlRun['metrics'], k: string, n = 10) => { const xs = ms.map((m) => m[k]).filter((x): x is number => x !== undefined).slice(-n); return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN; };
   const first = (ms: RlRun['metrics'], k: string, n = 10) => { const xs = ms.map((m) => m[k]).filter((x): x is number => x !== undefined).slice(0, n); return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN; };
+  const cols = (f: (r: RlRun) => string) => runs.map(([, r]) => f(r)).join(' | ');
   const md = `# PRIME demo report
 
-| held-out greedy accuracy (${before.prompts} problems) | PRIME | ${rloo ? 'RLOO (outcome only)' : ''} |
-|---|---|---|
-| SFT start | ${pct(before.avgAtK)} | ${rloo ? pct(before.avgAtK) : ''} |
-| after ${s.rlSteps} steps | **${pct(prime.result.avgAtK)}** | ${rloo ? pct(rloo.result.avgAtK) : ''} |
-| training accuracy, first → last 10 steps (sampled) | ${pct(first(prime.metrics, 'rollout/accuracy'))} → ${pct(last(prime.metrics, 'rollout/accuracy'))} | ${rloo ? `${pct(first(rloo.metrics, 'rollout/accuracy'))} → ${pct(last(rloo.metrics, 'rollout/accuracy'))}` : ''} |
-| run time | ${(prime.seconds / 60).toFixed(1)} min | ${rloo ? `${(rloo.seconds / 60).toFixed(1)} min` : ''} |
+| held-out greedy accuracy (${before.prompts} problems) | ${runs.map(([n]) => (n === 'RLOO' ? 'RLOO (outcome only)' : n)).join(' | ')} |
+|---|${runs.map(() => '---|').join('')}
+| SFT start | ${cols(() => pct(before.avgAtK))} |
+| after ${s.rlSteps} steps | ${cols((r) => `**${pct(r.result.avgAtK)}**`)} |
+| training accuracy, first → last 10 steps (sampled) | ${cols((r) => `${pct(first(r.metrics, 'rollout/accuracy'))} → ${pct(last(r.metrics, 'rollout/accuracy'))}`)} |
+| run time | ${cols((r) => `${(r.seconds / 60).toFixed(1)} min`)} |
+
+PRIME runs with PRIME's reference settings; "PRIME + PRM replay" adds ${JSON.stringify(DEMO_PRM_REPLAY.prm)} (README: "Why the online PRM ranked backwards").
 
 The implicit PRM (pairwise accuracy: share of a prompt's correct/wrong response pairs it orders right; 0.5 = chance):
 
-| | start | end |
-|---|---|---|
-| on the batch it is trained on (before each mini-batch's update; mean of first / last 10 steps) | ${f3(first(prime.metrics, 'prm/accuracy'))} | ${f3(last(prime.metrics, 'prm/accuracy'))} |
-| on a fixed held-out probe of labelled samples (pairwise / AUC) | ${f3(prime.probe0['prm/heldout_pairwise'])} / ${f3(prime.probe0['prm/heldout_auc'])} | ${f3(last(prime.metrics, 'prm/heldout_pairwise', 1))} / ${f3(last(prime.metrics, 'prm/heldout_auc', 1))} |
-| cross-entropy on its batch (log 2 = 0.693 = chance) | ${f3(first(prime.metrics, 'prm/loss'))} | ${f3(last(prime.metrics, 'prm/loss'))} |
+| | ${prms.map(([n]) => `${n}: start | end`).join(' | ')} |
+|---|${prms.map(() => '---|---|').join('')}
+| on the batch it is trained on (before each mini-batch's update; mean of first / last 10 steps) | ${prms.map(([, r]) => `${f3(first(r.metrics, 'prm/accuracy'))} | ${f3(last(r.metrics, 'prm/accuracy'))}`).join(' | ')} |
+| on a fixed held-out probe of labelled samples of the SFT start, groups with different outcomes | ${prms.map(([, r]) => `${f3(r.probe0['prm/heldout_pairwise_mixed'])} | ${f3(last(r.metrics, 'prm/heldout_pairwise_mixed', 1))}`).join(' | ')} |
+| the same, all groups (an all-equal group counts 0.5) / AUC | ${prms.map(([, r]) => `${f3(r.probe0['prm/heldout_pairwise'])} / ${f3(r.probe0['prm/heldout_auc'])} | ${f3(last(r.metrics, 'prm/heldout_pairwise', 1))} / ${f3(last(r.metrics, 'prm/heldout_auc', 1))}`).join(' | ')} |
+| its loss on its batch (log 2 = 0.693 = chance for the cross-entropy) | ${prms.map(([, r]) => `${f3(first(r.metrics, 'prm/loss'))} | ${f3(last(r.metrics, 'prm/loss'))}`).join(' | ')} |
 
-${s.task.carryDropFraction ? `Steps that need a carry, written right in the greedy held-out answers: SFT ${pct(cb.carryRight)} (${cb.carrySteps} steps) → PRIME ${pct(ca.carryRight)}${cr ? `, RLOO ${pct(cr.carryRight)}` : ''}; other steps: ${pct(cb.otherRight)} → ${pct(ca.otherRight)}${cr ? `, ${pct(cr.otherRight)}` : ''}.` :
+${s.task.carryDropFraction ? `Steps that need a carry, written right in the greedy held-out answers: SFT ${pct(cb.carryRight)} (${cb.carrySteps} steps) → ${runs.map(([n, r]) => `${n} ${pct(carryBreakdown(r.result).carryRight)}`).join(', ')}; other steps: ${pct(cb.otherRight)} → ${runs.map(([n, r]) => `${n} ${pct(carryBreakdown(r.result).otherRight)}`).join(', ')}.` :
     `Greedy answers that write out the working: ${pct(sb.worked)} → ${pct(sa.worked)} (accuracy with working ${pct(sb.accWorked)} → ${pct(sa.accWorked)}).`}
 
 Task: ${s.task.minOperands}–${s.task.maxOperands} operands in [1, ${s.task.maxOperand}], +/−, worked step by step, answer in \\boxed{}; ${s.task.carryDropFraction ? `${pct(s.task.carryDropFraction)} of the demonstrations' addition steps that need a carry drop it` : `${pct(s.task.shortcutFraction ?? 0)} of the SFT demonstrations give the answer without the working`}.
@@ -290,9 +312,13 @@ RL settings: ${JSON.stringify(s.rl)}. Wall time ${minutes.toFixed(1)} min in all
 
 ![curves](report.svg)
 
-| step | PRIME train acc | kept | PRM pairwise (batch) | PRM held-out pairwise | PRM loss | pg loss | response len |${rloo ? ' RLOO train acc |' : ''}
-|---|---|---|---|---|---|---|---|${rloo ? '---|' : ''}
-${prime.metrics.filter((m, i) => i % Math.max(1, Math.floor(prime.metrics.length / 12)) === 0 || i === prime.metrics.length - 1).map((m) => `| ${m.step} | ${m['rollout/accuracy']?.toFixed(3)} | ${m['filter/kept_fraction']?.toFixed(2)} | ${m['prm/accuracy']?.toFixed(2)} | ${m['prm/heldout_pairwise']?.toFixed(3) ?? ''} | ${m['prm/loss']?.toFixed(3)} | ${m['actor/pg_loss']?.toFixed(3)} | ${m['response/length_mean']?.toFixed(1)} |${rloo ? ` ${rloo.metrics.find((x) => x.step === m.step)?.['rollout/accuracy']?.toFixed(3) ?? ''} |` : ''}`).join('\n')}
+| step | PRIME train acc | kept | PRM pairwise (batch) | PRM held-out pairwise (mixed) | PRM loss | pg loss | response len |${replay ? ' PRIME + replay: train acc | PRM pairwise (batch) |' : ''}${rloo ? ' RLOO train acc |' : ''}
+|---|---|---|---|---|---|---|---|${replay ? '---|---|' : ''}${rloo ? '---|' : ''}
+${prime.metrics.filter((m, i) => i % Math.max(1, Math.floor(prime.metrics.length / 12)) === 0 || i === prime.metrics.length - 1).map((m) => {
+    const at = (r: RlRun | null) => r?.metrics.find((x) => x.step === m.step);
+    return `| ${m.step} | ${m['rollout/accuracy']?.toFixed(3)} | ${m['filter/kept_fraction']?.toFixed(2)} | ${m['prm/accuracy']?.toFixed(2)} | ${m['prm/heldout_pairwise_mixed']?.toFixed(3) ?? ''} | ${m['prm/loss']?.toFixed(3)} | ${m['actor/pg_loss']?.toFixed(3)} | ${m['response/length_mean']?.toFixed(1)} |` +
+      `${replay ? ` ${at(replay)?.['rollout/accuracy']?.toFixed(3) ?? ''} | ${at(replay)?.['prm/accuracy']?.toFixed(2) ?? ''} |` : ''}${rloo ? ` ${at(rloo)?.['rollout/accuracy']?.toFixed(3) ?? ''} |` : ''}`;
+  }).join('\n')}
 `;
   fs.writeFileSync(path.join(s.dir, 'report.md'), md);
 }
