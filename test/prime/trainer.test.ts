@@ -81,16 +81,19 @@ function prmProbeLoss(t: PrimeTrainer, groups: Awaited<ReturnType<PrimeTrainer['
   return t.prmLossOn(prompts, responses, groups.flatMap((g) => g.scores));
 }
 
-test('resume from a checkpoint reproduces the uninterrupted run', async () => {
-  const full = path.join(root, 'run-full'), split = path.join(root, 'run-split');
-  const a = await PrimeTrainer.create(config(full), { verifier: containsDigit, log: quiet });
+/** Runs 4 steps straight and 2 + resume + 2 with the config overrides `extra`; asserts the same metrics and policy. */
+async function checkResume(tag: string, extra: Record<string, unknown>): Promise<void> {
+  const full = path.join(root, `run-full${tag}`), split = path.join(root, `run-split${tag}`);
+  const a = await PrimeTrainer.create(config(full, extra), { verifier: containsDigit, log: quiet });
   await a.train();
   a.dispose();
-  const b1 = await PrimeTrainer.create(config(split, { trainer: { total_steps: 2, save_every: 2, output_dir: split, seed: 11 } }), { verifier: containsDigit, log: quiet });
+  const b1 = await PrimeTrainer.create(config(split, { ...extra, trainer: { total_steps: 2, save_every: 2, output_dir: split, seed: 11 } }), { verifier: containsDigit, log: quiet });
   await b1.train();
   b1.dispose();
-  const b2 = await PrimeTrainer.create(config(split, { trainer: { total_steps: 4, save_every: 2, output_dir: split, seed: 11, resume: true } }), { verifier: containsDigit, log: quiet });
+  const b2 = await PrimeTrainer.create(config(split, { ...extra, trainer: { total_steps: 4, save_every: 2, output_dir: split, seed: 11, resume: true } }), { verifier: containsDigit, log: quiet });
   assert.equal(b2.step, 2);
+  const replay = (extra.prm as { replay_steps?: number } | undefined)?.replay_steps ?? 0;
+  assert.equal(b2.prmReplayBuffer.length, Math.min(2, replay), 'the PRM replay buffer comes back with the checkpoint');
   await b2.train();
   b2.dispose();
   const ma = readMetrics(path.join(full, 'metrics.jsonl')), mb = readMetrics(path.join(split, 'metrics.jsonl'));
@@ -103,14 +106,22 @@ test('resume from a checkpoint reproduces the uninterrupted run', async () => {
       worst = Math.max(worst, d);
       assert.ok(d <= 1e-6, `step ${m.step} ${k}: uninterrupted ${v} vs resumed ${mb[i]![k]}`);
     }
-  console.log(`resume vs uninterrupted: max metric difference ${worst}`);
+  console.log(`resume vs uninterrupted${tag}: max metric difference ${worst}`);
   const pa = loadPretrained(path.join(latestCheckpoint(path.join(full, 'checkpoints'))!, 'policy')).model;
   const pb = loadPretrained(path.join(latestCheckpoint(path.join(split, 'checkpoints'))!, 'policy')).model;
   const diff = Math.max(...pa.namedParameters().map(([n, p], i) => torch.tidy(() => p.sub(pb.namedParameters()[i]![1]).abs().max().item())));
-  console.log(`resume vs uninterrupted: max policy parameter difference ${diff}`);
+  console.log(`resume vs uninterrupted${tag}: max policy parameter difference ${diff}`);
   assert.ok(diff <= 1e-6);
   pa.dispose();
   pb.dispose();
+}
+
+test('resume from a checkpoint reproduces the uninterrupted run', async () => {
+  await checkResume('', {});
+});
+
+test('resume with PRM replay (prm.replay_steps 2, prm.rpo_alpha 0.5): the checkpoint keeps the replay buffer, the run continues exactly', async () => {
+  await checkResume('-replay', { prm: { lr: 3e-3, micro_batch: 8, replay_steps: 2, rpo_alpha: 0.5 } });
 });
 
 test('kill -9 during checkpoint writes leaves the previous checkpoint loadable', () => {

@@ -190,6 +190,37 @@ export function prmPhase(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, m
 /** One step's labelled batch kept for PRM replay (`prm.replay_steps`): tensors owned by the trainer. */
 export interface PrmReplayEntry { batch: PackedBatch; refLogp: Tensor; mask: Tensor; outcome: Tensor; K: number }
 
+const REPLAY_FIELDS = ['input_ids', 'attention_mask', 'response_mask', 'ref_logp', 'mask', 'outcome'] as const;
+
+/** A replay buffer as safetensors entries `{i}.{field}` (CPU copies) and metadata (count, each entry's response start and K). */
+export function replayToSafetensors(buf: readonly PrmReplayEntry[]): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+  const tensors: Record<string, Tensor> = {};
+  const metadata: Record<string, string> = { entries: String(buf.length) };
+  buf.forEach((e, i) => {
+    const xs = [e.batch.inputIds, e.batch.attentionMask, e.batch.responseMask, e.refLogp, e.mask, e.outcome];
+    REPLAY_FIELDS.forEach((f, j) => (tensors[`${i}.${f}`] = xs[j]!.to('cpu').contiguous()));
+    metadata[`${i}.response_start`] = String(e.batch.responseStart);
+    metadata[`${i}.k`] = String(e.K);
+  });
+  return { tensors, metadata };
+}
+
+/** The inverse of replayToSafetensors: entries owned by the caller (kept), on `device`. Throws naming `file` on a missing entry. */
+export function replayFromSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string>, file: string, device: torch.Device): PrmReplayEntry[] {
+  const n = Number(metadata.entries ?? 0);
+  const out: PrmReplayEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    const get = (f: string): Tensor => {
+      const x = tensors.get(`${i}.${f}`);
+      if (!x) throw new Error(`${file}: PRM replay entry ${i} lacks '${f}'`);
+      return torch.keep(x.device === device ? x.clone() : x.to(device));
+    };
+    const [inputIds, attentionMask, responseMask, refLogp, mask, outcome] = REPLAY_FIELDS.map(get) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+    out.push({ batch: { inputIds, attentionMask, responseMask, responseStart: Number(metadata[`${i}.response_start`]) }, refLogp, mask, outcome, K: Number(metadata[`${i}.k`]) });
+  }
+  return out;
+}
+
 /** Frees a replay buffer's tensors. */
 export function disposePrmReplay(buf: PrmReplayEntry[]): void {
   for (const e of buf.splice(0)) for (const x of [e.batch.inputIds, e.batch.attentionMask, e.batch.responseMask, e.refLogp, e.mask, e.outcome]) x.dispose();
@@ -204,7 +235,9 @@ export function disposePrmReplay(buf: PrmReplayEntry[]): void {
  * PRM's first pass over new samples learns which prompts are hard before it learns to rank within
  * a prompt, and an online PRM that sees each sample once stays in that first pass. The rewards of
  * this step are unaffected (they are taken before). Costs R more PRM updates per step
- * (`time/prm` includes them). The buffer lives in memory: a resumed run starts it empty.
+ * (`time/prm` includes them). A single-process run's checkpoints keep the buffer
+ * (`prm-replay.safetensors`), so its resume is exact; a data-parallel run's ranks hold buffers of
+ * their own, which its checkpoints do not keep: it resumes with them empty (and says so).
  * Metrics: `prm/replay_loss` (mean loss of the replayed forwards, each before its own step).
  */
 function prmReplay(t: PrimeTrainer, batch: PackedBatch, refLogp: Tensor, mask: Tensor, outcome: Tensor, K: number, onEvent?: (e: PrmEvent) => void): Metrics {

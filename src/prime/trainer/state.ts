@@ -17,7 +17,7 @@ import { PromptDataset, type PromptRow, type DatasetState } from '../data.js';
 import { PromptBuffer, type Group } from '../filter.js';
 import { writeCheckpoint, checkpointName, readCheckpointState } from '../checkpoint.js';
 import type { PrimeTrainer, RolloutGroup } from '../trainer.js';
-import type { PrmProbeSet } from './prm.js';
+import { disposePrmReplay, replayFromSafetensors, replayToSafetensors, type PrmProbeSet } from './prm.js';
 import type { TrainedWeights } from './precision.js';
 
 /** What differs between ranks in a checkpoint: each rank's RNG and its buffer of kept groups. */
@@ -66,6 +66,11 @@ export function saveCheckpoint(t: PrimeTrainer): string {
     const rng = torch.getRngState();
     torch.saveSafetensors(path.join(dir, 'rng.safetensors'), { cpu: rng });
     rng.dispose();
+    if (t.prmReplayBuffer.length && !ranks) {
+      const r = replayToSafetensors(t.prmReplayBuffer);
+      torch.saveSafetensors(path.join(dir, 'prm-replay.safetensors'), r.tensors, r.metadata);
+      torch.dispose(Object.values(r.tensors));
+    }
     const state: SavedState = {
       step: t.step, dataset: t.dataset.state(), buffer: t.buffer.toJSON(), droppedLongPrompts: t.droppedLongPrompts,
       requeue: t.requeue, probe: t.probe, kl_ctrl: t.klCtrl.state(),
@@ -121,6 +126,20 @@ export function restoreCheckpoint(t: PrimeTrainer, dir: string, rows: PromptRow[
   };
   loadOpt(t.policyOpt, path.join(dir, 'optim-policy.safetensors'));
   if (t.prmOpt) loadOpt(t.prmOpt, path.join(dir, 'optim-prm.safetensors'));
+  disposePrmReplay(t.prmReplayBuffer);
+  const replayFile = path.join(dir, 'prm-replay.safetensors');
+  if (fs.existsSync(replayFile) && t.cfg.prm.replay_steps > 0) {
+    const tensors = torch.loadSafetensors(replayFile);
+    try {
+      const entries = replayFromSafetensors(tensors, torch.readSafetensorsHeader(replayFile).metadata, replayFile, t.prm.device);
+      t.prmReplayBuffer.push(...entries.slice(0, t.cfg.prm.replay_steps));
+      disposePrmReplay(entries.slice(t.cfg.prm.replay_steps));
+    } finally {
+      torch.dispose([...tensors.values()]);
+    }
+  } else if (t.cfg.prm.replay_steps > 0 && t.parallel.active) {
+    t.log(`resume: prm.replay_steps=${t.cfg.prm.replay_steps}: data-parallel checkpoints do not keep the ranks' PRM replay buffers; they start empty`);
+  }
   if (t.parallel.active) {
     const mine = JSON.parse(fs.readFileSync(path.join(dir, 'ranks', rankFile(t.rank)), 'utf8')) as RankState;
     t.buffer = PromptBuffer.fromJSON(mine.buffer);
