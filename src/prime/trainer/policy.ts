@@ -78,7 +78,7 @@ export function updatePolicy(t: PrimeTrainer, batch: PackedBatch, oldLogp: Tenso
           const idx = indexTensor(rows);
           const mk = mask.indexSelect(0, idx);
           let lp: Tensor, ent: Tensor;
-          if (G > 1) {
+          if (G > 1 && rows[rows.length - 1]! - rows[0]! === rows.length - 1) { // a contiguous run of the batch's rows
             ({ logprobs: lp, entropy: ent } = responseLogprobsAndEntropy(t.policy, batch, rows[0]!, rows.length, G, c.rollout.temperature));
           } else {
             const out = logprobs(t.policy, batch.inputIds.indexSelect(0, idx), {
