@@ -40,6 +40,28 @@ export function pickBestOfN(scores: readonly number[], outcomes: readonly number
   return sum / n;
 }
 
+/**
+ * PRM-weighted majority vote over one group (weighted self-consistency, as Math-Shepherd (Wang et
+ * al. 2024) combines a PRM with voting): each response votes for its extracted answer with weight
+ * σ(score) — the implicit PRM's scores are logits of P(correct) — and the answer with the largest
+ * total wins (exact ties: the first answer to reach it). Responses without an answer (null) vote
+ * alone. Returns the outcome of the winning answer's first response. Throws like pickBestOfN.
+ */
+export function pickWeightedMajority(scores: readonly number[], outcomes: readonly number[], answers: readonly (string | null)[]): number {
+  if (scores.length === 0 || scores.length !== outcomes.length || answers.length !== scores.length) throw new RangeError(`pickWeightedMajority: ${scores.length} scores, ${outcomes.length} outcomes and ${answers.length} answers (need equal, ≥ 1)`);
+  if (scores.some((x) => Number.isNaN(x))) throw new RangeError('pickWeightedMajority: a score is NaN');
+  const totals = new Map<string, { w: number; outcome: number }>();
+  let best: { w: number; outcome: number } | null = null;
+  scores.forEach((x, i) => {
+    const key = answers[i] ?? `<none:${i}>`;
+    const t = totals.get(key) ?? { w: 0, outcome: outcomes[i]! };
+    t.w += 1 / (1 + Math.exp(-x));
+    totals.set(key, t);
+    if (!best || t.w > best.w) best = t;
+  });
+  return best!.outcome;
+}
+
 /** Mean of pickBestOfN over groups; scores[g][k], outcomes[g][k]. */
 export function bestOfNAccuracy(scores: readonly (readonly number[])[], outcomes: readonly (readonly number[])[]): number {
   if (scores.length !== outcomes.length) throw new RangeError(`bestOfNAccuracy: ${scores.length} score groups but ${outcomes.length} outcome groups`);
@@ -79,6 +101,8 @@ export interface BestOfNResult {
   /** Accuracy of the PRM's pick under every aggregate. */
   bestOfNByAggregate: Record<StepAggregate, number>;
   majAtN: number;
+  /** PRM-weighted majority vote (pickWeightedMajority) under `aggregate`. */
+  weightedMajAtN: number;
   avgAtN: number;
   passAtN: number;
   /** The PRM's within-problem pairwise accuracy and AUC on these samples (outcome logit = the `sum` score). */
@@ -115,9 +139,11 @@ export async function bestOfN(policy: CausalLM, prm: CausalLM, ref: CausalLM, to
   const grouped = <T>(xs: T[]): T[][] => rows.map((_, g) => xs.slice(g * N, (g + 1) * N));
   const byAgg = Object.fromEntries(STEP_AGGREGATES.map((a) => [a, bestOfNAccuracy(grouped(scored.map((s) => s.aggregates[a])), grouped(outcomes))])) as Record<StepAggregate, number>;
   const sums = scored.map((s) => s.aggregates.sum);
+  const agg = grouped(scored.map((s) => s.aggregates[aggregate])), outs = grouped(outcomes), answers = grouped(kept.map((s) => s.extracted));
+  const weightedMaj = rows.length ? agg.reduce((a, sc, g) => a + pickWeightedMajority(sc, outs[g]!, answers[g]!), 0) / rows.length : 0;
   return {
     prompts: rows.length, samples: N, aggregate, bestOfN: byAgg[aggregate], bestOfNByAggregate: byAgg,
-    majAtN: ev.majAtK, avgAtN: ev.avgAtK, passAtN: ev.passAtK,
+    majAtN: ev.majAtK, weightedMajAtN: weightedMaj, avgAtN: ev.avgAtK, passAtN: ev.passAtK,
     prmPairwise: prmPairwiseAccuracy(sums, outcomes, N), prmPairwiseMixed: prmPairwiseAccuracy(sums, outcomes, N, { mixedOnly: true }), prmAuc: rocAuc(sums, outcomes),
     meanLength: ev.meanLength, meanSteps: scored.reduce((a, s) => a + s.stepEnds.length, 0) / Math.max(1, scored.length),
   };

@@ -17,7 +17,7 @@ export { defaultVerifier, type Verifier, type VerifierResult } from './verifier.
 export { runSft, loadSftExamples, tokenizeSft, type SftExample, type SftResult } from './sft.js';
 export { evaluateModel, formatFailures, type EvalOptions, type EvalResult, type EvalFailure } from './evaluate.js';
 export * from './implicit_prm.js';
-export { bestOfN, bestOfNAccuracy, pickBestOfN, runBestOfN, bestOfNCommand, type BestOfNOptions, type BestOfNResult, type RunBestOfNOptions } from './bestofn.js';
+export { bestOfN, bestOfNAccuracy, pickBestOfN, pickWeightedMajority, runBestOfN, bestOfNCommand, type BestOfNOptions, type BestOfNResult, type RunBestOfNOptions } from './bestofn.js';
 export { fitImplicitPrm, evaluateImplicitPrm, sampleLabelledRollouts, takeGroups, runPrmFit, type LabelledRollouts, type PrmFitOptions, type PrmFitEpoch, type PrmFitResult, type PrmRanking, type SampleOptions } from './prm_fit.js';
 export {
   writeCheckpoint,

@@ -123,6 +123,9 @@ test('prime prm-train (runPrmFit) writes a loadable PRM; runBestOfN reports metr
   // same seed, same policy: the same samples, so the baselines agree
   assert.deepEqual([untrained.avgAtN, untrained.majAtN, untrained.passAtN], [r.avgAtN, r.majAtN, r.passAtN]);
   assert.equal(untrained.prmPairwise, 0.5);
+  // every vote weighs σ(0) = 0.5 under an untrained PRM: the weighted vote is majority vote, tie rule included
+  assert.equal(untrained.weightedMajAtN, untrained.majAtN);
+  assert.ok(r.weightedMajAtN >= 0 && r.weightedMajAtN <= r.passAtN + 1e-12);
 });
 
 test('prime eval --rerank prm and prime prm-train on the command line: runs, rejects a bad aggregate or key', () => {

@@ -16,7 +16,7 @@ import { writeCharTokenizer, SPECIAL_TOKENS } from '../../src/prime/demo/tokeniz
 import {
   aggregateStepRewards, newlineStepSplitter, scoreImplicitPrm, splitStepsAt, stepRewards, STEP_AGGREGATES, type StepAggregate,
 } from '../../src/prime/implicit_prm.js';
-import { bestOfNAccuracy, pickBestOfN } from '../../src/prime/bestofn.js';
+import { bestOfNAccuracy, pickBestOfN, pickWeightedMajority } from '../../src/prime/bestofn.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'prime-implicit-prm-'));
 const EOS = SPECIAL_TOKENS.indexOf('<|im_end|>'), PAD = SPECIAL_TOKENS.indexOf('<|endoftext|>');
@@ -80,6 +80,13 @@ test('Best-of-N picks on a hand-made scored set: each aggregate, ties counted in
   }
   assert.equal(pickBestOfN([3, 3, 3], [1, 0, 0]), 1 / 3, 'all tied: the mean outcome (= avg@N)');
   assert.equal(pickBestOfN([-5], [1]), 1);
+  // PRM-weighted vote, by hand: answers 7 (weights σ(−2) + σ(−2) = 0.238), 9 (σ(1) = 0.731) → 9 wins
+  // though 7 has the plain majority; with scores 0, 0, −1 the majority 7 (1.0) beats 9 (σ(−1) = 0.269)
+  assert.equal(pickWeightedMajority([-2, -2, 1], [0, 0, 1], ['7', '7', '9']), 1);
+  assert.equal(pickWeightedMajority([0, 0, -1], [0, 0, 1], ['7', '7', '9']), 0);
+  assert.equal(pickWeightedMajority([0, 3], [1, 0], [null, null]), 0, 'no answer: each votes alone');
+  assert.equal(pickWeightedMajority([0, 0], [1, 0], ['a', 'b']), 1, 'exact tie: the first answer to reach it');
+  assert.throws(() => pickWeightedMajority([1], [1, 0], ['a', 'b']), /need equal/);
   assert.throws(() => pickBestOfN([], []), /≥ 1/);
   assert.throws(() => pickBestOfN([1, NaN], [1, 0]), /NaN/);
 });
