@@ -22,6 +22,7 @@ import { configFromObject, parseArgs } from '../src/prime/config.js';
 import { scoreImplicitPrm, STEP_AGGREGATES } from '../src/prime/implicit_prm.js';
 import { prmPairwiseAccuracy, rocAuc } from '../src/prime/prm_metrics.js';
 import { logprobs, packSequences } from '../src/lm/index.js';
+import { parseStepLine } from '../src/prime/demo/arithmetic.js';
 
 const { flags } = parseArgs(['bench', ...process.argv.slice(2)]);
 const str = (k: string, d?: string): string => {
@@ -58,10 +59,8 @@ try {
     let kind = 'no wrong a±b=c line', wrongAt = -1;
     const lines = s.text.split('\n');
     for (let l = 0; l < lines.length; l++) {
-      const m = /^(-?\d+)([+-])(\d+)=(-?\d+)$/.exec(lines[l]!.trim());
-      if (!m) continue;
-      const want = m[2] === '+' ? Number(m[1]) + Number(m[3]) : Number(m[1]) - Number(m[3]);
-      if (Number(m[4]) !== want) { kind = Math.abs(Number(m[4]) - want) === 10 ? 'off by 10 (dropped carry/borrow)' : 'other slip'; wrongAt = l; break; }
+      const st = parseStepLine(lines[l]!);
+      if (st && st.result !== st.right) { kind = Math.abs(st.result - st.right) === 10 ? 'off by 10 (dropped carry/borrow)' : 'other slip'; wrongAt = l; break; }
     }
     kinds[kind] = (kinds[kind] ?? 0) + 1;
     if (wrongAt >= 0) steps.forEach((r, l) => add(l < wrongAt ? where.before : l === wrongAt ? where.at : where.after, r));

@@ -132,6 +132,15 @@ export function generateSplits(seed: number, nTrain: number, nTest: number, o: A
   return { train, test };
 }
 
+/** One worked line `a±b=r` (a may be negative, b not), with the result the operation really gives; null for any other line. */
+export interface StepLine { a: number; op: '+' | '-'; b: number; result: number; right: number }
+export function parseStepLine(line: string): StepLine | null {
+  const m = /^(-?\d+)([+-])(\d+)=(-?\d+)$/.exec(line.trim());
+  if (!m) return null;
+  const a = Number(m[1]), b = Number(m[3]), op = m[2] as '+' | '-';
+  return { a, op, b, result: Number(m[4]), right: op === '+' ? a + b : a - b };
+}
+
 /** What `checkWorking` finds in a worked response to a ± chain. */
 export interface WorkingCheck {
   /** Lines of the form `a±b=c` the response writes. */
@@ -154,15 +163,13 @@ export function checkWorking(question: string, response: string): WorkingCheck |
   const q = /Compute (-?\d+(?:[+-]\d+)+)\./.exec(question);
   if (!q) return null;
   const nums = q[1]!.match(/^-?\d+|[+-]\d+/g)!.map(Number);
-  const lines = response.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
   let value = nums[0]!, k = 0, firstWrong = -1;
-  const stepLines = lines.filter((l) => /^-?\d+[+-]\d+=-?\d+$/.test(l));
-  for (const line of stepLines) {
-    const m = /^(-?\d+)([+-])(\d+)=(-?\d+)$/.exec(line)!;
+  const stepLines = response.split('\n').map(parseStepLine).filter((x): x is StepLine => x !== null);
+  for (const st of stepLines) {
     const x = nums[k + 1];
-    const a = Number(m[1]), b = Number(m[2] === '+' ? m[3] : `-${m[3]}`), r = Number(m[4]);
-    if (firstWrong < 0 && (x === undefined || a !== value || b !== x || r !== a + b)) firstWrong = k;
-    value = r;
+    const b = st.op === '+' ? st.b : -st.b;
+    if (firstWrong < 0 && (x === undefined || st.a !== value || b !== x || st.result !== st.right)) firstWrong = k;
+    value = st.result;
     k++;
   }
   const boxed = /\\boxed\{(-?\d+)\}/.exec(response);

@@ -17,7 +17,7 @@ import { runSft } from '../sft.js';
 import { evaluateModel, type EvalResult } from '../evaluate.js';
 import { defaultVerifier } from '../verifier.js';
 import { readMetrics } from '../metrics.js';
-import { generateSplits, problemToRow, type ArithmeticOptions } from './arithmetic.js';
+import { generateSplits, parseStepLine, problemToRow, type ArithmeticOptions } from './arithmetic.js';
 import { createRandomModel, type ModelShape } from './model.js';
 import { lineChartsSvg } from './plot.js';
 
@@ -240,16 +240,14 @@ export function carryBreakdown(r: EvalResult): { carrySteps: number; carryRight:
   let carrySteps = 0, carryRight = 0, otherSteps = 0, otherRight = 0;
   for (const x of r.samples ?? [])
     for (const line of x.text.split('\n')) {
-      const m = /^(-?\d+)([+-])(\d+)=(-?\d+)$/.exec(line.trim());
-      if (!m) continue;
-      const a = Number(m[1]), b = Number(m[3]), got = Number(m[4]);
-      const want = m[2] === '+' ? a + b : a - b;
-      if (m[2] === '+' && a >= 0 && (a % 10) + (b % 10) >= 10) {
+      const st = parseStepLine(line);
+      if (!st) continue;
+      if (st.op === '+' && st.a >= 0 && (st.a % 10) + (st.b % 10) >= 10) {
         carrySteps++;
-        if (got === want) carryRight++;
+        if (st.result === st.right) carryRight++;
       } else {
         otherSteps++;
-        if (got === want) otherRight++;
+        if (st.result === st.right) otherRight++;
       }
     }
   return { carrySteps, carryRight: carrySteps ? carryRight / carrySteps : NaN, otherSteps, otherRight: otherSteps ? otherRight / otherSteps : NaN };
