@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import * as torch from '../src/torch/index.js';
 import { noGrad } from '../src/torch/index.js';
 import { forwardFlops, generationFlops, sgemmPeakFlops } from '../src/prime/perf.js';
-import { CausalLM, countParameters, generate, logprobs, makeConfig, packSequences, savePretrained, type ConfigSpec } from '../src/lm/index.js';
+import { CausalLM, countParameters, generate, logprobs, makeConfig, packSequences, positionIdsFromMask, savePretrained, type ConfigSpec } from '../src/lm/index.js';
 
 interface Shape {
   key: string;
@@ -123,6 +123,20 @@ for (const shape of SHAPES) {
   // ---- prime-ts
   const opts = { attentionMask: batch.attentionMask, responseMask: batch.responseMask, responseStart: batch.responseStart };
   const [tScore] = timed(shape.reps, () => noGrad(() => torch.dispose(logprobs(model, batch.inputIds, opts))));
+  // the forward of scoring in parts (decoder, lm_head on the scored positions, log-softmax + gather),
+  // each timed alone as PyTorch's side does: where the time goes (issue #14)
+  const phases = noGrad(() => {
+    const T = batch.inputIds.size(1), P0 = batch.responseStart, R = T - P0;
+    const ids = batch.inputIds.narrow(1, 0, T - 1), mask = batch.attentionMask.narrow(1, 0, T - 1);
+    const fwd = () => model.forward(ids, { positionIds: positionIdsFromMask(mask), maxPosition: T - 2, attentionMask: mask });
+    const [dec, hidden] = timed(shape.reps, () => torch.tidy(() => torch.keep(fwd())));
+    const h = hidden.narrow(1, P0 - 1, R);
+    const [head, logits] = timed(shape.reps, () => model.logits(h));
+    const targets = batch.inputIds.narrow(1, P0, R);
+    const [lsm] = timed(shape.reps, () => torch.tokenLogprobs(logits, targets).dispose());
+    torch.dispose([hidden, logits]);
+    return { decoder: dec, lm_head: head, log_softmax: lsm };
+  });
   const [tTrain] = timed(shape.reps, () => {
     torch.tidy(() => logprobs(model, batch.inputIds, opts).logprobs.sum().backward());
     model.zeroGrad();
@@ -152,17 +166,19 @@ for (const shape of SHAPES) {
 
   // ---- PyTorch eager, same checkpoint and ids
   let py: Record<'score' | 'train' | 'len' | 'stop', { wall: number; cpu: number }> | null = null;
+  let pyPhases: unknown = null;
   if (hasTorch) {
     const specFile = path.join(dir, 'bench.json');
     fs.writeFileSync(specFile, JSON.stringify({
       dir, threads: THREADS, reps: shape.reps,
-      score: { input_ids: batch.inputIds.toArray(), attention_mask: batch.attentionMask.toArray(), response_mask: batch.responseMask.toArray(), response_start: batch.responseStart },
+      score: { profile: true, input_ids: batch.inputIds.toArray(), attention_mask: batch.attentionMask.toArray(), response_mask: batch.responseMask.toArray(), response_start: batch.responseStart },
     }));
     const run = (sample: object) => {
       fs.writeFileSync(path.join(dir, 'bench-s.json'), JSON.stringify({ dir, threads: THREADS, reps: shape.reps, sample }));
       return pyRun(path.join(dir, 'bench-s.json'));
     };
     const pScore = pyRun(specFile);
+    pyPhases = (pScore as unknown as { score_phases?: unknown }).score_phases ?? null;
     const pLen = run({ prompts: gPrompts, n: sa.n, max_new: sa.maxNew, temperature: 1, stop_ids: [] });
     // the same per-sample lengths as prime-ts drew, so both sides do the same work
     const pStop = run({ prompts: gPrompts, n: sa.n, max_new: sa.maxNew, temperature: 1, stop_ids: [], lengths: outStop.map((x) => x.tokenIds.length) });
@@ -178,6 +194,13 @@ for (const shape of SHAPES) {
     console.log(`  ${work.padEnd(36)} wall: ${fmt(a.wall).padStart(7)} vs ${b ? fmt(b.wall).padStart(7) : '—'} ${b ? (a.wall / b.wall).toFixed(2) + '×' : ''}   cpu: ${fmt(a.cpu).padStart(7)} vs ${b ? fmt(b.cpu).padStart(7) : '—'} ${b ? (a.cpu / b.cpu).toFixed(2) + '×' : ''}`);
   };
   line(`score fwd tok/s (B=${sc.B}, T=${batch.inputIds.size(1)})`, 'score');
+  {
+    const pp = pyPhases as Record<keyof typeof phases, [number, number]> | null;
+    const ms = (x: number) => `${(1000 * x).toFixed(1)}`;
+    console.log('  score fwd by part, ms wall (cpu), prime-ts vs PyTorch: ' + (Object.keys(phases) as (keyof typeof phases)[]).map((k) =>
+      `${k} ${ms(phases[k].wall)} (${ms(phases[k].cpu)})${pp ? ` vs ${ms(pp[k][0])} (${ms(pp[k][1])})` : ''}`).join(', ') +
+      ` — whole scoring fwd ${ms(tScore.wall)}${py ? ` vs ${ms(scoreTokens / py.score.wall)}` : ''}`);
+  }
   line('score fwd+bwd tok/s', 'train');
   line(`sample len tok/s (${sa.P}×${sa.n}, ${sa.maxNew} new)`, 'len');
   line(`sample stop tok/s (${genTokens(outStop)} tok)`, 'stop');

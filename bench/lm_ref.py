@@ -44,6 +44,17 @@ def score(m, ids, mask, resp_mask, start, train):
     return lp
 
 
+def score_phases(m, ids, mask, start, reps):
+    """The forward of `score` in three timed parts (median wall and CPU seconds each): the decoder,
+    lm_head on the scored positions, log_softmax + gather."""
+    pos = position_ids_from_mask(mask)
+    dec, (hidden, _) = timed(lambda: m.forward(ids[:, :-1], mask[:, :-1], pos[:, :-1], hidden_only=True), reps)
+    h = hidden[:, start - 1:]
+    head, logits = timed(lambda: torch.nn.functional.linear(h, m.w["lm_head.weight"]), reps)
+    lsm, _ = timed(lambda: torch.log_softmax(logits.float(), -1).gather(-1, ids[:, start:, None]).squeeze(-1), reps)
+    return {"decoder": dec, "lm_head": head, "log_softmax": lsm}
+
+
 def generate_naive(m, prompts, n, max_new, temperature, stop_ids, lengths=None):
     """lengths (optional, one per sample): end sample r after lengths[r] tokens as if it had drawn
     a stop token then — so both sides of the benchmark do the same work."""
@@ -111,6 +122,9 @@ def main():
         with torch.no_grad():
             t, _ = timed(lambda: score(m, ids, mask, resp, start, False), spec["reps"])
         res["score_s"], res["score_cpu"] = t
+        if sc.get("profile"):
+            with torch.no_grad():
+                res["score_phases"] = score_phases(m, ids, mask, start, spec["reps"])
         params = m.parameters()
         for p in params:
             p.requires_grad_(True)
