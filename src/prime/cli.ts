@@ -237,7 +237,7 @@ export const COMMANDS: Command[] = [
     maxArgs: 0,
     options: {
       quick: { kind: 'boolean', help: 'a much shorter run (smoke test)' },
-      task: { kind: 'string', value: 'NAME', default: 'carry', help: "the embedded task: 'carry' (demonstrations drop carries) or 'shortcut' (half answer without the working)" },
+      task: { kind: 'string', value: 'NAME', default: 'carry', help: "the embedded task: 'carry' (demonstrations drop carries) or 'shortcut' (half answer without the working) or 'carry-long' (carry with 5–8 steps)" },
       'no-replay': { kind: 'boolean', help: 'skip the third run, PRIME with PRM replay and the RPO term (prm.replay_steps=4, prm.rpo_alpha=1, prm.lr=1e-4)' },
     },
     async run({ values }) {

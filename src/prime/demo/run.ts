@@ -89,7 +89,20 @@ export const DEMO_SHORTCUT: DemoSettings = {
   },
 };
 
-export const DEMO_TASKS: Record<string, DemoSettings> = { carry: DEMO, shortcut: DEMO_SHORTCUT };
+/**
+ * `carry-long` (`prime demo --task carry-long`, `bench/replication.ts --task carry-long`): `carry`
+ * with 6–9 operands, i.e. 5–8 worked steps (issue #10's suggested chain length), so that an outcome
+ * label says even less about which step failed. Same demonstrations' carry drop rate, model and RL
+ * settings; responses up to 128 tokens.
+ */
+export const DEMO_LONG: DemoSettings = {
+  ...DEMO,
+  dir: 'runs/demo-long',
+  task: { ...DEMO.task, minOperands: 6, maxOperands: 9 },
+  maxResponseLength: 128,
+};
+
+export const DEMO_TASKS: Record<string, DemoSettings> = { carry: DEMO, shortcut: DEMO_SHORTCUT, 'carry-long': DEMO_LONG };
 
 const QUICK: Partial<DemoSettings> = { nTrain: 2000, nTest: 40, rlSteps: 4, evalEvery: 2, sft: { lr: 2e-3, epochs: 0.5, batchSize: 32 } };
 
