@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runDemo, carryBreakdown } from '../../src/prime/demo/run.js';
-import { checkWorking, generateSplits } from '../../src/prime/demo/arithmetic.js';
+import { runDemo, carryBreakdown, DEMO_TASKS } from '../../src/prime/demo/run.js';
+import { checkWorking, generateSplits, USER_SUFFIX } from '../../src/prime/demo/arithmetic.js';
 
 test('prime demo --quick: SFT start, PRIME and RLOO, held-out evaluations, report with the PRM metrics', { timeout: 900_000 }, async () => {
   const cwd = process.cwd();
@@ -64,4 +64,25 @@ test('checkWorking: right working, slips that cancel, a skipped step, a wrong op
     if (firstDrop >= 0) caught++;
   }
   assert.ok(caught > 50, `only ${caught} of 200 demonstrations dropped a carry`);
+});
+
+test('every embedded task: operand counts in its range, demonstrations and prompts within its token limits (char tokenizer)', () => {
+  for (const [name, s] of Object.entries(DEMO_TASKS)) {
+    const { train, test: held } = generateSplits(s.seed, 2000, 200, s.task);
+    const ops = new Set<number>();
+    let longestSolution = 0, longestPrompt = 0;
+    for (const p of [...train, ...held]) {
+      const n = (p.question.match(/\d+/g) ?? []).length;
+      ops.add(n);
+      // one token per character, plus the stop token; the prompt as the chat template renders it
+      longestSolution = Math.max(longestSolution, p.solution.length + 1);
+      // '<|im_start|>user\n' + content + '<|im_end|>\n<|im_start|>assistant\n': 3 special tokens + characters
+      longestPrompt = Math.max(longestPrompt, 3 + 'user\n'.length + p.question.length + USER_SUFFIX.length + '\n'.length + 'assistant\n'.length);
+    }
+    assert.equal(Math.min(...ops), s.task.minOperands, `${name}: fewest operands`);
+    assert.equal(Math.max(...ops), s.task.maxOperands, `${name}: most operands`);
+    console.log(`# ${name}: operands ${[...ops].sort().join(',')}, longest demonstration ${longestSolution} tokens (limit ${s.maxResponseLength}), longest prompt ${longestPrompt} (limit 96)`);
+    assert.ok(longestSolution <= s.maxResponseLength, `${name}: a demonstration of ${longestSolution} tokens exceeds max_response_length ${s.maxResponseLength}`);
+    assert.ok(longestPrompt <= 96, `${name}: a prompt of ${longestPrompt} tokens exceeds max_prompt_length 96`);
+  }
 });
