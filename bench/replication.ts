@@ -6,7 +6,7 @@
  * end, and a per-phase step-time breakdown. Writes runs/replication/{report.md,report.svg} and
  * bench/results/replication.json.
  *
- *   node dist/bench/replication.js [--task carry|shortcut] [--steps 60] [--seeds 1,2,3,4,5]
+ *   node dist/bench/replication.js [--task carry|shortcut|carry-long] [--steps 60] [--seeds 1,2,3,4,5]
  *       [--methods prime,rloo,grpo] [--eval-every 20] [--set key=value …] [--out runs/replication]
  *
  * A method is an advantage estimator, optionally with a label and overrides:
