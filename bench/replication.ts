@@ -226,6 +226,7 @@ if (!analyzeOnly)
         model: { path: sftDir }, data: { train_files: [files.train], seed },
         trainer: { output_dir: path.join(out, `${label}-s${seed}`), seed, total_steps: steps, save_every: 0, log_every: 5 },
       }, { algorithm: { advantage } }), over));
+      fs.rmSync(cfg.trainer.output_dir, { recursive: true, force: true }); // an unfinished earlier attempt of this run (no result file)
       const t0 = Date.now();
       const trainer = await PrimeTrainer.create(cfg, { log: (l) => console.log(`[${label} s${seed}] ${l}`) });
       const verifier = defaultVerifier(cfg);

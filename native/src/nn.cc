@@ -158,7 +158,9 @@ static std::vector<at::Tensor> SampleRows(const at::Tensor& logitsIn, double tem
   at::Tensor u0 = uIn ? uIn->to(cdf.options()).view({Bn, 1}) : at::rand({Bn, 1}, cdf.options());
   // u·Σw < Σw also after rounding, so the draw never lands past the last token of nonzero weight
   at::Tensor u = at::minimum(u0 * total, at::nextafter(total, at::zeros_like(total)));
-  tokens = at::searchsorted(cdf, u, false, true).squeeze(-1);
+  // non-finite logits (NaN weights, an overflow) leave a NaN cdf, where searchsorted answers V:
+  // keep the id in range; its log-prob is NaN, which the caller reports (generate names the sample)
+  tokens = at::searchsorted(cdf, u, false, true).squeeze(-1).clamp_max_(V - 1);
   at::Tensor logp = scaled.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - logZ.squeeze(-1);
   return {tokens, logp};
 }

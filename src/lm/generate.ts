@@ -143,6 +143,8 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
   const decode = (ids: number[]) => tok!.decode(ids, { skipSpecialTokens: skipSpecial, cleanUpTokenizationSpaces: false });
   /** Appends a drawn token to sample s; false when that finished it (stop id, stop string, length). */
   const record = (s: Sample, id: number, lp: number): boolean => {
+    if (Number.isNaN(lp) || lp === Infinity)
+      throw new Error(`generate: the model's logits are not finite (NaN or Inf) at token ${s.tokenIds.length} of sample ${s.sampleIndex} of prompt ${s.promptIndex}: its weights or inputs hold non-finite values`);
     s.tokenIds.push(id);
     s.logprobs.push(lp);
     if (stopIds.has(id)) {

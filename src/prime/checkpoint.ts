@@ -233,3 +233,30 @@ function fsyncDir(dir: string): void {
     fs.closeSync(fd);
   }
 }
+
+/**
+ * Checks, before any work, that a command may replace `out` (key: the config key naming it) with
+ * the model it writes (`prime sft`, `prime prm-train`: written next to it, then swapped in). Allowed:
+ * a path that does not exist, an empty directory, or a model directory (config.json and
+ * *.safetensors, no subdirectories: an earlier output, rewritten as the command is re-run). Refused,
+ * with an Error naming the key: `out` is, or contains, one of `inputs` (the checkpoints the command
+ * reads: replacing them would destroy what the new model is measured against), a file, or a
+ * directory holding anything else (a run, a project: never deleted by a model write).
+ */
+export function assertReplaceableModelDir(out: string, key: string, inputs: readonly string[]): void {
+  const abs = path.resolve(out);
+  for (const input of inputs) {
+    if (!input) continue;
+    const inp = path.resolve(input);
+    if (inp === abs || inp.startsWith(abs + path.sep))
+      throw new Error(`${key}=${out}: ${inp === abs ? 'is' : 'contains'} ${input}, a checkpoint this command reads; write the new model elsewhere`);
+  }
+  if (!fs.existsSync(abs)) return;
+  const st = fs.statSync(abs);
+  if (!st.isDirectory()) throw new Error(`${key}=${out}: is a file, not a model directory; choose another path`);
+  const entries = fs.readdirSync(abs, { withFileTypes: true });
+  if (!entries.length) return;
+  const isModel = entries.some((e) => e.name === 'config.json') && entries.some((e) => e.name.endsWith('.safetensors')) && !entries.some((e) => e.isDirectory());
+  if (!isModel)
+    throw new Error(`${key}=${out}: the directory exists and is not a model directory (${entries.length} entries, e.g. '${entries[0]!.name}'); it would be replaced: choose a new or empty directory`);
+}

@@ -80,9 +80,9 @@ const evalOptions: Record<string, CliOption> = {
   ref: { kind: 'string', value: 'DIR', help: 'with --rerank prm: the reference checkpoint (default: --model)' },
   aggregate: { kind: 'string', value: 'AGG', help: "with --rerank prm: step-reward aggregate, 'min' (default; the ImplicitPRM paper's), 'sum', 'mean' (over steps) or 'token_mean' (sum over response tokens: length-neutral); steps end at newlines" },
   beta: { kind: 'positive-number', value: 'B', help: 'with --rerank prm: β of r_t = β·log(π_φ/π_ref) (default 0.05)' },
-  seed: { kind: 'non-negative-integer', value: 'S', help: 'with --rerank prm: sampling seed (default 0)' },
-  limit: { kind: 'positive-integer', value: 'N', help: 'with --rerank prm: only the first N prompts' },
-  'show-failures': { kind: 'non-negative-integer', value: 'N', default: 0, help: 'print up to N failed rows: the prompt, the response, the extracted answer and the ground truth' },
+  seed: { kind: 'non-negative-integer', value: 'S', help: 'sampling seed: each row draws from a generator seeded from (S, row), so results repeat whatever --batch (default: unseeded; with --rerank prm: 0)' },
+  limit: { kind: 'positive-integer', value: 'N', help: 'only the first N prompts of --data' },
+  'show-failures': { kind: 'non-negative-integer', value: 'N', default: 0, help: 'print up to N failed rows to stderr: the prompt, the response, the extracted answer and the ground truth' },
 };
 
 const overridesHelp = () => 'Config options (in CONFIG.yaml, or as key=value overrides; later wins):\n\n' +
@@ -157,6 +157,8 @@ export const COMMANDS: Command[] = [
         return (await import('./bestofn.js')).bestOfNCommand(flags);
       }
       if (model === undefined) throw new UsageError('--model DIR is required', 'eval');
+      for (const k of ['prm', 'ref', 'aggregate', 'beta'] as const)
+        if (values[k] !== undefined) throw new UsageError(`--${k} only applies with --rerank prm`, 'eval');
       if (!['strict', 'lenient'].includes(values.extraction as string)) throw new UsageError(`--extraction: expected 'strict' or 'lenient', got '${String(values.extraction)}'`, 'eval');
       if (data === undefined) throw new UsageError('--data FILE is required', 'eval');
       const samples = values.samples as number;
@@ -168,17 +170,19 @@ export const COMMANDS: Command[] = [
       const cfg = loadConfig(null, [`model.path=${model}`, `data.train_files=${data}`, `verify.math.extraction=${values.extraction as string}`]);
       const pre = loadPretrained(model, { dtype: cfg.model.dtype });
       if (!pre.tokenizer) throw new Error(`${model}: no tokenizer.json`);
-      const rows = await loadPromptFiles([data]);
+      const all = await loadPromptFiles([data]);
+      const rows = values.limit !== undefined ? all.slice(0, values.limit as number) : all;
       await (await import('./verifier.js')).checkRowVerifiers(rows); // every row gradable, before any sampling
       const greedy = samples === 1 || values.greedy === true;
       const r = await evaluateModel(pre.model, pre.tokenizer, rows, defaultVerifier(cfg), {
         samples, greedy, maxNewTokens: values['max-new-tokens'] as number, temperature: values.temperature as number,
         batch: values.batch as number, stopTokenIds: pre.stopTokenIds, padTokenId: pre.tokenizer.padTokenId ?? pre.stopTokenIds[0] ?? 0,
-        failures: values['show-failures'] as number,
+        failures: values['show-failures'] as number, ...(values.seed !== undefined ? { seed: values.seed as number } : {}),
       });
       const { failures, ...summary } = r;
-      if (failures?.length) console.log((await import('./evaluate.js')).formatFailures(failures));
-      console.log(JSON.stringify({ model, data, samples, greedy, extraction: values.extraction, ...summary }, null, 2));
+      // the failed rows go to stderr: stdout stays one JSON document
+      if (failures?.length) console.error((await import('./evaluate.js')).formatFailures(failures));
+      console.log(JSON.stringify({ model, data, samples: greedy ? 1 : samples, greedy, extraction: values.extraction, ...(values.seed !== undefined ? { seed: values.seed } : {}), ...summary }, null, 2));
       return 0;
     },
   },

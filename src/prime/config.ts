@@ -303,7 +303,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'trainer.total_steps', type: 'integer', default: 100, min: 1, help: 'training steps to run (chosen)' }),
   opt({ key: 'trainer.save_every', type: 'integer', default: 10, min: 0, help: 'checkpoint every N steps (and always at the end); 0 = only at the end (chosen)' }),
   opt({ key: 'trainer.eval_every', type: 'integer', default: 0, min: 0, help: 'validate on data.val_files every N steps; 0 = never (chosen)' }),
-  opt({ key: 'trainer.output_dir', type: 'string', default: 'runs/prime', help: 'run directory: config.yaml, metrics.jsonl, checkpoints (chosen)' }),
+  opt({ key: 'trainer.output_dir', type: 'string', default: 'runs/prime', help: 'run directory: config.yaml, metrics.jsonl, checkpoints; a fresh run (trainer.resume=false) refuses one that holds checkpoints of an earlier run (chosen)' }),
   opt({ key: 'trainer.seed', type: 'integer', default: 42, help: 'seed of sampling and initialization RNGs (chosen)' }),
   opt({ key: 'trainer.log_every', type: 'integer', default: 1, min: 1, help: 'console progress line every N steps; metrics.jsonl gets every step (chosen)' }),
   opt({ key: 'trainer.resume', type: 'boolean', default: false, help: 'continue from the latest checkpoint in output_dir (chosen: start fresh)' }),
@@ -327,7 +327,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'sft.warmup_steps', type: 'integer', default: 0, min: 0, help: 'linear warmup steps' }),
   opt({ key: 'sft.weight_decay', type: 'number', default: 0.0, min: 0, help: 'AdamW decoupled weight decay' }),
   opt({ key: 'sft.grad_clip', type: 'number', default: 1.0, gt: 0, help: 'max gradient L2 norm' }),
-  opt({ key: 'sft.output_dir', type: 'string', default: 'runs/sft', help: 'where the fine-tuned checkpoint is written (HF layout)' }),
+  opt({ key: 'sft.output_dir', type: 'string', default: 'runs/sft', help: 'where the fine-tuned checkpoint is written (HF layout); it replaces a model directory there, but never model.path, nor a directory holding anything else' }),
 
   // prm_fit (`prime prm-train`: offline implicit-PRM fit on labelled samples of model.path; the PRM
   // starts from model.prm_path, scores against model.ref_path, samples rollout.n per prompt at
@@ -336,7 +336,7 @@ export const CONFIG_SCHEMA = [
   opt({ key: 'prm_fit.heldout_prompts', type: 'integer', default: 100, min: 0, help: 'held-out prompts for pairwise accuracy / AUC after each epoch: the first of data.val_files, else a seeded draw from data.train_files kept out of training; 0 = none (chosen)' }),
   opt({ key: 'prm_fit.epochs', type: 'integer', default: 4, min: 1, help: 'passes of the CE loss over the labelled samples (chosen: 4, as the offline check in issue #10)' }),
   opt({ key: 'prm_fit.mini_batch', type: 'integer', default: 32, min: 1, help: 'samples per PRM optimizer step, shuffled across prompts each epoch (chosen)' }),
-  opt({ key: 'prm_fit.output_dir', type: 'string', default: 'runs/prm', help: 'where the fitted PRM is written (HF layout, with prm-fit.json); use it as model.prm_path to warm-start PRIME' }),
+  opt({ key: 'prm_fit.output_dir', type: 'string', default: 'runs/prm', help: 'where the fitted PRM is written (HF layout, with prm-fit.json); use it as model.prm_path to warm-start PRIME. It replaces a model directory there, but never one of the checkpoints it reads, nor a directory holding anything else' }),
 ] as const;
 
 // Compile-time check that the schema and PrimeConfig list the same keys.

@@ -23,6 +23,11 @@ export interface EvalOptions {
   failures?: number;
   stopTokenIds: number[];
   padTokenId: number;
+  /**
+   * Reproducible sampling: row r (its index in `rows`) draws from a generator of its own seeded
+   * from (seed, r), so the figures do not depend on `batch`. Default: libtorch's global generator.
+   */
+  seed?: number;
 }
 export interface EvalResult {
   prompts: number;
@@ -74,6 +79,7 @@ export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows:
     const samples = torch.noGrad(() => generate(model, chunk.map((r) => tokenizer.encodeChat(r.messages, { addGenerationPrompt: true })), {
       n: K, maxNewTokens: o.maxNewTokens, greedy: o.greedy, temperature: o.temperature ?? 1, topP: o.topP ?? 1, topK: o.topK ?? 0,
       stopTokenIds: o.stopTokenIds, tokenizer, padTokenId: o.padTokenId,
+      ...(o.seed !== undefined ? { seeds: chunk.map((_, j) => (o.seed! + Math.imul(i + j + 1, 0x9e3779b1)) >>> 0) } : {}),
     }));
     for (const [j, row] of chunk.entries()) {
       const mine = samples.slice(j * K, (j + 1) * K);

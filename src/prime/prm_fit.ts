@@ -25,6 +25,7 @@ import { defaultVerifier, type Verifier } from './verifier.js';
 import { prmLoss, type PrmLoss } from './rewards.js';
 import { scoreImplicitPrm, wholeResponseSplitter } from './implicit_prm.js';
 import { prmPairwiseAccuracy, prmSignAccuracy, rocAuc } from './prm_metrics.js';
+import { assertReplaceableModelDir } from './checkpoint.js';
 
 /** Responses labelled by the verifier: responses[g·K + k] answers prompts[g]. */
 export interface LabelledRollouts {
@@ -272,6 +273,7 @@ export async function runPrmFit(cfg: PrimeConfig, log: (s: string) => void = con
   const f = cfg.prm_fit;
   if (cfg.trainer.threads > 0) torch.setNumThreads(cfg.trainer.threads);
   torch.manualSeed(cfg.trainer.seed);
+  assertReplaceableModelDir(f.output_dir, 'prm_fit.output_dir', [cfg.model.path, cfg.model.prm_path, cfg.model.ref_path]);
   const loaded = new Map<string, Pretrained>();
   const load = (dir: string) => {
     const key = path.resolve(dir);

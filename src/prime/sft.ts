@@ -13,6 +13,7 @@ import { AdamW, tidy, cosineSchedule } from '../torch/index.js';
 import { loadPretrained, savePretrained, logprobs, packSequences, type Tokenizer } from '../lm/index.js';
 import type { PrimeConfig } from './config.js';
 import { loadPromptFiles, seededPermutation, type ChatMessage } from './data.js';
+import { assertReplaceableModelDir } from './checkpoint.js';
 
 export interface SftExample {
   prompt: ChatMessage[];
@@ -79,6 +80,7 @@ export async function runSft(cfg: PrimeConfig, log: (s: string) => void = consol
   const s = cfg.sft;
   if (cfg.trainer.threads > 0) torch.setNumThreads(cfg.trainer.threads);
   torch.manualSeed(cfg.trainer.seed);
+  assertReplaceableModelDir(s.output_dir, 'sft.output_dir', [cfg.model.path]);
   const { model, tokenizer, stopTokenIds } = loadPretrained(cfg.model.path, { dtype: cfg.model.dtype });
   if (!tokenizer) throw new Error(`${cfg.model.path}: no tokenizer.json`);
   const eos = tokenizer.eosTokenId ?? stopTokenIds[0];

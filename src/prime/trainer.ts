@@ -214,6 +214,13 @@ export class PrimeTrainer {
     const ckRoot = path.join(cfg.trainer.output_dir, 'checkpoints');
     // The newest checkpoint that checks out; a corrupt one is reported and passed over.
     const resumeFrom = cfg.trainer.resume ? (latestLoadableCheckpoint(ckRoot, (m) => this.log(`warning: ${m}`))?.dir ?? null) : null;
+    if (!cfg.trainer.resume) {
+      // a fresh run beside an earlier run's checkpoints would have its own pruned (older step
+      // names sort later) and `latest` pointing at a removed one, and a later resume would continue the earlier run
+      const earlier = fs.existsSync(ckRoot) ? fs.readdirSync(ckRoot).filter((f) => /^step-\d+$/.test(f)).sort() : [];
+      if (earlier.length)
+        throw new Error(`trainer.output_dir=${cfg.trainer.output_dir} holds checkpoints of an earlier run (${earlier.slice(-2).join(', ')}); set trainer.resume=true (--resume) to continue it, or choose a new trainer.output_dir`);
+    }
     if (cfg.trainer.resume && !resumeFrom) this.log(`resume: no checkpoint under ${ckRoot}; starting fresh`);
     const dtypes = modelDtypes(cfg); // actor.dtype, prm.dtype, model.ref_dtype (trainer/precision.ts)
     // fails here, naming the key, on a CPU-only build or machine; 'cuda' in a job of several ranks is cuda:LOCAL_RANK
@@ -236,6 +243,10 @@ export class PrimeTrainer {
     } else this.prm = loadPretrained(prmDir, { dtype: dtypes.prm, device, tokenizer: false }).model;
     this.prm.gradientCheckpointing = cfg.prm.gradient_checkpointing;
     if (!prmTrained) for (const p of this.prm.parameters()) p.requiresGrad = false;
+    // log-ratios and KL compare the models' log-probs of the same token ids: one vocabulary
+    for (const [key, dir, m] of [['model.ref_path', cfg.model.ref_path || cfg.model.path, this.ref], ['model.prm_path', prmDir, this.prm]] as const)
+      if (m.config.vocabSize !== this.policy.config.vocabSize)
+        throw new Error(`${key}=${dir}: its vocabulary (${m.config.vocabSize} tokens) differs from the policy's (${this.policy.config.vocabSize}, ${cfg.model.path}); policy, reference and PRM must share a tokenizer`);
 
     const rows = await loadPromptFiles(cfg.data.train_files);
     if (this.#checkRows) await checkRowVerifiers(rows);

@@ -201,6 +201,7 @@ export async function runDemo(opts: { quick?: boolean; task?: string; withRloo?:
     const advantage = label === 'rloo' ? 'rloo' : 'prime';
     const out = path.join(s.dir, label);
     const cfg = demoConfig(s, { model: { path: sftDir }, data: { train_files: [files.train] }, algorithm: { advantage }, trainer: { output_dir: out }, ...over }); // over: other sections (prm)
+    fs.rmSync(out, { recursive: true, force: true }); // the demo's own run directory: each demo starts its runs fresh
     const r0 = Date.now();
     const trainer = await PrimeTrainer.create(cfg, { log: (l) => log(`[${label}] ${l}`) });
     const heldOut: [number, number][] = [[0, before.avgAtK]];

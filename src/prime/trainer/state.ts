@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { TrainingDivergedError } from './errors.js';
 import * as torch from '../../torch/index.js';
 import { type AdamW, tidy } from '../../torch/index.js';
 import { savePretrained } from '../../lm/index.js';
@@ -47,6 +48,11 @@ const rankFile = (rank: number): string => `rank-${String(rank).padStart(5, '0')
 /** Writes the checkpoint of step t.step; returns its directory. Every rank calls it. */
 export function saveCheckpoint(t: PrimeTrainer): string {
   const root = path.join(t.cfg.trainer.output_dir, 'checkpoints');
+  // never a checkpoint of blown-up weights (every rank holds the same ones, so all stop together)
+  for (const [what, ws] of [['policy', t.policyWeights.optimized], ['PRM', t.prmWeights?.optimized ?? []]] as const) {
+    const bad = ws.findIndex((w) => !torch.tidy(() => w.isfinite().all().item()));
+    if (bad >= 0) throw new TrainingDivergedError(`${what} weights (parameter ${bad})`, t.step, NaN);
+  }
   const ranks = t.parallel.active ? gatherRankStates(t) : null;
   if (t.rank !== 0) return path.join(root, checkpointName(t.step));
   return writeCheckpoint(root, t.step, (dir) => {
