@@ -235,6 +235,8 @@ function parseRecord(raw: unknown, at: RowContext): PromptRow {
   if (isMissing(rec['prompt']) && isMissing(rec['reward_model']) && !isMissing(rec['question'])) {
     const question = requireString(rec, 'question', at);
     const ability = isMissing(rec['ability']) ? 'math' : requireString(rec, 'ability', at);
+    if (MATH_ABILITIES.has(ability) && typeof rec['answer'] === 'string' && /^####\s*\S/m.test(rec['answer']))
+      throw fieldError(at, 'answer', "is a GSM8K worked solution ending in '#### N', not an answer: samples would be graded against the whole text; convert the file first (prime convert gsm8k IN OUT)");
     return {
       dataSource: isMissing(rec['data_source']) ? '' : requireString(rec, 'data_source', at),
       messages: [{ role: 'user', content: question }],

@@ -180,6 +180,15 @@ test('JSON array, question/answer fallback, numeric ground truth', async () => {
   await rejectsWith(() => loadPromptRows(h), `${h}: row 0: field 'answer' is missing`);
 });
 
+test('a raw GSM8K row (worked solution ending in #### N) is refused, pointing at prime convert gsm8k', async () => {
+  const f = path('gsm8k-raw.jsonl');
+  writeFileSync(f, JSON.stringify({ question: 'Q?', answer: 'She sells 16-3-4=<<16-3-4=9>>9 eggs.\n#### 18' }) + '\n');
+  await rejectsWith(() => loadPromptRows(f), `${f}: row 0 (line 1): field 'answer' is a GSM8K worked solution`, 'prime convert gsm8k');
+  // an answer that merely mentions #### mid-line is an answer
+  writeFileSync(f, JSON.stringify({ question: 'Q?', answer: 'a #### b' }) + '\n');
+  assert.equal((await loadPromptRows(f))[0]!.groundTruth, 'a #### b');
+});
+
 test('unknown extension is an error', async () => {
   await rejectsWith(() => loadPromptRows(path('data.csv')), 'data.csv', "unknown data file extension '.csv'", '.parquet');
 });
