@@ -63,7 +63,10 @@ function readJson(file: string): unknown {
   try {
     s = fs.readFileSync(file, 'utf8');
   } catch {
-    throw new CheckpointError(`${file}: not found`);
+    const dir = path.dirname(file);
+    // a prime run checkpoint holds the models one level down
+    const inside = ['policy', 'prm'].filter((d) => fs.existsSync(path.join(dir, d, path.basename(file))));
+    throw new CheckpointError(`${file}: not found${inside.length ? ` (${dir} is a run checkpoint: its models are ${inside.map((d) => path.join(dir, d)).join(' and ')})` : ''}`);
   }
   try {
     return JSON.parse(s);

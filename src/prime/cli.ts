@@ -78,7 +78,7 @@ const evalOptions: Record<string, CliOption> = {
   rerank: { kind: 'string', value: 'prm', help: 'Best-of-N: pick one of --samples responses by the implicit PRM (needs --prm); reports the pick\'s accuracy beside maj@N, avg@N, pass@N' },
   prm: { kind: 'string', value: 'DIR', help: 'with --rerank prm: the implicit PRM checkpoint' },
   ref: { kind: 'string', value: 'DIR', help: 'with --rerank prm: the reference checkpoint (default: --model)' },
-  aggregate: { kind: 'string', value: 'AGG', help: "with --rerank prm: step-reward aggregate, 'min' (default; the ImplicitPRM paper's), 'sum', 'mean' (over steps) or 'token_mean' (sum over response tokens: length-neutral); steps end at newlines" },
+  aggregate: { kind: 'string', value: 'AGG', help: "with --rerank prm: step-reward aggregate, 'min' (default; the ImplicitPRM paper's), 'sum', 'mean' (over steps) or 'token_mean' (the sum divided by the response's token count: length-neutral); steps end at newlines" },
   beta: { kind: 'positive-number', value: 'B', help: 'with --rerank prm: β of r_t = β·log(π_φ/π_ref) (default 0.05)' },
   seed: { kind: 'non-negative-integer', value: 'S', help: 'sampling seed: each row draws from a generator seeded from (S, row), so results repeat whatever --batch (default: unseeded; with --rerank prm: 0)' },
   limit: { kind: 'positive-integer', value: 'N', help: 'only the first N prompts of --data' },
@@ -93,7 +93,7 @@ let CONFIG_HELP: () => string = () => '';
 export const COMMANDS: Command[] = [
   {
     name: 'train',
-    summary: 'PRIME RL from a YAML config (algorithm.advantage: prime | rloo | grpo)',
+    summary: 'PRIME RL from a YAML config (algorithm.advantage: prime | rloo | grpo | drgrpo)',
     args: 'CONFIG.yaml [key=value …]',
     minArgs: 0,
     maxArgs: 1,
@@ -220,7 +220,7 @@ export const COMMANDS: Command[] = [
     maxArgs: Infinity,
     options: {
       out: { kind: 'string', value: 'FILE', help: "output file, .svg or .png (default: RUN_DIR/metrics.svg for one run, 'runs.svg' for several)" },
-      metrics: { kind: 'string', value: 'LIST', help: "comma-separated metric names or prefixes ending in '/' or '*' (e.g. 'val/,rollout/accuracy'); default: the main training curves and every val/* metric" },
+      metrics: { kind: 'string', value: 'LIST', help: "comma-separated metric names or prefixes ending in '/' or '*' (e.g. 'val/,rollout/accuracy'); default: the main training curves, every val/* metric and every reward/<term>" },
       columns: { kind: 'positive-integer', value: 'N', default: 3, help: 'panels per row' },
     },
     async run({ values, positionals }) {

@@ -47,6 +47,8 @@ export interface EvalFailure {
   file: string;
   /** 0-based row in its file. */
   row: number;
+  /** 1-based line of a JSONL file. */
+  line?: number;
   /** The prompt as the model saw it (chat template applied). */
   prompt: string;
   response: string;
@@ -60,7 +62,7 @@ export interface EvalFailure {
 export function formatFailures(fs: readonly EvalFailure[]): string {
   const bar = '-'.repeat(72);
   return fs.map((f, i) => [
-    `${bar}\nfailure ${i + 1}/${fs.length}: ${f.file} row ${f.row} (score ${f.score})`,
+    `${bar}\nfailure ${i + 1}/${fs.length}: ${f.file} row ${f.row}${f.line !== undefined ? ` (line ${f.line})` : ''} (score ${f.score})`,
     `--- prompt\n${f.prompt}`,
     `--- response\n${f.response}`,
     `--- extracted: ${f.extracted === null ? '(none)' : JSON.stringify(f.extracted)}`,
@@ -88,7 +90,7 @@ export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows:
       if (o.keepSamples) mine.forEach((s, k) => kept.push({ prompt: i + j, text: s.text, score: scores[k]!, tokenIds: s.tokenIds, extracted: results[k]!.extracted ?? null }));
       if (failures.length < (o.failures ?? 0) && scores[0]! < 1)
         failures.push({
-          file: row.file, row: row.row, prompt: tokenizer.applyChatTemplate(row.messages, { addGenerationPrompt: true }),
+          file: row.file, row: row.row, ...(row.line !== undefined ? { line: row.line } : {}), prompt: tokenizer.applyChatTemplate(row.messages, { addGenerationPrompt: true }),
           response: mine[0]!.text, extracted: results[0]!.extracted ?? null, groundTruth: row.groundTruth, score: scores[0]!,
         });
       sum += scores.reduce((a, b) => a + b, 0) / K;

@@ -511,6 +511,7 @@ export class PrimeTrainer {
       this.metricsLog?.write(0, v);
       this.log(`validation before training: ${Object.entries(v).filter(([k]) => k.startsWith('val/')).map(([k, x]) => `${k} ${x.toFixed(3)}`).join(' | ')}`);
     }
+    if (this.step >= c.total_steps) this.log(`already at step ${this.step}, trainer.total_steps=${c.total_steps}: nothing to train (raise trainer.total_steps to continue)`);
     while (this.step < c.total_steps) {
       const m = await this.trainStep();
       if (this.validation) Object.assign(m, await this.validation.maybeRun(this, this.step));

@@ -92,6 +92,13 @@ test('prime train: a fresh run into a directory with an earlier run\'s checkpoin
   const r = await PrimeTrainer.create(config(out, { trainer: { total_steps: 3, save_every: 1, output_dir: out, seed: 1, log_every: 1, resume: true } }), { verifier: containsDigit, log: (l) => logs.push(l) });
   assert.equal(r.step, 2);
   r.dispose();
+  // resumed at or past total_steps: says so instead of exiting silently
+  const done = await PrimeTrainer.create(config(out, { trainer: { total_steps: 2, save_every: 1, output_dir: out, seed: 1, log_every: 1, resume: true } }), { verifier: containsDigit, log: (l) => logs.push(l) });
+  assert.deepEqual(await done.train(), []);
+  assert.ok(logs.some((l) => /already at step 2, trainer\.total_steps=2: nothing to train/.test(l)), logs.join('\n'));
+  done.dispose();
+  // a run checkpoint given where a model directory is expected: the error names the models inside
+  assert.throws(() => loadPretrained(path.join(out, 'checkpoints', 'step-000002')), /config\.json: not found \(.*step-000002 is a run checkpoint: its models are .*policy and .*prm\)/);
 });
 
 test('prime train: a reference or PRM with another vocabulary is refused at load, naming the key', async () => {
@@ -129,7 +136,7 @@ test('prime eval: --seed is passed on, --limit takes the first N rows, failures 
   const ja = JSON.parse(a.stdout); // failures printed elsewhere
   assert.equal(ja.prompts, 5);
   assert.equal(ja.seed, 7);
-  assert.match(a.stderr, /failure 1\/2: .*row 0/);
+  assert.match(a.stderr, /failure 1\/2: .*row 0 \(line 1\)/);
   const g = JSON.parse(run('--samples', '3', '--greedy', '--limit', '2').stdout);
   assert.deepEqual([g.samples, g.greedy, g.prompts], [1, true, 2]);
   const bad = run('--prm', modelDir);
