@@ -20,43 +20,46 @@ export interface SftExample {
   response: string;
 }
 
-/** Loads SFT examples; errors name the file and line. */
+/** Loads SFT examples; errors name the file and line (JSONL) or row (a .json array). */
 export async function loadSftExamples(files: string[]): Promise<SftExample[]> {
   const out: SftExample[] = [];
   for (const file of files) {
-    const lines = file.endsWith('.jsonl') ? fs.readFileSync(file, 'utf8').split('\n') : [];
-    // The first row decides the format (chat `messages`, else Eurus rows): parse it here with
-    // the same file/line error as every other row.
-    const firstIndex = lines.findIndex((l) => l.trim());
-    let first: unknown = null;
-    if (firstIndex >= 0) {
-      try {
-        first = JSON.parse(lines[firstIndex]!);
-      } catch (e) {
-        throw new Error(`${file}: line ${firstIndex + 1}: invalid JSON (${(e as Error).message})`);
-      }
-      if (typeof first !== 'object' || first === null || Array.isArray(first))
-        throw new Error(`${file}: line ${firstIndex + 1}: expected a JSON object, got ${Array.isArray(first) ? 'an array' : JSON.stringify(first)}`);
-    }
-    if (first !== null && 'messages' in (first as object)) {
-      lines.forEach((line, i) => {
+    // chat rows are read here from JSONL or a JSON array; the first row decides the format (chat
+    // `messages`, else Eurus rows, which loadPromptFiles reads from any of its formats)
+    let rows: { raw: unknown; at: string }[] = [];
+    if (file.endsWith('.jsonl')) {
+      fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
         if (!line.trim()) return;
-        let row: { messages?: ChatMessage[] };
         try {
-          row = JSON.parse(line);
+          rows.push({ raw: JSON.parse(line), at: `line ${i + 1}` });
         } catch (e) {
           throw new Error(`${file}: line ${i + 1}: invalid JSON (${(e as Error).message})`);
         }
-        const msgs = row?.messages;
-        if (!Array.isArray(msgs) || msgs.length < 2) throw new Error(`${file}: line ${i + 1}: field 'messages' must be a list of at least 2 chat messages`);
+      });
+    } else if (file.endsWith('.json')) {
+      let all: unknown;
+      try {
+        all = JSON.parse(fs.readFileSync(file, 'utf8'));
+      } catch (e) {
+        throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `invalid JSON (${(e as Error).message})`}`);
+      }
+      if (Array.isArray(all)) rows = all.map((raw, i) => ({ raw, at: `row ${i}` }));
+    }
+    const first = rows[0];
+    if (first && (typeof first.raw !== 'object' || first.raw === null || Array.isArray(first.raw)))
+      throw new Error(`${file}: ${first.at}: expected a JSON object, got ${Array.isArray(first.raw) ? 'an array' : JSON.stringify(first.raw)}`);
+    if (first && 'messages' in (first.raw as object)) {
+      for (const { raw, at } of rows) {
+        const msgs = (raw as { messages?: ChatMessage[] } | null)?.messages;
+        if (!Array.isArray(msgs) || msgs.length < 2) throw new Error(`${file}: ${at}: field 'messages' must be a list of at least 2 chat messages`);
         msgs.forEach((m, j) => {
           if (typeof m !== 'object' || m === null || typeof m.role !== 'string' || typeof m.content !== 'string')
-            throw new Error(`${file}: line ${i + 1}: field 'messages[${j}]' must be a {role, content} object of strings`);
+            throw new Error(`${file}: ${at}: field 'messages[${j}]' must be a {role, content} object of strings`);
         });
         const last = msgs[msgs.length - 1]!;
-        if (last.role !== 'assistant' || typeof last.content !== 'string') throw new Error(`${file}: line ${i + 1}: field 'messages[${msgs.length - 1}]' must be the assistant's response`);
+        if (last.role !== 'assistant') throw new Error(`${file}: ${at}: field 'messages[${msgs.length - 1}]' must be the assistant's response`);
         out.push({ prompt: msgs.slice(0, -1), response: last.content });
-      });
+      }
     } else {
       for (const r of await loadPromptFiles([file])) {
         const sol = r.extraInfo.solution ?? r.extraInfo.response;

@@ -104,6 +104,15 @@ test('SFT data: a broken first line keeps the file and line', async () => {
   assert.deepEqual(await loadSftExamples([f]), [{ prompt: [{ role: 'user', content: 'hi' }], response: 'yo' }]);
 });
 
+test('SFT data: chat rows as a JSON array load as from JSONL; a bad row is named by its index', async () => {
+  const f = file('sft.json');
+  const good = { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'yo' }] };
+  fs.writeFileSync(f, JSON.stringify([good, good]));
+  assert.deepEqual(await loadSftExamples([f]), [{ prompt: [{ role: 'user', content: 'hi' }], response: 'yo' }, { prompt: [{ role: 'user', content: 'hi' }], response: 'yo' }]);
+  fs.writeFileSync(f, JSON.stringify([good, { messages: [{ role: 'user', content: 'q' }, { role: 'user', content: 'again' }] }]));
+  await rejectsWith(() => loadSftExamples([f]), `${f}: row 1: field 'messages[1]' must be the assistant's response`);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Checkpoints
 
