@@ -45,10 +45,15 @@ export function writeCheckpoint(root: string, step: number, write: (dir: string)
   atomicWrite(path.join(root, 'latest'), (fd) => fs.writeSync(fd, name + '\n'));
   fsyncDir(root);
   // prune: keep the newest `keep` complete checkpoints, and drop stale temporaries
-  const all = fs.readdirSync(root).filter((f) => /^step-\d+$/.test(f)).sort();
+  const all = listCheckpoints(root);
   for (const old of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(path.join(root, old), { recursive: true, force: true });
   removeStaleTemporaries(root, path.basename(tmp));
   return final;
+}
+
+/** The checkpoint directories (`step-XXXXXX`) under `root`, oldest first; [] when `root` does not exist. */
+export function listCheckpoints(root: string): string[] {
+  return fs.existsSync(root) ? fs.readdirSync(root).filter((f) => /^step-\d+$/.test(f)).sort() : [];
 }
 
 /** Removes what killed writers leave under `root`: `.step-*` directories and `latest.tmp-*` files. */
@@ -71,7 +76,7 @@ export function latestCheckpoint(root: string): string | null {
     if (fs.existsSync(path.join(dir, 'state.json'))) return dir;
   }
   // fall back to scanning (e.g. `latest` lost): complete checkpoints have state.json
-  const all = fs.existsSync(root) ? fs.readdirSync(root).filter((f) => /^step-\d+$/.test(f) && fs.existsSync(path.join(root, f, 'state.json'))).sort() : [];
+  const all = listCheckpoints(root).filter((f) => fs.existsSync(path.join(root, f, 'state.json')));
   return all.length ? path.join(root, all[all.length - 1]!) : null;
 }
 
@@ -196,7 +201,7 @@ export function latestLoadableCheckpoint(root: string, warn: (message: string) =
     const name = fs.readFileSync(pointer, 'utf8').trim();
     if (/^step-\d+$/.test(name) && fs.existsSync(path.join(root, name))) candidates.push(name);
   }
-  const steps = fs.readdirSync(root).filter((f) => /^step-\d+$/.test(f)).sort().reverse();
+  const steps = listCheckpoints(root).reverse();
   for (const s of steps) if (!candidates.includes(s)) candidates.push(s);
   if (candidates.length === 0) return null;
   const skipped: { dir: string; error: string }[] = [];

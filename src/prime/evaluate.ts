@@ -2,7 +2,7 @@
  * Evaluation of a model on prompt rows: greedy accuracy, and with K samples avg@K (mean score),
  * maj@K (the most frequent extracted answer is graded) and pass@K (any sample correct).
  */
-import { generate, type CausalLM, type Tokenizer } from '../lm/index.js';
+import { generate, sampleSeed, type CausalLM, type Tokenizer } from '../lm/index.js';
 import * as torch from '../torch/index.js';
 import type { PromptRow } from './data.js';
 import type { Verifier } from './verifier.js';
@@ -81,7 +81,7 @@ export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows:
     const samples = torch.noGrad(() => generate(model, chunk.map((r) => tokenizer.encodeChat(r.messages, { addGenerationPrompt: true })), {
       n: K, maxNewTokens: o.maxNewTokens, greedy: o.greedy, temperature: o.temperature ?? 1, topP: o.topP ?? 1, topK: o.topK ?? 0,
       stopTokenIds: o.stopTokenIds, tokenizer, padTokenId: o.padTokenId,
-      ...(o.seed !== undefined ? { seeds: chunk.map((_, j) => (o.seed! + Math.imul(i + j + 1, 0x9e3779b1)) >>> 0) } : {}),
+      ...(o.seed !== undefined ? { seeds: chunk.map((_, j) => sampleSeed(o.seed!, i + j)) } : {}),
     }));
     for (const [j, row] of chunk.entries()) {
       const mine = samples.slice(j * K, (j + 1) * K);

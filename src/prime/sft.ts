@@ -20,22 +20,27 @@ export interface SftExample {
   response: string;
 }
 
+const isChatRow = (raw: unknown): boolean => typeof raw === 'object' && raw !== null && !Array.isArray(raw) && 'messages' in raw;
+
 /** Loads SFT examples; errors name the file and line (JSONL) or row (a .json array). */
 export async function loadSftExamples(files: string[]): Promise<SftExample[]> {
   const out: SftExample[] = [];
   for (const file of files) {
     // chat rows are read here from JSONL or a JSON array; the first row decides the format (chat
-    // `messages`, else Eurus rows, which loadPromptFiles reads from any of its formats)
+    // `messages`, else Eurus rows, which loadPromptFiles reads from any of its formats, so a JSONL
+    // file of Eurus rows is parsed here only as far as its first row)
     let rows: { raw: unknown; at: string }[] = [];
     if (file.endsWith('.jsonl')) {
-      fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-        if (!line.trim()) return;
+      const lines = fs.readFileSync(file, 'utf8').split('\n');
+      for (let i = 0; i < lines.length; i++) {
+        if (!lines[i]!.trim()) continue;
         try {
-          rows.push({ raw: JSON.parse(line), at: `line ${i + 1}` });
+          rows.push({ raw: JSON.parse(lines[i]!), at: `line ${i + 1}` });
         } catch (e) {
           throw new Error(`${file}: line ${i + 1}: invalid JSON (${(e as Error).message})`);
         }
-      });
+        if (rows.length === 1 && !isChatRow(rows[0]!.raw)) break;
+      }
     } else if (file.endsWith('.json')) {
       let all: unknown;
       try {
@@ -48,7 +53,7 @@ export async function loadSftExamples(files: string[]): Promise<SftExample[]> {
     const first = rows[0];
     if (first && (typeof first.raw !== 'object' || first.raw === null || Array.isArray(first.raw)))
       throw new Error(`${file}: ${first.at}: expected a JSON object, got ${Array.isArray(first.raw) ? 'an array' : JSON.stringify(first.raw)}`);
-    if (first && 'messages' in (first.raw as object)) {
+    if (first && isChatRow(first.raw)) {
       for (const { raw, at } of rows) {
         const msgs = (raw as { messages?: ChatMessage[] } | null)?.messages;
         if (!Array.isArray(msgs) || msgs.length < 2) throw new Error(`${file}: ${at}: field 'messages' must be a list of at least 2 chat messages`);

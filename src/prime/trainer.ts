@@ -33,7 +33,7 @@ import { getAdvantageEstimator } from './advantages.js';
 import { klPenalty, KlController } from './ppo.js';
 import { maskedMean, globalMaskedMean } from './masked.js';
 import { PromptBuffer, type Group } from './filter.js';
-import { latestLoadableCheckpoint } from './checkpoint.js';
+import { latestLoadableCheckpoint, listCheckpoints } from './checkpoint.js';
 import { MetricsLog, type Metrics } from './metrics.js';
 import { checkRowVerifiers, checkedVerifier, defaultVerifier, type Verifier } from './verifier.js';
 import { Parallel, rankDevice } from './trainer/parallel.js';
@@ -217,7 +217,7 @@ export class PrimeTrainer {
     if (!cfg.trainer.resume) {
       // a fresh run beside an earlier run's checkpoints would have its own pruned (older step
       // names sort later) and `latest` pointing at a removed one, and a later resume would continue the earlier run
-      const earlier = fs.existsSync(ckRoot) ? fs.readdirSync(ckRoot).filter((f) => /^step-\d+$/.test(f)).sort() : [];
+      const earlier = listCheckpoints(ckRoot);
       if (earlier.length)
         throw new Error(`trainer.output_dir=${cfg.trainer.output_dir} holds checkpoints of an earlier run (${earlier.slice(-2).join(', ')}); set trainer.resume=true (--resume) to continue it, or choose a new trainer.output_dir`);
     }

@@ -50,7 +50,8 @@ export function saveCheckpoint(t: PrimeTrainer): string {
   const root = path.join(t.cfg.trainer.output_dir, 'checkpoints');
   // never a checkpoint of blown-up weights (every rank holds the same ones, so all stop together)
   for (const [what, ws] of [['policy', t.policyWeights.optimized], ['PRM', t.prmWeights?.optimized ?? []]] as const) {
-    const bad = ws.findIndex((w) => !torch.tidy(() => w.isfinite().all().item()));
+    const finite = ws.length ? tidy(() => torch.stack(ws.map((w) => w.isfinite().all())).toFlatArray()) : []; // one read-back
+    const bad = finite.findIndex((x) => !x);
     if (bad >= 0) throw new TrainingDivergedError(`${what} weights (parameter ${bad})`, t.step, NaN);
   }
   const ranks = t.parallel.active ? gatherRankStates(t) : null;
