@@ -27,6 +27,12 @@
  *                        method a label that names the variant)
  * Its settings, per-epoch figures and seconds are in OUT/prm-warm/prm-fit.json and the report.
  *
+ * Oracle: a label starting `oracle` (e.g. `oracle`, `oracle-min@algorithm.process_return=min`) runs
+ * PRIME's advantage with a perfect process verifier's rewards in place of the implicit PRM's
+ * (demo/arithmetic.ts's firstWrongStepRewards: −1 on the token that ends the first wrong step;
+ * TrainerOptions.processRewards), through the same normalization, baseline and return: what
+ * PRIME's dense rewards could give with a PRM that never errs.
+ *
  * Best-of-4 by the PRM is reported under every aggregate of implicit_prm.ts (sum — the reference's
  * outcome score, `bon4_prm` — mean/min over newline steps, token_mean = sum / response length).
  */
@@ -35,7 +41,8 @@ import path from 'node:path';
 import * as torch from '../src/torch/index.js';
 import { generate, loadPretrained, savePretrained } from '../src/lm/index.js';
 import { DEMO_TASKS, writeDemoData, ensureSftStart, demoConfig } from '../src/prime/demo/run.js';
-import { PrimeTrainer } from '../src/prime/trainer.js';
+import { PrimeTrainer, type RolloutGroup } from '../src/prime/trainer.js';
+import { firstWrongStepRewards } from '../src/prime/demo/arithmetic.js';
 import { evaluateModel } from '../src/prime/evaluate.js';
 import { defaultVerifier } from '../src/prime/verifier.js';
 import { loadPromptFiles, type PromptRow } from '../src/prime/data.js';
@@ -217,7 +224,9 @@ if (!analyzeOnly)
     const all = [...sets, ...kvs];
     const over = overridesOf(all);
     if (over.model?.prm_path === ':warm') over.model.prm_path = await ensureWarmPrm();
-    const advantage = String(over.algorithm?.advantage ?? label.split('-')[0]);
+    // `oracle…`: PRIME's advantage with a process verifier's rewards in place of the implicit PRM's
+    const oracle = label.split('-')[0] === 'oracle';
+    const advantage = String(over.algorithm?.advantage ?? (oracle ? 'prime' : label.split('-')[0]));
     const f = runFile(label, seed);
     if (fs.existsSync(f) || fs.existsSync(f + '.lock')) continue; // done, or another process runs it
     fs.writeFileSync(f + '.lock', String(process.pid));
@@ -228,7 +237,21 @@ if (!analyzeOnly)
       }, { algorithm: { advantage } }), over));
       fs.rmSync(cfg.trainer.output_dir, { recursive: true, force: true }); // an unfinished earlier attempt of this run (no result file)
       const t0 = Date.now();
-      const trainer = await PrimeTrainer.create(cfg, { log: (l) => console.log(`[${label} s${seed}] ${l}`) });
+      const pieceOf = new Map<number, string>();
+      let tok: PrimeTrainer | null = null;
+      const trainer: PrimeTrainer = tok = await PrimeTrainer.create(cfg, {
+        log: (l) => console.log(`[${label} s${seed}] ${l}`),
+        ...(oracle ? { processRewards: (groups: RolloutGroup[]) => groups.flatMap((g) => g.responses.map((r) => {
+          const pieces = r.ids.map((id) => {
+            let p = pieceOf.get(id);
+            if (p === undefined) pieceOf.set(id, (p = tok!.tokenizer.decode([id], { skipSpecialTokens: true })));
+            return p;
+          });
+          const rw = firstWrongStepRewards(g.row.messages.at(-1)!.content, pieces);
+          if (!rw) throw new Error(`oracle: not a ± chain question: ${g.row.messages.at(-1)!.content}`);
+          return rw;
+        })) } : {}),
+      });
       const verifier = defaultVerifier(cfg);
       const heldOut: [number, number][] = [];
       const evalNow = async () => (await evaluateModel(trainer.policy, trainer.tokenizer, testRows, verifier, {
@@ -249,7 +272,7 @@ if (!analyzeOnly)
           }
         },
       });
-      const bo = advantage === 'prime' ? await bestOfK(trainer, testRows) : { bon4Prm: null, bon4ByAggregate: null, maj4: null, avg4: null, pass4: null };
+      const bo = advantage === 'prime' && !oracle ? await bestOfK(trainer, testRows) : { bon4Prm: null, bon4ByAggregate: null, maj4: null, avg4: null, pass4: null };
       trainer.dispose();
       const phases: Record<string, number> = {};
       for (const k of ['time/rollout', 'time/score_ref', 'time/prm', 'time/score_prm', 'time/policy_update', 'time/prm_probe', 'time/step'])

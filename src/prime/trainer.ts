@@ -75,12 +75,24 @@ export interface TrainerOptions {
    * before (benches and tests compare the two).
    */
   sharedPrompts?: boolean;
+  /**
+   * Process rewards from a process verifier in place of the implicit PRM's (advantage `prime`
+   * only): called once per step with the batch's groups (this rank's, in order), it returns one
+   * array per response (groups in order, K each) of one reward per response token (missing
+   * entries are 0, extra ones an error). They then go through algorithm.process_reward_norm, the
+   * process baseline and the return exactly as the PRM's β·log-ratios would; the PRM is neither
+   * scored nor updated (it is loaded, untrained). For ablations that bound what dense rewards can
+   * give on a task whose steps can be checked (bench/replication.ts's `oracle` method, with
+   * demo/arithmetic.ts's checkWorking), not for training on real data.
+   */
+  processRewards?: (groups: RolloutGroup[]) => number[][];
 }
 
 const rowKey = (r: PromptRow) => `${r.file}#${r.row}`;
 
 export class PrimeTrainer {
   readonly cfg: PrimeConfig;
+  readonly #processRewards: ((groups: RolloutGroup[]) => number[][]) | undefined;
   policy!: CausalLM;
   prm!: CausalLM;
   ref!: CausalLM;
@@ -137,6 +149,8 @@ export class PrimeTrainer {
     this.#checkRows = opts.verifier === undefined;
     this.log = dp.rank !== 0 ? () => {} : (opts.log ?? ((l) => console.log(l)));
     this.#onPrmEvent = opts.onPrmEvent;
+    this.#processRewards = opts.processRewards;
+    if (opts.processRewards && cfg.algorithm.advantage !== 'prime') throw new Error(`TrainerOptions.processRewards needs algorithm.advantage=prime (got '${cfg.algorithm.advantage}')`);
     this.sharedPrompts = opts.sharedPrompts ?? true;
     this.onProgress = safeProgress(opts.onProgress, dp.rank);
     dp.where = () => `step ${this.step + (this.#inStep ? 0 : 1)}`;
@@ -202,8 +216,9 @@ export class PrimeTrainer {
     return i;
   }
 
+  /** Whether the implicit PRM is scored (and trained) for process rewards: advantage prime, no TrainerOptions.processRewards. */
   get #usesPrm(): boolean {
-    return this.cfg.algorithm.advantage === 'prime';
+    return this.cfg.algorithm.advantage === 'prime' && !this.#processRewards;
   }
 
   async #load(): Promise<void> {
@@ -360,6 +375,23 @@ export class PrimeTrainer {
     });
   }
 
+  /** TrainerOptions.processRewards' rewards as an (N, T) tensor, zero at masked positions; checks their count. */
+  #outsideProcessRewards(groups: RolloutGroup[], mask: Tensor): Tensor {
+    const [N, T] = [mask.size(0), mask.size(1)];
+    const rs = this.#processRewards!(groups);
+    const lengths = groups.flatMap((g) => g.responses.map((r) => r.ids.length));
+    if (rs.length !== N) throw new Error(`TrainerOptions.processRewards returned ${rs.length} reward arrays for the batch's ${N} responses`);
+    const flat = new Float32Array(N * T);
+    rs.forEach((row, i) => {
+      if (row.length > lengths[i]!) throw new Error(`TrainerOptions.processRewards: response ${i} has ${lengths[i]} tokens but ${row.length} rewards`);
+      row.forEach((v, t) => {
+        if (!Number.isFinite(v)) throw new Error(`TrainerOptions.processRewards: reward ${t} of response ${i} is ${v}`);
+        flat[i * T + t] = v;
+      });
+    });
+    return tidy(() => torch.tensor(flat, { shape: [N, T] }).where(mask.bool(), 0));
+  }
+
   // ------------------------------------------------------------------ one step
   /** Runs one PRIME step and returns its metrics. */
   async trainStep(): Promise<Metrics> {
@@ -427,6 +459,14 @@ export class PrimeTrainer {
         Object.assign(m, metrics);
         m['time/prm'] = (performance.now() - t2) / 1000;
         const raw = implicitProcessReward(prmLogp, refLogp!, mask, c.algorithm.beta, c.algorithm.granularity);
+        m['reward/process_mean'] = dp.active ? globalMaskedMean(raw, mask, dp.allReduceSum!).mean : maskedMean(raw, mask).item();
+        m['reward/process_seq_mean'] = raw.sum(1).mean().item();
+        const norm = normalizeProcessRewards(raw, mask, c.algorithm.process_reward_norm, dp.allReduceMax);
+        m['reward/process_norm_scale'] = norm.scale;
+        tokenRewards = norm.rewards;
+      }
+      else if (this.#processRewards) {
+        const raw = this.#outsideProcessRewards(groups.map((g) => g.sample), mask);
         m['reward/process_mean'] = dp.active ? globalMaskedMean(raw, mask, dp.allReduceSum!).mean : maskedMean(raw, mask).item();
         m['reward/process_seq_mean'] = raw.sum(1).mean().item();
         const norm = normalizeProcessRewards(raw, mask, c.algorithm.process_reward_norm, dp.allReduceMax);

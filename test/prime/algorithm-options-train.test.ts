@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as torch from '../../src/torch/index.js';
-import { PrimeTrainer } from '../../src/prime/trainer.js';
+import { PrimeTrainer, type RolloutGroup, type TrainerOptions } from '../../src/prime/trainer.js';
+import { loadPretrained } from '../../src/lm/index.js';
 import { configFromObject, type PrimeConfig } from '../../src/prime/config.js';
 import { writePromptRowsJsonl } from '../../src/prime/data.js';
 import { generateSplits, problemToRow } from '../../src/prime/demo/arithmetic.js';
@@ -47,9 +48,9 @@ function config(over: Record<string, Record<string, unknown>> = {}): PrimeConfig
 interface Run { policy: Map<string, Float64Array>; prm: Map<string, Float64Array>; metrics: Metrics[] }
 const snapshot = (m: { namedParameters(): [string, torch.Tensor][] }) => new Map(m.namedParameters().map(([n, p]) => [n, Float64Array.from(p.toFlatArray())]));
 
-async function train(over: Record<string, Record<string, unknown>> = {}, steps = 1): Promise<Run> {
+async function train(over: Record<string, Record<string, unknown>> = {}, steps = 1, opts: Pick<TrainerOptions, 'processRewards'> = {}): Promise<Run> {
   const cfg = config({ ...over, trainer: { ...over.trainer, total_steps: steps } });
-  const t = await PrimeTrainer.create(cfg, { verifier: containsDigit, log: () => {} });
+  const t = await PrimeTrainer.create(cfg, { verifier: containsDigit, log: () => {}, ...opts });
   const metrics: Metrics[] = [];
   for (let s = 0; s < steps; s++) metrics.push(await t.trainStep());
   const r = { policy: snapshot(t.policy), prm: snapshot(t.prm), metrics };
@@ -167,4 +168,29 @@ test('adaptive KL controller: β follows Ziegler’s rule, is logged as actor/kl
   console.log(`resumed step 3: actor/kl_coef ${m3['actor/kl_coef']} (uninterrupted ${coefs[2]})`);
   assert.equal(m3['actor/kl_coef'], coefs[2]);
   t2.dispose();
+});
+
+test('TrainerOptions.processRewards: a process verifier\'s rewards replace the PRM\'s (PRM untouched), enter the metrics as given, and drive the update', async () => {
+  const initialPrm = (() => { const m = loadPretrained(modelDir, { tokenizer: false }).model; const s = snapshot(m); m.dispose(); return s; })();
+  const given: number[][] = [];
+  // −1 on each response's last token, 0.25 on its first: a hand-made verifier
+  const verifier = (groups: RolloutGroup[]) => groups.flatMap((g) => g.responses.map((r) => {
+    const row = r.ids.map((_, t) => (t === r.ids.length - 1 ? -1 : t === 0 ? 0.25 : 0));
+    given.push(row);
+    return row;
+  }));
+  const withRewards = await train({}, 1, { processRewards: verifier });
+  const zeros = await train({}, 1, { processRewards: (groups) => groups.flatMap((g) => g.responses.map(() => [])) });
+  const m = withRewards.metrics[0]!;
+  const expectSeqMean = given.reduce((a, row) => a + row.reduce((x, y) => x + y, 0), 0) / given.length;
+  console.log(`processRewards: reward/process_seq_mean ${m['reward/process_seq_mean']} (hand sum ${expectSeqMean}); PRM max |Δθ| ${maxParamDiff(initialPrm, withRewards.prm)}; policy vs zero rewards max |Δθ| ${maxParamDiff(withRewards.policy, zeros.policy).toExponential(2)}`);
+  assert.ok(Math.abs(m['reward/process_seq_mean']! - expectSeqMean) < 1e-5);
+  assert.equal(m['prm/loss'], undefined, 'no PRM update metrics');
+  assert.equal(maxParamDiff(initialPrm, withRewards.prm), 0, 'the PRM is not trained');
+  assert.equal(zeros.metrics[0]!['reward/process_seq_mean'], 0);
+  assert.ok(maxParamDiff(withRewards.policy, zeros.policy) > 1e-7, 'the rewards change the policy update');
+  // wrong shapes are refused, naming the count
+  await assert.rejects(train({}, 1, { processRewards: () => [] }), /returned 0 reward arrays for the batch's \d+ responses/);
+  await assert.rejects(train({}, 1, { processRewards: (groups) => groups.flatMap((g) => g.responses.map((r) => new Array<number>(r.ids.length + 1).fill(0))) }), /response 0 has \d+ tokens but \d+ rewards/);
+  await assert.rejects(train({ algorithm: { advantage: 'rloo' } }, 1, { processRewards: verifier }), /processRewards needs algorithm.advantage=prime/);
 });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runDemo, carryBreakdown, DEMO_TASKS } from '../../src/prime/demo/run.js';
-import { checkWorking, generateSplits, USER_SUFFIX } from '../../src/prime/demo/arithmetic.js';
+import { checkWorking, firstWrongStepRewards, generateSplits, USER_SUFFIX } from '../../src/prime/demo/arithmetic.js';
 
 test('prime demo --quick: SFT start, PRIME and RLOO, held-out evaluations, report with the PRM metrics', { timeout: 900_000 }, async () => {
   const cwd = process.cwd();
@@ -85,4 +85,25 @@ test('every embedded task: operand counts in its range, demonstrations and promp
     assert.ok(longestSolution <= s.maxResponseLength, `${name}: a demonstration of ${longestSolution} tokens exceeds max_response_length ${s.maxResponseLength}`);
     assert.ok(longestPrompt <= 96, `${name}: a prompt of ${longestPrompt} tokens exceeds max_prompt_length 96`);
   }
+});
+
+test('firstWrongStepRewards: −1 on the token ending the first wrong step line, else on the last token; zeros for right working (hand-made, char and multi-char pieces)', () => {
+  const q = 'Compute 8+9-1+2. Answer in \\boxed{}.';
+  const chars = (s: string) => [...s];
+  const at = (r: number[] | null) => { assert.ok(r); assert.equal(r.filter((x) => x !== 0).length <= 1, true); return r.indexOf(-1); };
+  const right = chars('8+9=17\n17-1=16\n16+2=18\n\\boxed{18}');
+  assert.deepEqual(firstWrongStepRewards(q, right), new Array(right.length).fill(0));
+  // second line wrong: its last character is the '5' of "17-1=15", at offset 7 + 6 = 13
+  assert.equal(at(firstWrongStepRewards(q, chars('8+9=17\n17-1=15\n15+2=17\n\\boxed{17}'))), 13);
+  // first line wrong, right answer through cancelling slips
+  assert.equal(at(firstWrongStepRewards(q, chars('8+9=18\n18-1=17\n17+2=18\n\\boxed{18}'))), 5);
+  // an unfinished chain and a box other than the last result: the last token
+  const unfinished = chars('8+9=17\n17-1=16\n\\boxed{16}'), wrongBox = chars('8+9=17\n17-1=16\n16+2=18\n\\boxed{19}');
+  assert.equal(at(firstWrongStepRewards(q, unfinished)), unfinished.length - 1);
+  assert.equal(at(firstWrongStepRewards(q, wrongBox)), wrongBox.length - 1);
+  // multi-character pieces: the piece holding that character; an empty last piece (a stop token) is skipped
+  const pieces = ['8+9', '=17\n', '17-', '1=15', '\n15+2=17\n', '\\boxed{17}', ''];
+  assert.equal(at(firstWrongStepRewards(q, pieces)), 3);
+  assert.equal(at(firstWrongStepRewards(q, ['8+9=17\n17-1=16\n', '\\boxed{16}', ''])), 1);
+  assert.equal(firstWrongStepRewards('Compute 3*4+1.', chars('3*4=12')), null);
 });

@@ -177,3 +177,39 @@ export function checkWorking(question: string, response: string): WorkingCheck |
   if (firstWrong < 0 && !complete) firstWrong = Math.min(stepLines.length, nums.length - 1);
   return { steps: stepLines.length, firstWrongStep: firstWrong, processCorrect: firstWrong < 0 && complete && boxed !== null && Number(boxed[1]) === value };
 }
+
+/**
+ * A process verifier's token rewards for a worked response to a ± chain (checkWorking's step
+ * check): `penalty` on the token that ends the first wrong step line (the token holding that line's
+ * last character), 0 on every other token; a response whose steps are all right but whose working
+ * is not process-correct (a step missing at the end, no box, or a box other than the last result)
+ * takes the penalty on its last token; a process-correct response gets all zeros. This is what a
+ * perfect step-level PRM would say, for ablations that bound what dense rewards can give
+ * (TrainerOptions.processRewards; bench/replication.ts's `oracle` method).
+ *
+ * `pieces` are the response's tokens decoded one by one (their concatenation is the response's
+ * text). Returns one reward per piece, or null for a question checkWorking does not parse.
+ */
+export function firstWrongStepRewards(question: string, pieces: readonly string[], penalty = -1): number[] | null {
+  const text = pieces.join('');
+  const w = checkWorking(question, text);
+  if (!w) return null;
+  const rewards = new Array<number>(pieces.length).fill(0);
+  if (w.processCorrect || pieces.length === 0) return rewards;
+  // character offset of the last character of the first wrong step line, when there is one
+  let at = text.length - 1;
+  if (w.firstWrongStep >= 0 && w.firstWrongStep < w.steps) {
+    let k = 0, offset = 0;
+    for (const line of text.split('\n')) {
+      if (parseStepLine(line) !== null && k++ === w.firstWrongStep) { at = offset + Math.max(0, line.length - 1); break; }
+      offset += line.length + 1;
+    }
+  }
+  let end = 0;
+  for (let t = 0; t < pieces.length; t++) {
+    end += pieces[t]!.length;
+    if (end > at) { rewards[t] = penalty; return rewards; }
+  }
+  rewards[pieces.length - 1] = penalty; // `at` past the text (an empty last piece)
+  return rewards;
+}
