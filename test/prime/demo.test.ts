@@ -87,23 +87,29 @@ test('every embedded task: operand counts in its range, demonstrations and promp
   }
 });
 
-test('firstWrongStepRewards: −1 on the token ending the first wrong step line, else on the last token; zeros for right working (hand-made, char and multi-char pieces)', () => {
+test('firstWrongStepRewards: −1 on the token of the first character that departs from the worked solution, zeros for right working (hand-made, char and multi-char pieces)', () => {
   const q = 'Compute 8+9-1+2. Answer in \\boxed{}.';
   const chars = (s: string) => [...s];
-  const at = (r: number[] | null) => { assert.ok(r); assert.equal(r.filter((x) => x !== 0).length <= 1, true); return r.indexOf(-1); };
+  const at = (r: number[] | null) => { assert.ok(r); assert.equal(r.filter((x) => x !== 0).length, 1); return r.indexOf(-1); };
   const right = chars('8+9=17\n17-1=16\n16+2=18\n\\boxed{18}');
   assert.deepEqual(firstWrongStepRewards(q, right), new Array(right.length).fill(0));
-  // second line wrong: its last character is the '5' of "17-1=15", at offset 7 + 6 = 13
+  assert.deepEqual(firstWrongStepRewards(q, chars(' 8+9=17\n17-1=16\n16+2=18\n\\boxed{18}')), new Array(right.length + 1).fill(0), 'process-correct in another format');
+  // "17-1=15": the '5' (offset 7 + 6 = 13) is the first wrong character
   assert.equal(at(firstWrongStepRewards(q, chars('8+9=17\n17-1=15\n15+2=17\n\\boxed{17}'))), 13);
-  // first line wrong, right answer through cancelling slips
+  // a dropped carry "8+9=7": the '7' at offset 4 (the solution has '1' there)
+  assert.equal(at(firstWrongStepRewards(q, chars('8+9=7\n7-1=6\n6+2=8\n\\boxed{8}'))), 4);
+  // the right answer through cancelling slips: blamed at the first slip ('8' of "18", offset 5)
   assert.equal(at(firstWrongStepRewards(q, chars('8+9=18\n18-1=17\n17+2=18\n\\boxed{18}'))), 5);
-  // an unfinished chain and a box other than the last result: the last token
-  const unfinished = chars('8+9=17\n17-1=16\n\\boxed{16}'), wrongBox = chars('8+9=17\n17-1=16\n16+2=18\n\\boxed{19}');
-  assert.equal(at(firstWrongStepRewards(q, unfinished)), unfinished.length - 1);
-  assert.equal(at(firstWrongStepRewards(q, wrongBox)), wrongBox.length - 1);
+  // a skipped operand: "17+2" where "17-1" belongs, at offset 9
+  assert.equal(at(firstWrongStepRewards(q, chars('8+9=17\n17+2=19\n\\boxed{19}'))), 9);
+  // an unfinished chain boxes early: the '\\' where "16+2" belongs (offset 15)
+  assert.equal(at(firstWrongStepRewards(q, chars('8+9=17\n17-1=16\n\\boxed{16}'))), 15);
+  // a box other than the last result: its first wrong digit; a strict prefix (cut off): the last token
+  const wrongBox = chars('8+9=17\n17-1=16\n16+2=18\n\\boxed{19}'), cut = chars('8+9=17\n17-1=16\n16+');
+  assert.equal(at(firstWrongStepRewards(q, wrongBox)), wrongBox.length - 2);
+  assert.equal(at(firstWrongStepRewards(q, cut)), cut.length - 1);
   // multi-character pieces: the piece holding that character; an empty last piece (a stop token) is skipped
-  const pieces = ['8+9', '=17\n', '17-', '1=15', '\n15+2=17\n', '\\boxed{17}', ''];
-  assert.equal(at(firstWrongStepRewards(q, pieces)), 3);
-  assert.equal(at(firstWrongStepRewards(q, ['8+9=17\n17-1=16\n', '\\boxed{16}', ''])), 1);
+  assert.equal(at(firstWrongStepRewards(q, ['8+9', '=17\n', '17-', '1=15', '\n15+2=17\n', '\\boxed{17}', ''])), 3);
+  assert.equal(at(firstWrongStepRewards(q, ['8+9=17\n17-1=16\n16+', ''])), 0);
   assert.equal(firstWrongStepRewards('Compute 3*4+1.', chars('3*4=12')), null);
 });

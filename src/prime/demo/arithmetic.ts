@@ -179,13 +179,15 @@ export function checkWorking(question: string, response: string): WorkingCheck |
 }
 
 /**
- * A process verifier's token rewards for a worked response to a ± chain (checkWorking's step
- * check): `penalty` on the token that ends the first wrong step line (the token holding that line's
- * last character), 0 on every other token; a response whose steps are all right but whose working
- * is not process-correct (a step missing at the end, no box, or a box other than the last result)
- * takes the penalty on its last token; a process-correct response gets all zeros. This is what a
- * perfect step-level PRM would say, for ablations that bound what dense rewards can give
- * (TrainerOptions.processRewards; bench/replication.ts's `oracle` method).
+ * A process verifier's token rewards for a worked response to a ± chain: `penalty` on the token
+ * that holds the first character where the response departs from the chain's worked solution
+ * (`v op x=v'` per step, then `\\boxed{answer}`: the demonstrations' format), 0 on every other
+ * token; a response that is a strict prefix of that solution takes it on its last token; a
+ * process-correct response (checkWorking) gets all zeros, whatever its format. On a step that
+ * drops a carry ("17+8=15") the penalty lands on the wrong digit ('1'), the token a perfect
+ * token-level PRM would blame. For ablations that bound what dense rewards can give
+ * (TrainerOptions.processRewards; bench/replication.ts's `oracle` methods); a response written in
+ * another format than the demonstrations' is blamed at its first difference.
  *
  * `pieces` are the response's tokens decoded one by one (their concatenation is the response's
  * text). Returns one reward per piece, or null for a question checkWorking does not parse.
@@ -196,20 +198,22 @@ export function firstWrongStepRewards(question: string, pieces: readonly string[
   if (!w) return null;
   const rewards = new Array<number>(pieces.length).fill(0);
   if (w.processCorrect || pieces.length === 0) return rewards;
-  // character offset of the last character of the first wrong step line, when there is one
-  let at = text.length - 1;
-  if (w.firstWrongStep >= 0 && w.firstWrongStep < w.steps) {
-    let k = 0, offset = 0;
-    for (const line of text.split('\n')) {
-      if (parseStepLine(line) !== null && k++ === w.firstWrongStep) { at = offset + Math.max(0, line.length - 1); break; }
-      offset += line.length + 1;
-    }
+  const nums = /Compute (-?\d+(?:[+-]\d+)+)\./.exec(question)![1]!.match(/^-?\d+|[+-]\d+/g)!.map(Number);
+  const lines: string[] = [];
+  let v = nums[0]!;
+  for (const x of nums.slice(1)) {
+    lines.push(`${v}${x < 0 ? '-' : '+'}${Math.abs(x)}=${v + x}`);
+    v += x;
   }
+  const solution = `${lines.join('\n')}\n\\boxed{${v}}`;
+  let at = 0;
+  while (at < text.length && at < solution.length && text[at] === solution[at]) at++;
+  at = Math.min(at, text.length - 1); // a strict prefix of the solution: its last character
   let end = 0;
   for (let t = 0; t < pieces.length; t++) {
     end += pieces[t]!.length;
     if (end > at) { rewards[t] = penalty; return rewards; }
   }
-  rewards[pieces.length - 1] = penalty; // `at` past the text (an empty last piece)
+  rewards[pieces.length - 1] = penalty;
   return rewards;
 }
