@@ -11,7 +11,9 @@
  *
  * A method is an advantage estimator, optionally with a label and overrides:
  * `prime-before@algorithm.prm_update=before@prm.lr=1e-4` (label prime-before, advantage prime).
- * `--set key=value` applies to every method. Runs are resumable: each finished run is a JSON file
+ * `--set key=value` applies to every method. The report covers every finished run under OUT; given
+ * `--seeds` / `--methods` (e.g. with `--analyze true`, which only reports), only those seeds / labels
+ * (RLOO's runs among them set the steps-to-reach target). Runs are resumable: each finished run is a JSON file
  * under OUT/runs/, and several bench processes may share OUT (e.g. one per core).
  *
  * PRM warm start: the value `model.prm_path=:warm` (e.g. `prime-warm@model.prm_path=:warm`) starts
@@ -290,8 +292,11 @@ if (!analyzeOnly)
   }
 
 // ---------------------------------------------------------------------------- analysis
+// the report covers every finished run under OUT, or with --seeds / --methods given, those seeds / labels
+const methodLabels = methods.map((m) => m.split('@')[0]!);
 const runs: Run[] = fs.readdirSync(path.join(out, 'runs')).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(out, 'runs', f), 'utf8')) as Run)
-  .filter((r) => r.trainAcc.length === steps);
+  .filter((r) => r.trainAcc.length === steps)
+  .filter((r) => (flags.seeds === undefined || seeds.includes(r.seed)) && (flags.methods === undefined || methodLabels.includes(r.method)));
 const labels = [...new Set(runs.map((r) => r.method))].sort();
 const smooth = (xs: number[], w = 5) => xs.map((_, i) => { const s = xs.slice(Math.max(0, i - w + 1), i + 1); return s.reduce((a, b) => a + b, 0) / s.length; });
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
