@@ -296,7 +296,8 @@ if (!analyzeOnly)
 const methodLabels = methods.map((m) => m.split('@')[0]!);
 const runs: Run[] = fs.readdirSync(path.join(out, 'runs')).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(fs.readFileSync(path.join(out, 'runs', f), 'utf8')) as Run)
   .filter((r) => r.trainAcc.length === steps)
-  .filter((r) => (flags.seeds === undefined || seeds.includes(r.seed)) && (flags.methods === undefined || methodLabels.includes(r.method)));
+  .filter((r) => (flags.seeds === undefined || seeds.includes(r.seed)) && (flags.methods === undefined || methodLabels.includes(r.method)))
+  .sort((a, b) => a.seed - b.seed); // per-seed figures in seed order
 const labels = [...new Set(runs.map((r) => r.method))].sort();
 const smooth = (xs: number[], w = 5) => xs.map((_, i) => { const s = xs.slice(Math.max(0, i - w + 1), i + 1); return s.reduce((a, b) => a + b, 0) / s.length; });
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -307,7 +308,7 @@ const rlooFinal = by('rloo').length ? mean(by('rloo').map((r) => smooth(r.trainA
 const stepsToReach = (r: Run) => { const i = smooth(r.trainAcc).findIndex((a) => a >= rlooFinal); return i < 0 ? null : i + 1; };
 const lines: string[] = [];
 lines.push(`# Replication: PRIME vs RLOO vs GRPO on the embedded task '${taskName}'\n`);
-lines.push(`Same SFT start (${sftDir}, held-out greedy ${pct(runs[0]?.heldOut[0]?.[1])}%), ${steps} steps; per step ${JSON.stringify((S.rl as { rollout: unknown }).rollout)}; seeds ${[...new Set(runs.map((r) => r.seed))].sort().join(', ')}; held-out: ${testRows.length} problems, greedy. Common overrides: ${sets.join(' ') || 'none'}.\n`);
+lines.push(`Same SFT start (${sftDir}, held-out greedy ${pct(runs[0]?.heldOut[0]?.[1])}%), ${steps} steps; per step ${JSON.stringify((S.rl as { rollout: unknown }).rollout)}; seeds ${[...new Set(runs.map((r) => r.seed))].join(', ')}; held-out: ${testRows.length} problems, greedy. Common overrides: ${sets.join(' ') || 'none'}.\n`);
 lines.push(`Target for "steps to reach": RLOO's final training accuracy (5-step moving average, mean over seeds) = ${pct(rlooFinal)}%. Accuracies in %.\n`);
 lines.push('| method | runs | held-out final (mean ± sd) | per seed | train acc final | steps to reach RLOO final (mean; per seed) | PRM pairwise: batch, last 10 steps / held-out probe, end | Best-of-4 by PRM / maj@4 / avg@4 / pass@4 | samples | s/run (train only) |');
 lines.push('|---|---|---|---|---|---|---|---|---|---|');
@@ -316,7 +317,8 @@ for (const m of labels) {
   const fin = rs.map((r) => r.heldOut.at(-1)![1]);
   const reach = rs.map(stepsToReach);
   const reachMean = reach.every((x) => x !== null) ? mean(reach as number[]).toFixed(1) : '—';
-  const prmB = mean(rs.map((r) => mean(r.prmPairwise.slice(-10))));
+  // no PRM (rloo, grpo, oracle): NaN, which the run JSON holds as null
+  const prmB = mean(rs.map((r) => mean(r.prmPairwise.slice(-10).map((x) => x ?? NaN))));
   const prmH = rs.map((r) => r.prmHeldout.at(-1)?.[1]).filter((x): x is number => x !== undefined);
   const bo = rs[0]!.bon4Prm !== null ? `${pct(mean(rs.map((r) => r.bon4Prm!)))} / ${pct(mean(rs.map((r) => r.maj4!)))} / ${pct(mean(rs.map((r) => r.avg4!)))} / ${pct(mean(rs.map((r) => r.pass4!)))}` : '—';
   lines.push(`| ${m} | ${rs.length} | ${pct(mean(fin))} ± ${pct(sd(fin))} | ${fin.map(pct).join(', ')} | ${pct(mean(rs.map((r) => smooth(r.trainAcc).at(-1)!)))} | ${reachMean}; ${reach.map((x) => x ?? '—').join(', ')} | ${Number.isFinite(prmB) ? prmB.toFixed(3) : '—'} / ${prmH.length ? mean(prmH).toFixed(3) : '—'} | ${bo} | ${mean(rs.map((r) => r.samples)).toFixed(0)} | ${mean(rs.map((r) => r.seconds)).toFixed(0)} |`);
@@ -332,7 +334,7 @@ if (aggs.length) {
   }
 }
 const warmFit = path.join(warmDir, 'prm-fit.json');
-if (fs.existsSync(warmFit)) {
+if (fs.existsSync(warmFit) && runs.some((r) => r.overrides.some((o) => o.includes(':warm')))) {
   const w = JSON.parse(fs.readFileSync(warmFit, 'utf8')) as { settings: typeof warm; train_prompts: number; train_accuracy: number; sample_seconds: number; fit_seconds: number; history: { epoch: number; heldout: { pairwise: number; auc: number } | null }[] };
   lines.push(`\nPRM warm start (\`model.prm_path=:warm\`, ${warmDir}): ${w.train_prompts} training prompts × ${w.settings.samples} samples at temperature ${w.settings.temperature} (${pct(w.train_accuracy)}% correct), ${w.settings.epochs} epochs at lr ${w.settings.lr}; held-out pairwise / AUC by epoch: ${w.history.map((e) => `${e.heldout?.pairwise.toFixed(3)} / ${e.heldout?.auc.toFixed(3)}`).join(' → ')}; ${w.sample_seconds.toFixed(0)} s sampling + ${w.fit_seconds.toFixed(0)} s fitting.`);
 }
