@@ -31,7 +31,8 @@
  *
  * Oracle: a label starting `oracle` (e.g. `oracle`, `oracle-min@algorithm.process_return=min`) runs
  * PRIME's advantage with a perfect process verifier's rewards in place of the implicit PRM's
- * (demo/arithmetic.ts's firstWrongStepRewards: −1 on the token that ends the first wrong step;
+ * (demo/arithmetic.ts's firstWrongStepRewards: −1 on the token of the first character that departs
+ * from the worked solution;
  * TrainerOptions.processRewards), through the same normalization, baseline and return: what
  * PRIME's dense rewards could give with a PRM that never errs.
  *
@@ -239,20 +240,21 @@ if (!analyzeOnly)
       }, { algorithm: { advantage } }), over));
       fs.rmSync(cfg.trainer.output_dir, { recursive: true, force: true }); // an unfinished earlier attempt of this run (no result file)
       const t0 = Date.now();
-      const pieceOf = new Map<number, string>();
-      let tok: PrimeTrainer | null = null;
-      const trainer: PrimeTrainer = tok = await PrimeTrainer.create(cfg, {
+      const pieceOf = new Map<number, string>(); // token id → its text, for the oracle
+      const piece = (id: number) => {
+        let p = pieceOf.get(id);
+        if (p === undefined) pieceOf.set(id, (p = trainer.tokenizer.decode([id], { skipSpecialTokens: true })));
+        return p;
+      };
+      const oracleRewards = (groups: RolloutGroup[]) => groups.flatMap((g) => g.responses.map((r) => {
+        const question = g.row.messages.at(-1)!.content;
+        const rw = firstWrongStepRewards(question, r.ids.map(piece));
+        if (!rw) throw new Error(`oracle: not a ± chain question: ${question}`);
+        return rw;
+      }));
+      const trainer: PrimeTrainer = await PrimeTrainer.create(cfg, {
         log: (l) => console.log(`[${label} s${seed}] ${l}`),
-        ...(oracle ? { processRewards: (groups: RolloutGroup[]) => groups.flatMap((g) => g.responses.map((r) => {
-          const pieces = r.ids.map((id) => {
-            let p = pieceOf.get(id);
-            if (p === undefined) pieceOf.set(id, (p = tok!.tokenizer.decode([id], { skipSpecialTokens: true })));
-            return p;
-          });
-          const rw = firstWrongStepRewards(g.row.messages.at(-1)!.content, pieces);
-          if (!rw) throw new Error(`oracle: not a ± chain question: ${g.row.messages.at(-1)!.content}`);
-          return rw;
-        })) } : {}),
+        ...(oracle ? { processRewards: oracleRewards } : {}), // called during training, once `trainer` is set
       });
       const verifier = defaultVerifier(cfg);
       const heldOut: [number, number][] = [];

@@ -82,8 +82,8 @@ export interface TrainerOptions {
    * entries are 0, extra ones an error). They then go through algorithm.process_reward_norm, the
    * process baseline and the return exactly as the PRM's β·log-ratios would; the PRM is neither
    * scored nor updated (it is loaded, untrained). For ablations that bound what dense rewards can
-   * give on a task whose steps can be checked (bench/replication.ts's `oracle` method, with
-   * demo/arithmetic.ts's checkWorking), not for training on real data.
+   * give on a task whose steps can be checked (bench/replication.ts's `oracle` methods, with
+   * demo/arithmetic.ts's firstWrongStepRewards), not for training on real data.
    */
   processRewards?: (groups: RolloutGroup[]) => number[][];
 }
@@ -451,22 +451,18 @@ export class PrimeTrainer {
       }
       m['time/score_ref'] = (performance.now() - t1) / 1000;
 
-      // -- the implicit PRM: update and rewards (trainer/prm.ts)
+      // -- process rewards: the implicit PRM's, after its update (trainer/prm.ts), or a process
+      //    verifier's (TrainerOptions.processRewards); then the reference's normalization
       let tokenRewards: Tensor | null = null;
+      let raw: Tensor | null = null;
       if (this.#usesPrm) {
         const t2 = performance.now();
         const { prmLogp, metrics } = prmPhase(this, batch, refLogp!, mask, outcome, K, this.#onPrmEvent);
         Object.assign(m, metrics);
         m['time/prm'] = (performance.now() - t2) / 1000;
-        const raw = implicitProcessReward(prmLogp, refLogp!, mask, c.algorithm.beta, c.algorithm.granularity);
-        m['reward/process_mean'] = dp.active ? globalMaskedMean(raw, mask, dp.allReduceSum!).mean : maskedMean(raw, mask).item();
-        m['reward/process_seq_mean'] = raw.sum(1).mean().item();
-        const norm = normalizeProcessRewards(raw, mask, c.algorithm.process_reward_norm, dp.allReduceMax);
-        m['reward/process_norm_scale'] = norm.scale;
-        tokenRewards = norm.rewards;
-      }
-      else if (this.#processRewards) {
-        const raw = this.#outsideProcessRewards(groups.map((g) => g.sample), mask);
+        raw = implicitProcessReward(prmLogp, refLogp!, mask, c.algorithm.beta, c.algorithm.granularity);
+      } else if (this.#processRewards) raw = this.#outsideProcessRewards(groups.map((g) => g.sample), mask);
+      if (raw) {
         m['reward/process_mean'] = dp.active ? globalMaskedMean(raw, mask, dp.allReduceSum!).mean : maskedMean(raw, mask).item();
         m['reward/process_seq_mean'] = raw.sum(1).mean().item();
         const norm = normalizeProcessRewards(raw, mask, c.algorithm.process_reward_norm, dp.allReduceMax);

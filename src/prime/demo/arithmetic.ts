@@ -151,6 +151,12 @@ export interface WorkingCheck {
   processCorrect: boolean;
 }
 
+/** The signed operands of a ± chain question ("Compute 23+45-17+8." → [23, 45, −17, 8]); null for any other question. */
+function chainOperands(question: string): number[] | null {
+  const q = /Compute (-?\d+(?:[+-]\d+)+)\./.exec(question);
+  return q ? q[1]!.match(/^-?\d+|[+-]\d+/g)!.map(Number) : null;
+}
+
 /**
  * Checks the working of a response to a ± chain question ("Compute 23+45-17+8."), step by step,
  * as a process verifier would: step k must read `v_k op_k x_{k+1}=v_{k+1}` with v_0 the first
@@ -160,9 +166,8 @@ export interface WorkingCheck {
  * grader accepts it, this does not. Returns null for questions this does not parse (×, or not a chain).
  */
 export function checkWorking(question: string, response: string): WorkingCheck | null {
-  const q = /Compute (-?\d+(?:[+-]\d+)+)\./.exec(question);
-  if (!q) return null;
-  const nums = q[1]!.match(/^-?\d+|[+-]\d+/g)!.map(Number);
+  const nums = chainOperands(question);
+  if (!nums) return null;
   let value = nums[0]!, k = 0, firstWrong = -1;
   const stepLines = response.split('\n').map(parseStepLine).filter((x): x is StepLine => x !== null);
   for (const st of stepLines) {
@@ -198,7 +203,7 @@ export function firstWrongStepRewards(question: string, pieces: readonly string[
   if (!w) return null;
   const rewards = new Array<number>(pieces.length).fill(0);
   if (w.processCorrect || pieces.length === 0) return rewards;
-  const nums = /Compute (-?\d+(?:[+-]\d+)+)\./.exec(question)![1]!.match(/^-?\d+|[+-]\d+/g)!.map(Number);
+  const nums = chainOperands(question)!; // checkWorking parsed it
   const lines: string[] = [];
   let v = nums[0]!;
   for (const x of nums.slice(1)) {
