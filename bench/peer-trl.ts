@@ -36,7 +36,7 @@ import path from 'node:path';
 import * as torch from '../src/torch/index.js';
 import { loadPretrained } from '../src/lm/index.js';
 import { configFromObject } from '../src/prime/config.js';
-import { writePromptRowsJsonl } from '../src/prime/data.js';
+import { loadPromptFiles, PromptDataset, writePromptRowsJsonl } from '../src/prime/data.js';
 import { PrimeTrainer } from '../src/prime/trainer.js';
 import { DEMO } from '../src/prime/demo/run.js';
 import { generateSplits, problemToRow } from '../src/prime/demo/arithmetic.js';
@@ -104,8 +104,20 @@ const { train } = generateSplits(SEED, nRows, 0, DEMO.task);
 const rows = train.map((p, i) => problemToRow(p, i, 'train'));
 const primeData = path.join(work, 'train.jsonl');
 await writePromptRowsJsonl(primeData, rows);
-const trlData = path.join(work, 'trl.jsonl');
-fs.writeFileSync(trlData, rows.map((r) => JSON.stringify({ prompt: r.messages, ground_truth: r.groundTruth })).join('\n') + '\n');
+const primeRows = await loadPromptFiles([primeData]); // as the trainer loads them
+/**
+ * TRL's rows for a round, in the order prime-ts draws them that round (PromptDataset, seeded by
+ * data.seed = SEED + round): TRL takes its rows in file order (shuffle_dataset=False), so both
+ * systems sample the same prompts at every step (response lengths depend on the prompt).
+ */
+const trlData = (round: number): string => {
+  const file = path.join(work, `trl-${round}.jsonl`);
+  if (!fs.existsSync(file)) {
+    const order = new PromptDataset(primeRows, SEED + round).next(nRows);
+    fs.writeFileSync(file, order.map((r) => JSON.stringify({ prompt: r.messages, ground_truth: r.groundTruth })).join('\n') + '\n');
+  }
+  return file;
+};
 
 const peak = sgemmPeakFlops();
 console.log(`peer-trl: model ${modelDir} (${(params / 1e6).toFixed(2)}M params, D ${cfgLm.hiddenSize}, ${cfgLm.numLayers} layers, V ${cfgLm.vocabSize}); ` +
@@ -150,7 +162,7 @@ async function runPrime(method: Method, round: number): Promise<Run> {
 }
 
 function runTrl(method: Method, round: number): Run {
-  const args = { model: modelDir, data: trlData, method, k: K, prompts: B, max_response: T, steps: STEPS + 1, threads: THREADS, seed: SEED + round, lr: LR, temperature: TEMP };
+  const args = { model: modelDir, data: trlData(round), method, k: K, prompts: B, max_response: T, steps: STEPS + 1, threads: THREADS, seed: SEED + round, lr: LR, temperature: TEMP };
   const p = spawnSync(PY, [path.resolve('bench/peer_trl.py'), JSON.stringify(args)], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, OMP_NUM_THREADS: String(THREADS), TOKENIZERS_PARALLELISM: 'false' } });
   if (p.error) throw new Error(`${PY}: ${p.error.message} (set PRIME_PYTHON to a Python with trl: make venv-bench)`);
   const line = p.stdout.split('\n').find((l) => l.startsWith('PEER_TRL_RESULT '));

@@ -287,11 +287,19 @@ static Napi::Value clipGradNorm(const Napi::CallbackInfo& info) {
 // One Qwen2/Llama decoder layer as a single call: ~25 ATen ops that, issued one by one from JS,
 // cost more in crossings than in work on small decoding batches. Autograd records every op.
 // Linear layers go through at::linear (libtorch's kernels; nothing home-made where libtorch has it).
-static at::Tensor LmLinear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b) {
+// wT: w is given transposed, (in,out) contiguous (decodeStep's pre-transposed weights): x·w as
+// BLAS's no-transpose product, which measured 10–35% faster than x·wᵀ for few-row decoding
+// products in OpenBLAS (libtorch 1.13: (32,128)·(128,128) 24.7 → 18.1 µs, (32,512)·(512,512) 251 → 165 µs)
+static at::Tensor LmLinear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b, bool wT = false) {
   // one token per row (decoding): the 2-D product (addmm / mm) directly; a (B,1,D) input goes
   // through matmul's folding on every call (a (12,1,64)·(176,64)ᵀ product measured 2.5× slower
   // that way in libtorch 1.13), for the same result
-  if (x.dim() == 3 && x.size(1) == 1) return at::linear(x.reshape({x.size(0), x.size(2)}), w, b).unsqueeze(1);
+  if (x.dim() == 3 && x.size(1) == 1) {
+    at::Tensor x2 = x.reshape({x.size(0), x.size(2)});
+    at::Tensor y = !wT ? at::linear(x2, w, b) : b ? at::addmm(*b, x2, w) : at::mm(x2, w);
+    return y.unsqueeze(1);
+  }
+  TORCH_CHECK(!wT, "LmLinear: transposed weights serve one-token decoding only");
   return at::linear(x, w, b);
 }
 
@@ -348,8 +356,11 @@ static at::Tensor LmAttention(const at::Tensor& q, const at::Tensor& k, const at
 #endif
   at::Tensor qg = (q * (1.0 / std::sqrt(static_cast<double>(Dh)))).reshape({B, Hkv, G * Tq, Dh});
   // One query per row (decoding) over a short cache: the B·Hkv products are too small for a
-  // GEMM each (bmm loops over them at ~2 µs apiece), so multiply and sum elementwise instead.
-  bool small = Tq == 1 && B * H * Tk * Dh <= (int64_t(1) << 20);
+  // GEMM each (bmm loops over them at ~2 µs apiece), so multiply and sum elementwise instead —
+  // but only while each product (G·Tk·Dh multiply-adds) is small and there are many of them: the
+  // elementwise form costs ~0.4 ns per multiply-add against ~2 µs per product for bmm (libtorch
+  // 1.13, one thread: B 32, Hkv 2, G 2, Dh 32: Tk 20 57 vs 113 µs, Tk 100 190 vs 149 µs)
+  bool small = Tq == 1 && G * Tk * Dh <= 4096 && B * Hkv >= 8;
   at::Tensor scores = small ? (qg.unsqueeze(3) * k.unsqueeze(2)).sum(-1).view({B, Hkv, G, Tq, Tk})   // (B,Hkv,G,1,Tk)
                             : at::matmul(qg, k.transpose(-2, -1)).view({B, Hkv, G, Tq, Tk});
   at::Tensor allowed;
@@ -376,11 +387,12 @@ static c10::optional<at::Tensor> Opt(const at::Tensor& t) { return t.defined() ?
 static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Tensor>& w, const at::Tensor& cos, const at::Tensor& sin,
                                    const c10::optional<at::Tensor>& keyMask, const c10::optional<at::Tensor>& kCache,
                                    const c10::optional<at::Tensor>& vCache, int64_t start, int64_t H, int64_t Hkv, double eps,
-                                   const at::Tensor& writeCols = at::Tensor(), int64_t span = 0, const at::Tensor& blocked = at::Tensor()) {
+                                   const at::Tensor& writeCols = at::Tensor(), int64_t span = 0, const at::Tensor& blocked = at::Tensor(),
+                                   bool wT = false) {
   int64_t B = x.size(0), Tn = x.size(1);
   at::Tensor n1 = LmRmsNorm(x, w[0], eps);
-  at::Tensor q = LmLinear(n1, w[1], Opt(w[2])).view({B, Tn, H, -1});    // (B,T,H,Dh)
-  at::Tensor k = LmLinear(n1, w[3], Opt(w[4])).view({B, Tn, Hkv, -1});  // (B,T,Hkv,Dh)
+  at::Tensor q = LmLinear(n1, w[1], Opt(w[2]), wT).view({B, Tn, H, -1});    // (B,T,H,Dh)
+  at::Tensor k = LmLinear(n1, w[3], Opt(w[4]), wT).view({B, Tn, Hkv, -1});  // (B,T,Hkv,Dh)
   if (w[16].defined()) {
     q = LmRmsNorm(q, w[16], eps);
     k = LmRmsNorm(k, w[17], eps);
@@ -401,7 +413,7 @@ static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Te
     q = LmRope(q.transpose(1, 2), cos, sin);  // (B,H,T,Dh)
     k = LmRope(k.transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
   }
-  at::Tensor v = LmLinear(n1, w[5], Opt(w[6])).view({B, Tn, Hkv, -1}).transpose(1, 2);  // (B,Hkv,T,Dh)
+  at::Tensor v = LmLinear(n1, w[5], Opt(w[6]), wT).view({B, Tn, Hkv, -1}).transpose(1, 2);  // (B,Hkv,T,Dh)
   if (kCache && vCache && writeCols.defined()) {
     // one new token per row, written at that row's own column (caches (≥B,Hkv,Tmax,Dh): rows [0,B) are used)
     at::Tensor idx = writeCols.view({B, 1, 1, 1}).expand({B, Hkv, 1, k.size(3)});
@@ -417,10 +429,10 @@ static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Te
     v = vCache->narrow(2, 0, start + Tn);
   }
   at::Tensor o = LmAttention(q, k, v, keyMask, blocked);                                // (B,H,T,Dh)
-  at::Tensor h = x + LmLinear(o.transpose(1, 2).reshape({B, Tn, -1}), w[7], Opt(w[8]));  // (B,T,D)
+  at::Tensor h = x + LmLinear(o.transpose(1, 2).reshape({B, Tn, -1}), w[7], Opt(w[8]), wT);  // (B,T,D)
   at::Tensor n2 = LmRmsNorm(h, w[9], eps);
-  at::Tensor m = at::silu(LmLinear(n2, w[10], Opt(w[11]))) * LmLinear(n2, w[12], Opt(w[13]));  // (B,T,I)
-  return h + LmLinear(m, w[14], Opt(w[15]));
+  at::Tensor m = at::silu(LmLinear(n2, w[10], Opt(w[11]), wT)) * LmLinear(n2, w[12], Opt(w[13]), wT);  // (B,T,I)
+  return h + LmLinear(m, w[14], Opt(w[15]), wT);
 }
 
 // Activation (gradient) checkpointing of one layer (Chen et al. 2016, "Training Deep Nets with
@@ -528,12 +540,14 @@ static Napi::Value decoderLayer(const Napi::CallbackInfo& info) {
 
 // decodeStep(tokens (B) int64, cols (B) int64, span, embedW (V,D), layerWeights (L·18 array, as decoderLayer's),
 //            normW (D), lmHeadW (V,D), cosTable (P,Dh), sinTable (P,Dh), kCaches[L], vCaches[L], H, Hkv, eps,
-//            temperature, topP, topK, greedy, rngStates | null) -> [tokens (B) int64, logp (B) float32], on the CPU
+//            temperature, topP, topK, greedy, rngStates | null, transposed?) -> [tokens (B) int64, logp (B) float32], on the CPU
 // One decoding step of the whole model for B rows, each with its own cache length (continuous
 // batching): row r's input token sits at position cols[r] (= the number of tokens before it in
 // its sequence, which start at column 0 of the caches, (≥B,Hkv,Tmax,Dh), rows [0,B) in use); its
 // keys/values are written at column cols[r] and it attends to columns 0 … cols[r]. span = max(cols) + 1.
 // Then the final norm, lm_head on these B positions only, and the draw of sampleNext.
+// transposed: the seven linear weights of every layer and lmHeadW come as (in,out) contiguous
+// copies (CausalLM.decodeWeights, made once per generate call): see LmLinear.
 static Napi::Value decodeStep(const Napi::CallbackInfo& info) {
   c10::NoGradGuard ng;
   at::Tensor embedW = T(info, 3);
@@ -556,13 +570,34 @@ static Napi::Value decodeStep(const Napi::CallbackInfo& info) {
   sn = at::cat({-sn.narrow(-1, 0, Dh / 2), sn.narrow(-1, Dh / 2, Dh / 2)}, -1);  // signed: see DecoderLayerImpl
   at::Tensor blocked = at::arange(span, cols.options()).view({1, span}) > cols.view({Bn, 1});  // (Bn,span): keys past the row's own
   c10::optional<at::Tensor> keyMask;
+  bool wT = info.Length() > 19 && !IsNull(info, 19) && B(info, 19);
+  // A step whose weights fit the last-level cache runs on one intra-op thread: its ops are too
+  // small to split, and OpenMP's fork/join on each op larger than ATen's grain size then costs
+  // more than it saves (measured on 2 cores, B 32, 48 steps: D 64 1.06 vs 1.54 ms/step, D 128
+  // 2.48 vs 3.60; D 256, 16 MB of weights, 8.85 vs 8.65). The caller's thread count is restored.
+  int64_t weightBytes = T(info, 6).numel() * T(info, 6).element_size();
+  for (uint32_t k = 0; k < wa.Length(); k++) {
+    Napi::Value e = wa.Get(k);
+    if (e.IsObject() && e.As<Napi::Object>().InstanceOf(NTensor::constructor->Value())) {
+      const at::Tensor& t = NTensor::Unwrap(e.As<Napi::Object>())->tensor;
+      if (t.dim() == 2) weightBytes += t.numel() * t.element_size();
+    }
+  }
+  struct ThreadsGuard {
+    int prev = 0;
+    ~ThreadsGuard() { if (prev > 0) at::set_num_threads(prev); }
+  } threads;
+  if (dev.is_cpu() && weightBytes <= (int64_t(8) << 20) && at::get_num_threads() > 1) {
+    threads.prev = at::get_num_threads();
+    at::set_num_threads(1);
+  }
   at::Tensor x = at::embedding(embedW, tokens.view({Bn, 1}));  // (Bn,1,D)
   for (size_t l = 0; l < L; l++) {
     std::vector<at::Tensor> w = LayerWeights(info.Env(), wa, static_cast<uint32_t>(18 * l), "decodeStep");
-    x = DecoderLayerImpl(x, w, cs, sn, keyMask, kC[l], vC[l], 0, H, Hkv, eps, cols, span, blocked);
+    x = DecoderLayerImpl(x, w, cs, sn, keyMask, kC[l], vC[l], 0, H, Hkv, eps, cols, span, blocked, wT);
   }
   at::Tensor h = LmRmsNorm(x.view({Bn, -1}), T(info, 5), eps);
-  at::Tensor logits = at::linear(h, T(info, 6));  // (Bn,V)
+  at::Tensor logits = wT ? at::mm(h, T(info, 6)) : at::linear(h, T(info, 6));  // (Bn,V)
   c10::optional<at::Tensor> u;
   if (info.Length() > 18 && !IsNull(info, 18)) {
     auto states = Tensors(info, 18);

@@ -297,7 +297,14 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
   const Lmax = Math.max(...prompts.map((p) => p.length));
   const i64 = (xs: number[]) => torch.tensor(BigInt64Array.from(xs, BigInt));
   noGrad(() => {
-    const cache = new KVCache(model.config, S, Lmax + o.maxNew, model.dtype, 'prealloc', dev);
+    const weights = model.decodeWeights(); // transposed copies for few-row products (small models on the CPU)
+    let cache: KVCache;
+    try {
+      cache = new KVCache(model.config, S, Lmax + o.maxNew, model.dtype, 'prealloc', dev);
+    } catch (e) {
+      weights.dispose();
+      throw e;
+    }
     // columns a row has not written are masked, but a masked weight (0) times uninitialized memory
     // (possibly NaN) is NaN: start from zeros (compaction and admission copy only finite values)
     for (const t of [...cache.keys, ...cache.values]) t!.zero_();
@@ -370,7 +377,7 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
         const maxCol = Math.max(...cols);
         const [t, lp] = torch.tidy(() => {
           const groups = states ? { rngStates: rows.map((r) => states[r]!) } : {};
-          return model.decodeStep(i64(last), i64(cols), maxCol, cache, { ...o.sampling, ...groups }).map((x) => keep(x)) as [Tensor, Tensor];
+          return model.decodeStep(i64(last), i64(cols), maxCol, cache, { ...o.sampling, ...groups, weights }).map((x) => keep(x)) as [Tensor, Tensor];
         });
         o.onStep?.(step++, B);
         for (let r = 0; r < B; r++) cols[r]!++;
@@ -383,6 +390,7 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
       }
     } finally {
       cache.dispose();
+      weights.dispose();
       states?.forEach((x) => x?.dispose());
     }
   });

@@ -5,7 +5,7 @@
 export { parseConfig, makeConfig, countParameters, ConfigError, SUPPORTED_MODEL_TYPES } from './config.js';
 export type { LMConfig, ConfigSpec, ModelType, RopeScaling } from './config.js';
 export { CausalLM, DecoderLayer, positionIdsFromMask, layerReference } from './model.js';
-export type { CausalLMOptions, ForwardOptions, Init } from './model.js';
+export type { CausalLMOptions, DecodeWeights, ForwardOptions, Init } from './model.js';
 export { KVCache, type KVCacheMode } from './kvcache.js';
 export { Tokenizer, TokenizerError, TOKENIZER_FILES, type ChatMessage } from './tokenizer.js';
 export { loadPretrained, loadModel, loadConfig, loadGenerationConfig, savePretrained, CheckpointError } from './checkpoint.js';

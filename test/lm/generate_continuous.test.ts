@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as torch from '../../src/torch/index.js';
 import { noGrad, tidy } from '../../src/torch/index.js';
-import { generate, logprobs, packSequences, type CausalLM, type Sample } from '../../src/lm/index.js';
+import { generate, KVCache, logprobs, packSequences, type CausalLM, type Sample } from '../../src/lm/index.js';
 import { randomPrompts, tinyModel } from './fixtures.js';
 
 // lengths 5, 2, 8, 3, 11, 1: rows of very different ages share the batch
@@ -141,5 +141,40 @@ test('continuous batching: option errors, and no live tensors left behind', () =
   assert.throws(() => generate(m, [[1], []], { maxNewTokens: 2 }), /prompt 1 is empty/);
   assert.throws(() => generate(m, [[1]], { maxNewTokens: 2, seeds: [-1] }), /seeds\[0\] must be an integer in \[0, 2\^32\)/);
   assert.equal(torch.memory().tensors, start);
+  m.dispose();
+});
+
+test('decodeWeights: transposed (in, out) copies give the same draws as the weights as they are (float64)', () => {
+  const m = tinyModel({}, 'float64');
+  const own = m.decodeWeights(), asIs = m.decodeWeights({ maxTransposeBytes: 0 });
+  assert.equal(own.transposed, true, 'a tiny CPU model decodes with transposed copies');
+  assert.equal(asIs.transposed, false);
+  own.dispose();
+  asIs.dispose();
+  const run = (maxTransposeBytes?: number): Sample[] => {
+    const orig = m.decodeWeights.bind(m);
+    m.decodeWeights = () => orig(maxTransposeBytes === undefined ? {} : { maxTransposeBytes });
+    try {
+      return generate(m, PROMPTS, { n: 3, maxNewTokens: 12, seed: 5, maxBatchRows: 4, stopTokenIds: [3, 5, 7, 11] });
+    } finally {
+      m.decodeWeights = orig;
+    }
+  };
+  const a = run(), b = run(0);
+  let maxDiff = 0;
+  a.forEach((s, i) => {
+    assert.deepEqual(s.tokenIds, b[i]!.tokenIds, `sample ${i}: same tokens`);
+    s.logprobs.forEach((lp, j) => (maxDiff = Math.max(maxDiff, Math.abs(lp - b[i]!.logprobs[j]!))));
+  });
+  console.log(`transposed vs as-is decode weights: ${a.reduce((x, s) => x + s.tokenIds.length, 0)} tokens equal, max |Δ log-prob| = ${maxDiff.toExponential(2)} (tol 1e-12)`);
+  assert.ok(maxDiff <= 1e-12, `max |Δ log-prob| ${maxDiff}`);
+  const other = tinyModel({}, 'float64');
+  const w = other.decodeWeights();
+  const cache = new KVCache(m.config, 1, 4, m.dtype, 'prealloc', 'cpu');
+  assert.throws(() => m.decodeStep(torch.tensor(BigInt64Array.from([1n])), torch.tensor(BigInt64Array.from([0n])), 0, cache, { temperature: 1, topP: 1, topK: 0, greedy: true, weights: w }),
+    /decode weights belong to another model/);
+  cache.dispose();
+  w.dispose();
+  other.dispose();
   m.dispose();
 });
