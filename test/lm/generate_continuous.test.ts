@@ -178,3 +178,43 @@ test('decodeWeights: transposed (in, out) copies give the same draws as the weig
   other.dispose();
   m.dispose();
 });
+
+test('sampleNext over a large vocabulary (the two-level draw, and the flat one where V has no divisor near √V) = the inverse CDF computed in float64 by hand', () => {
+  // u = the row generator's first draw (RowUniforms: at::rand on a generator in that state);
+  // the token = the first index whose cumulative weight exceeds u·Σw, accumulated here one by one
+  for (const [V, topK] of [[16384, 0], [151936, 0], [16384, 50], [8209, 0]] as const) {
+    const B = 6;
+    torch.manualSeed(V + topK);
+    const logits = torch.randn([B, V]).mul(3);
+    const z = logits.toFlatArray();
+    const seeds = Array.from({ length: B }, (_, r) => 1000 + r);
+    const states = seeds.map((x) => torch.rngStateForSeed(x));
+    const [tok, lp] = torch.sampleNext(logits, { temperature: 1, topK, rngStates: states });
+    const got = Array.from(tok.data() as BigInt64Array, Number), gotLp = lp.toFlatArray();
+    let maxLp = 0;
+    for (let r = 0; r < B; r++) {
+      torch.manualSeed(seeds[r]!);
+      const u = tidy(() => torch.rand([1], { dtype: 'float64' }).item());
+      const row = z.slice(r * V, (r + 1) * V);
+      const mx = row.reduce((a, x) => Math.max(a, x), -Infinity);
+      const e = row.map((x) => Math.exp(x - mx));
+      const kth = topK ? [...row].sort((a, b) => b - a)[topK - 1]! : -Infinity;
+      const w = e.map((x, i) => (row[i]! >= kth ? x : 0));
+      const total = w.reduce((a, x) => a + x, 0);
+      let acc = 0, want = V - 1;
+      for (let i = 0; i < V; i++) {
+        acc += w[i]!;
+        if (acc > u * total) {
+          want = i;
+          break;
+        }
+      }
+      assert.equal(got[r], want, `V ${V} top-k ${topK} row ${r}: token`);
+      const logZ = mx + Math.log(e.reduce((a, x) => a + x, 0));
+      maxLp = Math.max(maxLp, Math.abs(gotLp[r]! - (row[want]! - logZ)));
+    }
+    console.log(`V ${V}, top-k ${topK}: ${B} rows drew the hand-computed inverse-CDF token; max |Δ log-prob| = ${maxLp.toExponential(2)} (tol 1e-5)`);
+    assert.ok(maxLp <= 1e-5, `log-prob off by ${maxLp}`);
+    torch.dispose([logits, tok, lp, ...states]);
+  }
+});
