@@ -568,6 +568,7 @@ static Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
 static Napi::Value version(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("libtorch", std::string(TORCH_VERSION));
+  o.Set("mkl", at::globalContext().hasMKL());  // the BLAS behind CPU GEMMs: MKL, else (Debian's build) OpenBLAS
 #ifdef PRIME_HAS_CUDA
   o.Set("cuda", true);
 #else

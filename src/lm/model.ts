@@ -319,19 +319,20 @@ export class CausalLM extends Module {
 
   /**
    * The weights `decodeStep` reads, prepared once for a run of decoding steps (generate makes one
-   * per call; dispose it after, and make a new one after the weights change). On the CPU, when
-   * the linear weights (with lm_head) take at most `maxTransposeBytes` (default 256 MiB), they
-   * are copied transposed, (in, out) contiguous, so each few-row product runs as BLAS's
-   * no-transpose GEMM: 10–35% faster per product in OpenBLAS at the demo's and the ~25M bench
-   * shapes (see LmLinear in native/src/nn.cc), for a second copy of those weights while decoding.
-   * Larger models (a 151,936-token lm_head alone is 545 MB) and CUDA use the weights as they are.
+   * per call; dispose it after, and make a new one after the weights change). On the CPU with
+   * OpenBLAS, when the linear weights (with lm_head) take at most `maxTransposeBytes` (default
+   * 256 MiB), they are copied transposed, (in, out) contiguous, so each few-row product runs as
+   * BLAS's no-transpose GEMM: 10–35% faster per product at the demo's and the ~25M bench shapes
+   * (see LmLinear in native/src/nn.cc), for a second copy of those weights while decoding.
+   * Larger models (a 151,936-token lm_head alone is 545 MB), CUDA and MKL builds (libtorch 2.x
+   * from PyPI, where the copies measured level or slower) use the weights as they are.
    */
   decodeWeights(o: { maxTransposeBytes?: number } = {}): DecodeWeights {
     const linear = [1, 3, 5, 7, 10, 12, 14];
     const per = this.model.layers.items.map((l) => l.nativeWeights());
     const bytes = (t: Tensor) => t.numel * (t.dtype === 'float64' ? 8 : t.dtype === 'float32' ? 4 : 2);
     const total = per.reduce((a, w) => a + linear.reduce((b, i) => b + bytes(w[i]!), 0), 0) + bytes(this.lmHeadWeight);
-    const transposed = this.#device === 'cpu' && total <= (o.maxTransposeBytes ?? 256 * 2 ** 20);
+    const transposed = this.#device === 'cpu' && !torch.version().mkl && total <= (o.maxTransposeBytes ?? 256 * 2 ** 20);
     const owned: Tensor[] = [];
     const tr = (t: Tensor): Tensor => {
       const x = torch.tidy(() => noGrad(() => t.t().contiguous()));

@@ -127,7 +127,8 @@ export const memory = (): { tensors: number; bytes: number } => N.memory();
  */
 export const cachedMemory = (): number => N.cachedMemory();
 export const emptyCache = (): void => N.emptyCache();
-export const version = (): { libtorch: string; cuda: boolean } => N.version();
+/** libtorch's version, whether this build has CUDA, and whether its CPU GEMMs run on MKL (else OpenBLAS here). */
+export const version = (): { libtorch: string; cuda: boolean; mkl: boolean } => N.version();
 export const cudaAvailable = (): boolean => N.cudaAvailable();
 /**
  * The attention kernel of prime-ts/lm's fused decoder layer for multi-token queries (prefill,

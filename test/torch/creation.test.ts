@@ -170,5 +170,6 @@ test('version and device queries', () => {
   const v = torch.version();
   assert.match(v.libtorch, /^\d+\.\d+/);
   assert.equal(typeof v.cuda, 'boolean');
+  assert.equal(typeof v.mkl, 'boolean');
   assert.equal(typeof torch.cudaAvailable(), 'boolean');
 });
