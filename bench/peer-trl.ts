@@ -136,6 +136,9 @@ async function runPrime(method: Method, round: number): Promise<Run> {
     trainer: { total_steps: STEPS + 1, save_every: 0, seed: SEED + round, log_every: 1, output_dir: path.join(work, `prime-${method}-${round}`) },
   } as never);
   const t = await PrimeTrainer.create(cfg, { log: () => {}, sharedPrompts: SHARED });
+  // TRL's rows follow this trainer's draw order (trlData) only while it keeps every row
+  if (t.droppedLongPrompts !== 0 || t.dataset.size !== nRows)
+    throw new Error(`peer-trl: prime-ts kept ${t.dataset.size} of ${nRows} rows (${t.droppedLongPrompts} over max_prompt_length): TRL's prompt order would no longer match`);
   let sec = 0, gen = 0, tok = 0, genFlops = 0, trFlops = 0, trainSec = 0, cpu = 0;
   try {
     for (let s = 0; s <= STEPS; s++) {

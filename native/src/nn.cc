@@ -191,7 +191,9 @@ static std::vector<at::Tensor> SampleRows(const at::Tensor& logitsIn, double tem
     if (!logZ.defined()) logZ = total.log().to(at::kFloat) + mx;
     at::Tensor u = at::minimum(u0 * total, at::nextafter(total, at::zeros_like(total)));
     at::Tensor b = at::searchsorted(cdfB, u, false, true).clamp_max_(nb - 1);  // (B,1)
-    at::Tensor rest = u - (cdfB.gather(-1, b) - mass.gather(-1, b));            // (B,1)
+    // the mass before block b: the cumulative sum the search compared u against (0 for block 0)
+    at::Tensor before = at::where(b > 0, cdfB.gather(-1, (b - 1).clamp_min(0)), at::zeros_like(u));
+    at::Tensor rest = u - before;                                               // (B,1)
     at::Tensor cdfIn = wb.gather(1, b.view({Bn, 1, 1}).expand({Bn, 1, C})).view({Bn, C}).cumsum(-1, at::kDouble);  // (B,C)
     at::Tensor inTotal = cdfIn.narrow(-1, C - 1, 1);
     rest = at::minimum(rest.clamp_min(0), at::nextafter(inTotal, at::zeros_like(inTotal)));
@@ -230,7 +232,8 @@ static at::Tensor RowUniforms(std::vector<at::Tensor>& states, int64_t Bn) {
 // One exp pass serves both: e = exp(z − max z) gives logZ = max z + log Σe for the log-prob, and,
 // with the tokens outside top-k / top-p zeroed, the weights of an inverse-CDF draw: the first
 // token whose cumulative weight (float64) exceeds u·Σw, u ~ U[0, 1). That costs one cumsum and a
-// binary search per row instead of at::multinomial, which was several times slower on CPU.
+// binary search per row (for V ≥ 8192 with a block size from DrawBlock, two short ones: blocks,
+// then tokens of the drawn block) instead of at::multinomial, several times slower on CPU.
 // rngStates (B generator states): row r draws its u from generator state r (RowUniforms);
 // otherwise from libtorch's global generator.
 static Napi::Value sampleNext(const Napi::CallbackInfo& info) {
@@ -608,26 +611,6 @@ static Napi::Value decodeStep(const Napi::CallbackInfo& info) {
   at::Tensor blocked = at::arange(span, cols.options()).view({1, span}) > cols.view({Bn, 1});  // (Bn,span): keys past the row's own
   c10::optional<at::Tensor> keyMask;
   bool wT = info.Length() > 19 && !IsNull(info, 19) && B(info, 19);
-  // A step whose weights fit the last-level cache runs on one intra-op thread: its ops are too
-  // small to split, and OpenMP's fork/join on each op larger than ATen's grain size then costs
-  // more than it saves (measured on 2 cores, B 32, 48 steps: D 64 1.06 vs 1.54 ms/step, D 128
-  // 2.48 vs 3.60; D 256, 16 MB of weights, 8.85 vs 8.65). The caller's thread count is restored.
-  int64_t weightBytes = T(info, 6).numel() * T(info, 6).element_size();
-  for (uint32_t k = 0; k < wa.Length(); k++) {
-    Napi::Value e = wa.Get(k);
-    if (e.IsObject() && e.As<Napi::Object>().InstanceOf(NTensor::constructor->Value())) {
-      const at::Tensor& t = NTensor::Unwrap(e.As<Napi::Object>())->tensor;
-      if (t.dim() == 2) weightBytes += t.numel() * t.element_size();
-    }
-  }
-  struct ThreadsGuard {
-    int prev = 0;
-    ~ThreadsGuard() { if (prev > 0) at::set_num_threads(prev); }
-  } threads;
-  if (dev.is_cpu() && weightBytes <= (int64_t(8) << 20) && at::get_num_threads() > 1) {
-    threads.prev = at::get_num_threads();
-    at::set_num_threads(1);
-  }
   at::Tensor x = at::embedding(embedW, tokens.view({Bn, 1}));  // (Bn,1,D)
   for (size_t l = 0; l < L; l++) {
     std::vector<at::Tensor> w = LayerWeights(info.Env(), wa, static_cast<uint32_t>(18 * l), "decodeStep");

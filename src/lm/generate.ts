@@ -297,20 +297,18 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
   const Lmax = Math.max(...prompts.map((p) => p.length));
   const i64 = (xs: number[]) => torch.tensor(BigInt64Array.from(xs, BigInt));
   noGrad(() => {
-    const weights = model.decodeWeights(); // transposed copies for few-row products (small models on the CPU)
-    let cache: KVCache;
-    try {
-      cache = new KVCache(model.config, S, Lmax + o.maxNew, model.dtype, 'prealloc', dev);
-    } catch (e) {
-      weights.dispose();
-      throw e;
-    }
-    // columns a row has not written are masked, but a masked weight (0) times uninitialized memory
-    // (possibly NaN) is NaN: start from zeros (compaction and admission copy only finite values)
-    for (const t of [...cache.keys, ...cache.values]) t!.zero_();
+    // transposed copies for few-row products and one intra-op thread for small CPU models
+    const weights = model.decodeWeights();
+    const callerThreads = torch.getNumThreads();
+    let cache: KVCache | null = null;
     // one generator per sample (made when it enters the batch)
     const states: (Tensor | null)[] | undefined = o.seeds ? samples.map(() => null) : undefined;
     try {
+      if (weights.threads !== null) torch.setNumThreads(weights.threads);
+      const kv = (cache = new KVCache(model.config, S, Lmax + o.maxNew, model.dtype, 'prealloc', dev));
+      // columns a row has not written are masked, but a masked weight (0) times uninitialized memory
+      // (possibly NaN) is NaN: start from zeros (compaction and admission copy only finite values)
+      for (const t of [...kv.keys, ...kv.values]) t!.zero_();
       let rows: number[] = []; // cache row → sample index
       let cols: number[] = []; // cache row → position (= column) of its next input token
       let last: number[] = []; // cache row → its next input token
@@ -329,7 +327,7 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
           }
         }
         if (keepRows.length === rows.length) return;
-        if (keepRows.length) torch.tidy(() => cache.compactRows(i64(keepRows), rows.length, span));
+        if (keepRows.length) torch.tidy(() => kv.compactRows(i64(keepRows), rows.length, span));
         rows = keepRows.map((r) => rows[r]!);
         cols = keepRows.map((r) => cols[r]!);
         last = keepRows.map((r) => last[r]!);
@@ -353,7 +351,7 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
               const hidden = model.forward(ids, { attentionMask: mask, cache: tmp, maxPosition: Lu - 1 }); // (U, Lu, D)
               const lastH = hidden.view(uniq.length * Lu, -1).indexSelect(0, i64(lens.map((l, u) => u * Lu + l - 1)).to(dev)); // (U, D)
               const logits = model.logits(lastH).indexSelect(0, i64(src).to(dev)); // (k, V)
-              cache.admitRows(rows.length, tmp, i64(src), Lu);
+              kv.admitRows(rows.length, tmp, i64(src), Lu);
               const groups = states ? { rngStates: take.map((x, j) => (states[next - take.length + j] = keep(torch.rngStateForSeed(sampleSeed(o.seeds![x.promptIndex]!, x.sampleIndex))))) } : {};
               return torch.sampleNext(logits, { ...o.sampling, ...groups }).map((x) => keep(x)) as [Tensor, Tensor];
             });
@@ -377,7 +375,7 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
         const maxCol = Math.max(...cols);
         const [t, lp] = torch.tidy(() => {
           const groups = states ? { rngStates: rows.map((r) => states[r]!) } : {};
-          return model.decodeStep(i64(last), i64(cols), maxCol, cache, { ...o.sampling, ...groups, weights }).map((x) => keep(x)) as [Tensor, Tensor];
+          return model.decodeStep(i64(last), i64(cols), maxCol, kv, { ...o.sampling, ...groups, weights }).map((x) => keep(x)) as [Tensor, Tensor];
         });
         o.onStep?.(step++, B);
         for (let r = 0; r < B; r++) cols[r]!++;
@@ -389,7 +387,8 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
         }
       }
     } finally {
-      cache.dispose();
+      if (weights.threads !== null) torch.setNumThreads(callerThreads);
+      cache?.dispose();
       weights.dispose();
       states?.forEach((x) => x?.dispose());
     }

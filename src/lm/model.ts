@@ -297,7 +297,9 @@ export class CausalLM extends Module {
    * position `cols[r]` of a sequence that starts at column 0 of the cache (rows [0, B) of `cache`,
    * mode 'prealloc'); its keys/values are written at column cols[r] and it attends to columns
    * 0 … cols[r]. Then the final norm, lm_head on these B positions only, and `sampleNext`'s draw
-   * (rngStates: one generator state per row, as sampleNext's).
+   * (rngStates: one generator state per row, as sampleNext's). weights: from `decodeWeights()`
+   * (transposed copies where they are faster; its `threads` is the caller's to apply), else the
+   * model's weights as they are.
    * tokens, cols: (B) int64 (CPU or the model's device). Returns [tokens (B) int64, logp (B)
    * float32] on the CPU. No grad. The cache's `length` is not used or advanced.
    */
@@ -318,30 +320,46 @@ export class CausalLM extends Module {
   }
 
   /**
-   * The weights `decodeStep` reads, prepared once for a run of decoding steps (generate makes one
-   * per call; dispose it after, and make a new one after the weights change). On the CPU with
-   * OpenBLAS, when the linear weights (with lm_head) take at most `maxTransposeBytes` (default
-   * 256 MiB), they are copied transposed, (in, out) contiguous, so each few-row product runs as
-   * BLAS's no-transpose GEMM: 10–35% faster per product at the demo's and the ~25M bench shapes
-   * (see LmLinear in native/src/nn.cc), for a second copy of those weights while decoding.
-   * Larger models (a 151,936-token lm_head alone is 545 MB), CUDA and MKL builds (libtorch 2.x
-   * from PyPI, where the copies measured level or slower) use the weights as they are.
+   * The weights `decodeStep` reads, and the intra-op threads to decode with, prepared once for a
+   * run of decoding steps (`generate` makes one per call and disposes it after; make a new one
+   * after the weights change: the copies do not follow them). Measured on this project's 2-core
+   * machine with libtorch 1.13 (README, "Decoding at few rows"):
+   * - `transposed`: on the CPU, for float32/float64 weights, in builds without MKL (Debian's
+   *   libtorch, whose BLAS here is OpenBLAS), when the linear weights and lm_head take at most
+   *   `maxTransposeBytes` (default 256 MiB), they are copied transposed, (in, out) contiguous, so
+   *   each few-row product runs as BLAS's no-transpose GEMM: 10–35% faster per product at the
+   *   demo's and the ~25M bench shapes (LmLinear in native/src/nn.cc), for a second copy of those
+   *   weights while decoding. Larger models (a 151,936-token lm_head alone is 545 MB), CUDA, half
+   *   precision and MKL builds (the copies measured level or slower there) use the weights as
+   *   they are. `transpose: true | false` overrides the choice (CPU only).
+   * - `threads`: 1 when the weights take at most 8 MiB on the CPU and more than one intra-op
+   *   thread is set: such steps' ops are too small to split, and OpenMP's fork and join on each
+   *   op past ATen's grain size cost more than a second core saves (2 threads, 32 rows: D 64
+   *   1.06 vs 1.54 ms a step, D 128 2.48 vs 3.60; D 256, 16 MB, 8.85 vs 8.65). null: leave the
+   *   caller's count. `generate` sets it around its decoding loop and restores the count after.
    */
-  decodeWeights(o: { maxTransposeBytes?: number } = {}): DecodeWeights {
+  decodeWeights(o: { maxTransposeBytes?: number; transpose?: boolean } = {}): DecodeWeights {
     const linear = [1, 3, 5, 7, 10, 12, 14];
     const per = this.model.layers.items.map((l) => l.nativeWeights());
     const bytes = (t: Tensor) => t.numel * (t.dtype === 'float64' ? 8 : t.dtype === 'float32' ? 4 : 2);
     const total = per.reduce((a, w) => a + linear.reduce((b, i) => b + bytes(w[i]!), 0), 0) + bytes(this.lmHeadWeight);
-    const transposed = this.#device === 'cpu' && !torch.version().mkl && total <= (o.maxTransposeBytes ?? 256 * 2 ** 20);
+    const cpu = this.#device === 'cpu';
+    const transposed = cpu && (o.transpose ?? ((this.#dtype === 'float32' || this.#dtype === 'float64') && !torch.version().mkl && total <= (o.maxTransposeBytes ?? 256 * 2 ** 20)));
+    const threads = cpu && total <= 8 * 2 ** 20 && torch.getNumThreads() > 1 ? 1 : null;
     const owned: Tensor[] = [];
     const tr = (t: Tensor): Tensor => {
       const x = torch.tidy(() => noGrad(() => t.t().contiguous()));
       owned.push(x);
       return x;
     };
-    const layers = per.flatMap((w) => w.map((t, i) => (t ? (transposed && linear.includes(i) ? tr(t) : t).handle : null)));
-    const lmHead = (transposed ? tr(this.lmHeadWeight) : this.lmHeadWeight).handle;
-    return { model: this, layers, lmHead, transposed, dispose: () => torch.dispose(owned) };
+    try {
+      const layers = per.flatMap((w) => w.map((t, i) => (t ? (transposed && linear.includes(i) ? tr(t) : t).handle : null)));
+      const lmHead = (transposed ? tr(this.lmHeadWeight) : this.lmHeadWeight).handle;
+      return { model: this, layers, lmHead, transposed, threads, dispose: () => torch.dispose(owned) };
+    } catch (e) {
+      torch.dispose(owned);
+      throw e;
+    }
   }
 
   /** Logits (…, V) of hidden states (…, D): hidden · lmHeadWeightᵀ. */
@@ -363,6 +381,8 @@ export interface DecodeWeights {
   readonly lmHead: unknown;
   /** Whether the linear weights and lm_head are (in, out) copies. */
   readonly transposed: boolean;
+  /** Intra-op threads to decode with (1 for small CPU models), or null for the caller's. */
+  readonly threads: number | null;
   /** Frees the transposed copies (a no-op otherwise). */
   dispose(): void;
 }

@@ -152,17 +152,19 @@ test('decodeWeights: transposed (in, out) copies give the same draws as the weig
   assert.equal(asIs.transposed, false);
   own.dispose();
   asIs.dispose();
-  const run = (maxTransposeBytes?: number): Sample[] => {
+  const forced = m.decodeWeights({ transpose: true });
+  assert.equal(forced.transposed, true, 'transpose: true makes the copies on any CPU build');
+  forced.dispose();
+  const run = (transpose: boolean): Sample[] => {
     const orig = m.decodeWeights.bind(m);
-    m.decodeWeights = () => orig(maxTransposeBytes === undefined ? {} : { maxTransposeBytes });
+    m.decodeWeights = () => orig({ transpose });
     try {
       return generate(m, PROMPTS, { n: 3, maxNewTokens: 12, seed: 5, maxBatchRows: 4, stopTokenIds: [3, 5, 7, 11] });
     } finally {
       m.decodeWeights = orig;
     }
   };
-  const a = run(), b = run(0);
-  if (torch.version().mkl) console.log('MKL build: decodeWeights keeps the weights as they are; both runs below take that path');
+  const a = run(true), b = run(false);
   let maxDiff = 0;
   a.forEach((s, i) => {
     assert.deepEqual(s.tokenIds, b[i]!.tokenIds, `sample ${i}: same tokens`);
@@ -170,6 +172,12 @@ test('decodeWeights: transposed (in, out) copies give the same draws as the weig
   });
   console.log(`transposed vs as-is decode weights: ${a.reduce((x, s) => x + s.tokenIds.length, 0)} tokens equal, max |Δ log-prob| = ${maxDiff.toExponential(2)} (tol 1e-12)`);
   assert.ok(maxDiff <= 1e-12, `max |Δ log-prob| ${maxDiff}`);
+  // half precision keeps the weights as they are (the copies were measured in float32 only)
+  const half = tinyModel({}, 'bfloat16');
+  const hw = half.decodeWeights();
+  assert.equal(hw.transposed, false, 'bfloat16: no copies');
+  hw.dispose();
+  half.dispose();
   const other = tinyModel({}, 'float64');
   const w = other.decodeWeights();
   const cache = new KVCache(m.config, 1, 4, m.dtype, 'prealloc', 'cpu');
@@ -218,5 +226,31 @@ test('sampleNext over a large vocabulary (the two-level draw, and the flat one w
     console.log(`V ${V}, top-k ${topK}: ${B} rows drew the hand-computed inverse-CDF token; max |Δ log-prob| = ${maxLp.toExponential(2)} (tol 1e-5)`);
     assert.ok(maxLp <= 1e-5, `log-prob off by ${maxLp}`);
     torch.dispose([logits, tok, lp, ...states]);
+  }
+});
+
+test('generate decodes a small CPU model on one intra-op thread and restores the caller\'s count, also when it throws', () => {
+  const m = tinyModel();
+  const before = torch.getNumThreads();
+  try {
+    torch.setNumThreads(2);
+    const w = m.decodeWeights();
+    assert.equal(w.threads, 1, 'weights ≤ 8 MiB on the CPU with 2 threads set: decode on 1');
+    w.dispose();
+    let seen = 0;
+    generate(m, PROMPTS, { maxNewTokens: 3, greedy: true, onStep: () => (seen = torch.getNumThreads()) });
+    assert.equal(seen, 1, 'threads while decoding');
+    assert.equal(torch.getNumThreads(), 2, 'restored after');
+    // non-finite logits make generate throw mid-loop (it names the sample): the count is restored too
+    noGrad(() => m.lmHeadWeight.fill_(Number.NaN));
+    assert.throws(() => generate(m, PROMPTS, { maxNewTokens: 3, temperature: 1, seed: 1 }), /logits are not finite/);
+    assert.equal(torch.getNumThreads(), 2, 'restored after a throw');
+    torch.setNumThreads(1);
+    const one = m.decodeWeights();
+    assert.equal(one.threads, null, 'already one thread: nothing to change');
+    one.dispose();
+  } finally {
+    torch.setNumThreads(before);
+    m.dispose();
   }
 });
