@@ -254,3 +254,27 @@ test('generate decodes a small CPU model on one intra-op thread and restores the
     m.dispose();
   }
 });
+
+test('a 64 MiB lm_head decodes in vocabulary blocks: greedy tokens and log-probs = full forward passes (float64)', () => {
+  // 8192 × 1024 float64 = 64 MiB: decodeStep's blocked lm_head (BlockedLmHead in native/src/nn.cc)
+  const m = tinyModel({ vocabSize: 8192, hiddenSize: 1024, intermediateSize: 64, numLayers: 1, numHeads: 8, numKvHeads: 4 }, 'float64', 3, 0.05);
+  const prompts = randomPrompts([5, 9, 3], 8192, 7);
+  const orig = m.decodeWeights.bind(m);
+  m.decodeWeights = () => orig({ transpose: false }); // the blocked product serves the weights as they are
+  const out = generate(m, prompts, { maxNewTokens: 4, greedy: true });
+  m.decodeWeights = orig;
+  let maxDiff = 0;
+  prompts.forEach((p, i) => {
+    const seq = [...p];
+    for (let t = 0; t < 4; t++) {
+      const z = nextLogits(m, seq);
+      const id = argmax(z);
+      assert.equal(out[i]!.tokenIds[t], id, `prompt ${i} token ${t}`);
+      maxDiff = Math.max(maxDiff, Math.abs(out[i]!.logprobs[t]! - logSoftmaxAt(z, id)));
+      seq.push(id);
+    }
+  });
+  console.log(`blocked lm_head (8192 × 1024 float64): 12 greedy tokens = full-forward argmax; max |Δ log-prob| = ${maxDiff.toExponential(2)} (tol 1e-6: sampled log-probs are float32)`);
+  assert.ok(maxDiff <= 1e-6, `max |Δ log-prob| ${maxDiff}`);
+  m.dispose();
+});
