@@ -123,14 +123,14 @@ static Napi::Value entropyFromLogits(const Napi::CallbackInfo& info) {
   return Wrap(info.Env(), -(logp.exp() * logp.clamp_min(lowest)).sum(-1));
 }
 
-// Block size of sampleNext's two-level draw for a vocabulary of V tokens: the divisor of V
-// nearest √V within [√V/8, 8√V], for V ≥ 8192; 0 (one flat cumulative sum) otherwise.
+// Block size C of sampleNext's two-level draw for a vocabulary of V tokens: the divisor of V
+// nearest √V within [√V/8, 8√V], for V ≥ 8192; otherwise V (one block: a flat cumulative sum).
 static int64_t DrawBlock(int64_t V) {
-  if (V < 8192) return 0;
+  if (V < 8192) return V;
   double r = std::sqrt(static_cast<double>(V));
-  int64_t best = 0;
-  for (int64_t c = static_cast<int64_t>(r / 8); c <= static_cast<int64_t>(8 * r); c++)
-    if (c > 1 && V % c == 0 && (best == 0 || std::abs(std::log(c / r)) < std::abs(std::log(best / r)))) best = c;
+  int64_t best = V;
+  for (int64_t c = std::max<int64_t>(2, static_cast<int64_t>(r / 8)); c <= static_cast<int64_t>(8 * r); c++)
+    if (V % c == 0 && std::abs(std::log(c / r)) < std::abs(std::log(best / r))) best = c;
   return best;
 }
 
@@ -150,10 +150,6 @@ static std::vector<at::Tensor> SampleRows(const at::Tensor& logitsIn, double tem
   at::Tensor scaled = temp == 1.0 ? logits : logits / temp;
   at::Tensor mx = std::get<0>(scaled.max(-1, true));                          // (B,1)
   at::Tensor e = (scaled - mx).exp_();                                         // (B,V)
-  int64_t C = DrawBlock(V);
-  bool restricted = (topK > 0 && topK < V) || topP < 1.0;
-  // log Σe: here, or from the two-level draw's block masses when they are those of e
-  at::Tensor logZ = restricted || C == 0 ? e.sum(-1, true, at::kDouble).log_().to(at::kFloat) + mx : at::Tensor();  // (B,1)
   at::Tensor w = e;
   if (topK > 0 && topK < V) {
     at::Tensor kth = std::get<0>(at::topk(scaled, topK, -1)).narrow(-1, topK - 1, 1);
@@ -169,37 +165,34 @@ static std::vector<at::Tensor> SampleRows(const at::Tensor& logitsIn, double tem
   }
   at::TensorOptions f64 = logits.options().dtype(at::kDouble);
   at::Tensor u0 = uIn ? uIn->to(f64).view({Bn, 1}) : at::rand({Bn, 1}, f64);
-  if (C == 0) {
-    at::Tensor cdf = w.cumsum(-1, at::kDouble);                                // (B,V)
-    at::Tensor total = cdf.narrow(-1, V - 1, 1);                               // (B,1)
-    // u·Σw < Σw also after rounding, so the draw never lands past the last token of nonzero weight
-    at::Tensor u = at::minimum(u0 * total, at::nextafter(total, at::zeros_like(total)));
-    // non-finite logits (NaN weights, an overflow) leave a NaN cdf, where searchsorted answers V:
-    // keep the id in range; its log-prob is NaN, which the caller reports (generate names the sample)
-    tokens = at::searchsorted(cdf, u, false, true).squeeze(-1).clamp_max_(V - 1);
-  } else {
-    // The same inverse-CDF draw in two levels, without a cumulative sum over the whole vocabulary
-    // (2.7 of sampleNext's 8.2 ms at B 16, V 151,936): the V/C blocks of C tokens by their mass,
-    // then the tokens of the drawn block by the rest of u·Σw. A block is drawn only when its
-    // cumulative mass rises past u (so it has weight), and the rest is kept below the block's
-    // mass, so the token drawn has nonzero weight; exact arithmetic gives the flat draw's token.
-    int64_t nb = V / C;
-    at::Tensor wb = w.view({Bn, nb, C});
-    at::Tensor mass = wb.sum(-1, false, at::kDouble);                          // (B,nb)
-    at::Tensor cdfB = mass.cumsum(-1);                                         // (B,nb)
-    at::Tensor total = cdfB.narrow(-1, nb - 1, 1);                             // (B,1)
-    if (!logZ.defined()) logZ = total.log().to(at::kFloat) + mx;
-    at::Tensor u = at::minimum(u0 * total, at::nextafter(total, at::zeros_like(total)));
-    at::Tensor b = at::searchsorted(cdfB, u, false, true).clamp_max_(nb - 1);  // (B,1)
-    // the mass before block b: the cumulative sum the search compared u against (0 for block 0)
-    at::Tensor before = at::where(b > 0, cdfB.gather(-1, (b - 1).clamp_min(0)), at::zeros_like(u));
-    at::Tensor rest = u - before;                                               // (B,1)
-    at::Tensor cdfIn = wb.gather(1, b.view({Bn, 1, 1}).expand({Bn, 1, C})).view({Bn, C}).cumsum(-1, at::kDouble);  // (B,C)
-    at::Tensor inTotal = cdfIn.narrow(-1, C - 1, 1);
-    rest = at::minimum(rest.clamp_min(0), at::nextafter(inTotal, at::zeros_like(inTotal)));
-    at::Tensor j = at::searchsorted(cdfIn, rest, false, true).clamp_max_(C - 1);
-    tokens = (b * C + j).squeeze(-1);
-  }
+  // x kept below `total` also after rounding, so a draw never lands past the last token of nonzero weight
+  auto below = [](const at::Tensor& x, const at::Tensor& total) { return at::minimum(x, at::nextafter(total, at::zeros_like(total))); };
+  // The inverse-CDF draw in two levels, without a cumulative sum over the whole vocabulary (2.7
+  // of sampleNext's 8.2 ms at B 16, V 151,936): the V/C blocks of C tokens by their mass, then
+  // the tokens of the drawn block by the rest of u·Σw (one block, C = V, is the flat draw). A
+  // block is drawn only when its cumulative mass rises past u (so it has weight), and the rest is
+  // kept below the block's mass, so the token drawn has nonzero weight; exact arithmetic gives
+  // the flat draw's token. Non-finite logits (NaN weights, an overflow) leave NaN masses, where
+  // searchsorted answers past the end: ids are clamped into range; the log-prob is NaN, which the
+  // caller reports (generate names the sample).
+  int64_t C = DrawBlock(V), nb = V / C;
+  at::Tensor wb = w.view({Bn, nb, C});
+  at::Tensor mass = wb.sum(-1, false, at::kDouble);                            // (B,nb)
+  at::Tensor cdfB = mass.cumsum(-1);                                           // (B,nb)
+  at::Tensor total = cdfB.narrow(-1, nb - 1, 1);                               // (B,1)
+  // log Σe: from the block masses when they are those of e (no top-k / top-p)
+  bool restricted = (topK > 0 && topK < V) || topP < 1.0;
+  at::Tensor logZ = (restricted ? e.sum(-1, true, at::kDouble) : total).log().to(at::kFloat) + mx;  // (B,1)
+  at::Tensor u = below(u0 * total, total);
+  at::Tensor b = at::searchsorted(cdfB, u, false, true).clamp_max_(nb - 1);    // (B,1)
+  at::Tensor inBlock = nb == 1 ? w : wb.gather(1, b.view({Bn, 1, 1}).expand({Bn, 1, C})).view({Bn, C});
+  at::Tensor cdfIn = inBlock.cumsum(-1, at::kDouble);                          // (B,C)
+  at::Tensor inTotal = cdfIn.narrow(-1, C - 1, 1);
+  // the rest of u past the blocks before b (the cumulative mass the search compared u against; 0 before block 0)
+  at::Tensor before = at::constant_pad_nd(cdfB, {1, 0}, 0).gather(-1, b);
+  at::Tensor rest = below((u - before).clamp_min(0), inTotal);
+  at::Tensor j = at::searchsorted(cdfIn, rest, false, true).clamp_max_(C - 1);
+  tokens = (b * C + j).squeeze(-1);
   at::Tensor logp = scaled.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - logZ.squeeze(-1);
   return {tokens, logp};
 }

@@ -341,7 +341,7 @@ export class CausalLM extends Module {
   decodeWeights(o: { maxTransposeBytes?: number; transpose?: boolean } = {}): DecodeWeights {
     const linear = [1, 3, 5, 7, 10, 12, 14];
     const per = this.model.layers.items.map((l) => l.nativeWeights());
-    const bytes = (t: Tensor) => t.numel * (t.dtype === 'float64' ? 8 : t.dtype === 'float32' ? 4 : 2);
+    const bytes = (t: Tensor) => t.numel * torch.DTYPE_BYTES[t.dtype];
     const total = per.reduce((a, w) => a + linear.reduce((b, i) => b + bytes(w[i]!), 0), 0) + bytes(this.lmHeadWeight);
     const cpu = this.#device === 'cpu';
     const transposed = cpu && (o.transpose ?? ((this.#dtype === 'float32' || this.#dtype === 'float64') && !torch.version().mkl && total <= (o.maxTransposeBytes ?? 256 * 2 ** 20)));

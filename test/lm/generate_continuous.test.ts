@@ -144,6 +144,17 @@ test('continuous batching: option errors, and no live tensors left behind', () =
   m.dispose();
 });
 
+/** Runs fn with `generate`'s decodeWeights() on model m forced to make (or not make) transposed copies. */
+function withTranspose<R>(m: CausalLM, transpose: boolean, fn: () => R): R {
+  const orig = m.decodeWeights.bind(m);
+  m.decodeWeights = () => orig({ transpose });
+  try {
+    return fn();
+  } finally {
+    m.decodeWeights = orig;
+  }
+}
+
 test('decodeWeights: transposed (in, out) copies give the same draws as the weights as they are (float64)', () => {
   const m = tinyModel({}, 'float64');
   const own = m.decodeWeights(), asIs = m.decodeWeights({ maxTransposeBytes: 0 });
@@ -155,15 +166,8 @@ test('decodeWeights: transposed (in, out) copies give the same draws as the weig
   const forced = m.decodeWeights({ transpose: true });
   assert.equal(forced.transposed, true, 'transpose: true makes the copies on any CPU build');
   forced.dispose();
-  const run = (transpose: boolean): Sample[] => {
-    const orig = m.decodeWeights.bind(m);
-    m.decodeWeights = () => orig({ transpose });
-    try {
-      return generate(m, PROMPTS, { n: 3, maxNewTokens: 12, seed: 5, maxBatchRows: 4, stopTokenIds: [3, 5, 7, 11] });
-    } finally {
-      m.decodeWeights = orig;
-    }
-  };
+  const run = (transpose: boolean): Sample[] =>
+    withTranspose(m, transpose, () => generate(m, PROMPTS, { n: 3, maxNewTokens: 12, seed: 5, maxBatchRows: 4, stopTokenIds: [3, 5, 7, 11] }));
   const a = run(true), b = run(false);
   let maxDiff = 0;
   a.forEach((s, i) => {
@@ -259,10 +263,8 @@ test('a 64 MiB lm_head decodes in vocabulary blocks: greedy tokens and log-probs
   // 8192 × 1024 float64 = 64 MiB: decodeStep's blocked lm_head (BlockedLmHead in native/src/nn.cc)
   const m = tinyModel({ vocabSize: 8192, hiddenSize: 1024, intermediateSize: 64, numLayers: 1, numHeads: 8, numKvHeads: 4 }, 'float64', 3, 0.05);
   const prompts = randomPrompts([5, 9, 3], 8192, 7);
-  const orig = m.decodeWeights.bind(m);
-  m.decodeWeights = () => orig({ transpose: false }); // the blocked product serves the weights as they are
-  const out = generate(m, prompts, { maxNewTokens: 4, greedy: true });
-  m.decodeWeights = orig;
+  // the blocked product serves the weights as they are
+  const out = withTranspose(m, false, () => generate(m, prompts, { maxNewTokens: 4, greedy: true }));
   let maxDiff = 0;
   prompts.forEach((p, i) => {
     const seq = [...p];
