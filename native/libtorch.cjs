@@ -1,5 +1,5 @@
 // Locates libtorch for binding.gyp and prints one gyp value, chosen by argv[2]:
-//   include | libdir | libs | defines | std
+//   include | libdir | libs | defines | std | openmp
 // Order: $LIBTORCH (an official libtorch, CPU or CUDA, >= 1.13; or `venv`: the libtorch inside
 // the PyPI torch wheel of the project's .venv), then Debian's multiarch location
 // (`apt-get install libtorch-dev`). The C++ ABI flag is read from the libtorch's own
@@ -125,6 +125,13 @@ else if (what === 'libs') {
   const defs = [`_GLIBCXX_USE_CXX11_ABI=${abi}`];
   if (cuda) defs.push('PRIME_HAS_CUDA=1');
   console.log(defs.join(' '));
+} else if (what === 'openmp') {
+  // ATen's parallel_for is a header template whose `#pragma omp parallel` our own code compiles:
+  // without -fopenmp it runs serially. Only where libtorch uses the system's libgomp (Debian's):
+  // a wheel or an official zip bundles its own renamed copy, and a second OpenMP runtime would
+  // run our parallel regions on a second thread pool (there ATen's own kernels keep their threads).
+  const bundled = fs.readdirSync(lt.libdir).some((f) => /^libgomp-.*\.so/.test(f));
+  console.log(bundled ? '' : '-fopenmp');
 } else if (what === 'std') {
   // libtorch 2.x headers from about 2.10 on require C++20 (ATen.h says so); older ones C++17
   const aten = fs.readFileSync(path.join(lt.include[0], 'ATen/ATen.h'), 'utf8');

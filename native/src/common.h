@@ -92,5 +92,6 @@ void InitOps(Napi::Env env, Napi::Object exports);
 void InitNN(Napi::Env env, Napi::Object exports);
 void InitIO(Napi::Env env, Napi::Object exports);
 void InitDist(Napi::Env env, Napi::Object exports);  // dist.cc: exports.dist
+void InitPacked(Napi::Env env, Napi::Object exports);  // packed.cc
 
 }  // namespace prime

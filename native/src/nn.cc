@@ -2,6 +2,7 @@
 // Compositions live here (not in JS) when they would otherwise cost many JS->C++ crossings
 // on hot paths: RMSNorm, RoPE, attention on libtorch < 2.0, per-token log-probs, sampling.
 #include "common.h"
+#include "packed.h"
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -320,19 +321,29 @@ static Napi::Value clipGradNorm(const Napi::CallbackInfo& info) {
 // One Qwen2/Llama decoder layer as a single call: ~25 ATen ops that, issued one by one from JS,
 // cost more in crossings than in work on small decoding batches. Autograd records every op.
 // Linear layers go through at::linear (libtorch's kernels; nothing home-made where libtorch has it).
-// wT: w is given transposed, (in,out) contiguous (decodeStep's pre-transposed weights): x·w as
-// BLAS's no-transpose product, which measured 10–35% faster than x·wᵀ for few-row decoding
-// products in OpenBLAS (libtorch 1.13: (32,128)·(128,128) 24.7 → 18.1 µs, (32,512)·(512,512) 251 → 165 µs)
-static at::Tensor LmLinear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b, bool wT = false) {
+// How decodeStep applies a layer's seven linear weights (slots 0–6: q, k, v, o, gate, up, down).
+// transposed: w is given transposed, (in,out) contiguous (decodeStep's pre-transposed weights):
+// x·w as BLAS's no-transpose product, which measured 10–35% faster than x·wᵀ for few-row
+// decoding products in OpenBLAS (libtorch 1.13: (32,128)·(128,128) 24.7 → 18.1 µs, (32,512)·(512,512) 251 → 165 µs).
+// packed[slot]: the weight (and bias) packed for XNNPACK (packed.cc), used for one-token rows
+// while there are at most packedRows of them (2 threads, 4864 × 896: 4 rows 1.0 → 0.38 ms).
+struct DecodeLinears {
+  bool transposed = false;
+  const PackedLinear* packed[7] = {};
+  int64_t packedRows = 0;
+};
+static at::Tensor LmLinear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b, const DecodeLinears& d = {}, int slot = -1) {
   // one token per row (decoding): the 2-D product (addmm / mm) directly; a (B,1,D) input goes
   // through matmul's folding on every call (a (12,1,64)·(176,64)ᵀ product measured 2.5× slower
   // that way in libtorch 1.13), for the same result
   if (x.dim() == 3 && x.size(1) == 1) {
     at::Tensor x2 = x.reshape({x.size(0), x.size(2)});
-    at::Tensor y = !wT ? at::linear(x2, w, b) : b ? at::addmm(*b, x2, w) : at::mm(x2, w);
+    const PackedLinear* pk = slot >= 0 ? d.packed[slot] : nullptr;
+    if (pk && x2.size(0) <= d.packedRows && x2.scalar_type() == at::kFloat) return RunPacked(x2, *pk).unsqueeze(1);
+    at::Tensor y = !d.transposed ? at::linear(x2, w, b) : b ? at::addmm(*b, x2, w) : at::mm(x2, w);
     return y.unsqueeze(1);
   }
-  TORCH_CHECK(!wT, "LmLinear: transposed weights serve one-token decoding only");
+  TORCH_CHECK(!d.transposed, "LmLinear: transposed weights serve one-token decoding only");
   return at::linear(x, w, b);
 }
 
@@ -421,11 +432,11 @@ static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Te
                                    const c10::optional<at::Tensor>& keyMask, const c10::optional<at::Tensor>& kCache,
                                    const c10::optional<at::Tensor>& vCache, int64_t start, int64_t H, int64_t Hkv, double eps,
                                    const at::Tensor& writeCols = at::Tensor(), int64_t span = 0, const at::Tensor& blocked = at::Tensor(),
-                                   bool wT = false) {
+                                   const DecodeLinears& dl = {}) {
   int64_t B = x.size(0), Tn = x.size(1);
   at::Tensor n1 = LmRmsNorm(x, w[0], eps);
-  at::Tensor q = LmLinear(n1, w[1], Opt(w[2]), wT).view({B, Tn, H, -1});    // (B,T,H,Dh)
-  at::Tensor k = LmLinear(n1, w[3], Opt(w[4]), wT).view({B, Tn, Hkv, -1});  // (B,T,Hkv,Dh)
+  at::Tensor q = LmLinear(n1, w[1], Opt(w[2]), dl, 0).view({B, Tn, H, -1});    // (B,T,H,Dh)
+  at::Tensor k = LmLinear(n1, w[3], Opt(w[4]), dl, 1).view({B, Tn, Hkv, -1});  // (B,T,Hkv,Dh)
   if (w[16].defined()) {
     q = LmRmsNorm(q, w[16], eps);
     k = LmRmsNorm(k, w[17], eps);
@@ -446,7 +457,7 @@ static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Te
     q = LmRope(q.transpose(1, 2), cos, sin);  // (B,H,T,Dh)
     k = LmRope(k.transpose(1, 2), cos, sin);  // (B,Hkv,T,Dh)
   }
-  at::Tensor v = LmLinear(n1, w[5], Opt(w[6]), wT).view({B, Tn, Hkv, -1}).transpose(1, 2);  // (B,Hkv,T,Dh)
+  at::Tensor v = LmLinear(n1, w[5], Opt(w[6]), dl, 2).view({B, Tn, Hkv, -1}).transpose(1, 2);  // (B,Hkv,T,Dh)
   if (kCache && vCache && writeCols.defined()) {
     // one new token per row, written at that row's own column (caches (≥B,Hkv,Tmax,Dh): rows [0,B) are used)
     at::Tensor idx = writeCols.view({B, 1, 1, 1}).expand({B, Hkv, 1, k.size(3)});
@@ -462,10 +473,10 @@ static at::Tensor DecoderLayerImpl(const at::Tensor& x, const std::vector<at::Te
     v = vCache->narrow(2, 0, start + Tn);
   }
   at::Tensor o = LmAttention(q, k, v, keyMask, blocked);                                // (B,H,T,Dh)
-  at::Tensor h = x + LmLinear(o.transpose(1, 2).reshape({B, Tn, -1}), w[7], Opt(w[8]), wT);  // (B,T,D)
+  at::Tensor h = x + LmLinear(o.transpose(1, 2).reshape({B, Tn, -1}), w[7], Opt(w[8]), dl, 3);  // (B,T,D)
   at::Tensor n2 = LmRmsNorm(h, w[9], eps);
-  at::Tensor m = at::silu(LmLinear(n2, w[10], Opt(w[11]), wT)) * LmLinear(n2, w[12], Opt(w[13]), wT);  // (B,T,I)
-  return h + LmLinear(m, w[14], Opt(w[15]), wT);
+  at::Tensor m = at::silu(LmLinear(n2, w[10], Opt(w[11]), dl, 4)) * LmLinear(n2, w[12], Opt(w[13]), dl, 5);  // (B,T,I)
+  return h + LmLinear(m, w[14], Opt(w[15]), dl, 6);
 }
 
 // Activation (gradient) checkpointing of one layer (Chen et al. 2016, "Training Deep Nets with
@@ -589,7 +600,8 @@ static at::Tensor BlockedLmHead(const at::Tensor& h, const at::Tensor& w) {
 
 // decodeStep(tokens (B) int64, cols (B) int64, span, embedW (V,D), layerWeights (L·18 array, as decoderLayer's),
 //            normW (D), lmHeadW (V,D), cosTable (P,Dh), sinTable (P,Dh), kCaches[L], vCaches[L], H, Hkv, eps,
-//            temperature, topP, topK, greedy, rngStates | null, transposed?) -> [tokens (B) int64, logp (B) float32], on the CPU
+//            temperature, topP, topK, greedy, rngStates | null, transposed?, packed?, packedRows?)
+//            -> [tokens (B) int64, logp (B) float32], on the CPU
 // One decoding step of the whole model for B rows, each with its own cache length (continuous
 // batching): row r's input token sits at position cols[r] (= the number of tokens before it in
 // its sequence, which start at column 0 of the caches, (≥B,Hkv,Tmax,Dh), rows [0,B) in use); its
@@ -597,6 +609,9 @@ static at::Tensor BlockedLmHead(const at::Tensor& h, const at::Tensor& w) {
 // Then the final norm, lm_head on these B positions only, and the draw of sampleNext.
 // transposed: the seven linear weights of every layer and lmHeadW come as (in,out) contiguous
 // copies (CausalLM.decodeWeights, made once per generate call): see LmLinear.
+// packed (null, or 7·L + 1 packLinear handles or nulls: each layer's q, k, v, o, gate, up, down,
+// then lm_head), packedRows: steps of at most packedRows rows apply those weights packed for
+// XNNPACK (packed.cc; float32), larger steps and null entries the weights as above.
 static Napi::Value decodeStep(const Napi::CallbackInfo& info) {
   c10::NoGradGuard ng;
   at::Tensor embedW = T(info, 3);
@@ -620,14 +635,27 @@ static Napi::Value decodeStep(const Napi::CallbackInfo& info) {
   at::Tensor blocked = at::arange(span, cols.options()).view({1, span}) > cols.view({Bn, 1});  // (Bn,span): keys past the row's own
   c10::optional<at::Tensor> keyMask;
   bool wT = info.Length() > 19 && !IsNull(info, 19) && B(info, 19);
+  // packed: 7·L + 1 handles (each layer's q, k, v, o, gate, up, down, then lm_head) or nulls
+  std::vector<std::shared_ptr<PackedLinear>> packed;
+  if (!IsNull(info, 20)) {
+    if (!info[20].IsArray() || info[20].As<Napi::Array>().Length() != 7 * L + 1)
+      throw Napi::TypeError::New(info.Env(), "decodeStep: packed must be an array of " + std::to_string(7 * L + 1) + " packed linears or nulls");
+    Napi::Array pa = info[20].As<Napi::Array>();
+    for (uint32_t i = 0; i < pa.Length(); i++) packed.push_back(pa.Get(i).IsNull() ? nullptr : PackedValue(info.Env(), pa.Get(i)));
+  }
+  int64_t packedRows = packed.empty() || IsNull(info, 21) ? 0 : I(info, 21);
   at::Tensor x = at::embedding(embedW, tokens.view({Bn, 1}));  // (Bn,1,D)
   for (size_t l = 0; l < L; l++) {
     std::vector<at::Tensor> w = LayerWeights(info.Env(), wa, static_cast<uint32_t>(18 * l), "decodeStep");
-    x = DecoderLayerImpl(x, w, cs, sn, keyMask, kC[l], vC[l], 0, H, Hkv, eps, cols, span, blocked, wT);
+    DecodeLinears dl{wT, {}, packedRows};
+    for (size_t j = 0; j < 7 && !packed.empty(); j++) dl.packed[j] = packed[7 * l + j].get();
+    x = DecoderLayerImpl(x, w, cs, sn, keyMask, kC[l], vC[l], 0, H, Hkv, eps, cols, span, blocked, dl);
   }
   at::Tensor h = LmRmsNorm(x.view({Bn, -1}), T(info, 5), eps);
   at::Tensor lmW = T(info, 6);
-  at::Tensor logits = wT ? at::mm(h, lmW)
+  const PackedLinear* packedHead = packed.empty() ? nullptr : packed.back().get();
+  at::Tensor logits = packedHead && Bn <= packedRows && h.scalar_type() == at::kFloat ? RunPacked(h, *packedHead)
+                    : wT ? at::mm(h, lmW)
                     : dev.is_cpu() && lmW.numel() * lmW.element_size() >= (int64_t(64) << 20) ? BlockedLmHead(h, lmW)
                     : at::linear(h, lmW);  // (Bn,V)
   c10::optional<at::Tensor> u;

@@ -624,6 +624,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNN(env, exports);
   InitIO(env, exports);
   InitDist(env, exports);
+  InitPacked(env, exports);
   return exports;
 }
 

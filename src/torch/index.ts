@@ -15,5 +15,6 @@ export { Module, Linear, Embedding, RMSNorm, LayerNorm, Dropout } from './nn.js'
 export * as optim from './optim.js';
 export { AdamW, SGD, MasterWeights, clipGradNorm, gradNorm, constantLr, linearWarmup, cosineSchedule, type LrSchedule, type Optimizer } from './optim.js';
 export * from './safetensors.js';
+export { PackedLinear, packLinear, packedLinearAvailable } from './packed.js';
 export * as distributed from './distributed.js';
 export { nativeAvailable, nativeLoadError, NativeAddonError } from './native.js';
