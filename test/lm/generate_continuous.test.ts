@@ -145,9 +145,9 @@ test('continuous batching: option errors, and no live tensors left behind', () =
 });
 
 /** Runs fn with `generate`'s decodeWeights() on model m forced to make (or not make) transposed copies. */
-function withTranspose<R>(m: CausalLM, transpose: boolean, fn: () => R): R {
+function withDecodeOptions<R>(m: CausalLM, o: Parameters<CausalLM['decodeWeights']>[0], fn: () => R): R {
   const orig = m.decodeWeights.bind(m);
-  m.decodeWeights = () => orig({ transpose });
+  m.decodeWeights = () => orig(o);
   try {
     return fn();
   } finally {
@@ -167,7 +167,7 @@ test('decodeWeights: transposed (in, out) copies give the same draws as the weig
   assert.equal(forced.transposed, true, 'transpose: true makes the copies on any CPU build');
   forced.dispose();
   const run = (transpose: boolean): Sample[] =>
-    withTranspose(m, transpose, () => generate(m, PROMPTS, { n: 3, maxNewTokens: 12, seed: 5, maxBatchRows: 4, stopTokenIds: [3, 5, 7, 11] }));
+    withDecodeOptions(m, { transpose }, () => generate(m, PROMPTS, { n: 3, maxNewTokens: 12, seed: 5, maxBatchRows: 4, stopTokenIds: [3, 5, 7, 11] }));
   const a = run(true), b = run(false);
   let maxDiff = 0;
   a.forEach((s, i) => {
@@ -264,7 +264,7 @@ test('a 64 MiB lm_head decodes in vocabulary blocks: greedy tokens and log-probs
   const m = tinyModel({ vocabSize: 8192, hiddenSize: 1024, intermediateSize: 64, numLayers: 1, numHeads: 8, numKvHeads: 4 }, 'float64', 3, 0.05);
   const prompts = randomPrompts([5, 9, 3], 8192, 7);
   // the blocked product serves the weights as they are
-  const out = withTranspose(m, false, () => generate(m, prompts, { maxNewTokens: 4, greedy: true }));
+  const out = withDecodeOptions(m, { transpose: false }, () => generate(m, prompts, { maxNewTokens: 4, greedy: true }));
   let maxDiff = 0;
   prompts.forEach((p, i) => {
     const seq = [...p];
@@ -278,5 +278,70 @@ test('a 64 MiB lm_head decodes in vocabulary blocks: greedy tokens and log-probs
   });
   console.log(`blocked lm_head (8192 × 1024 float64): 12 greedy tokens = full-forward argmax; max |Δ log-prob| = ${maxDiff.toExponential(2)} (tol 1e-6: sampled log-probs are float32)`);
   assert.ok(maxDiff <= 1e-6, `max |Δ log-prob| ${maxDiff}`);
+  m.dispose();
+});
+
+test('decodeWeights: XNNPACK-packed weights decode as the weights do (float32), and decodeStep reads the packed copies', () => {
+  const m = tinyModel({ vocabSize: 512, hiddenSize: 64, intermediateSize: 160 }, 'float32');
+  if (!torch.packedLinearAvailable()) {
+    // PyPI's 2.x wheels register no prepacked ops: the default packs nothing, pack: true says why
+    const d = m.decodeWeights();
+    assert.equal(d.packed, null);
+    d.dispose();
+    assert.throws(() => m.decodeWeights({ pack: true }), /XNNPACK's prepacked linear/);
+    console.log(`libtorch ${torch.version().libtorch}: no XNNPACK prepacked linear; decodeWeights packs nothing`);
+    m.dispose();
+    return;
+  }
+  // policy: a tiny model's weights are all under 8 MiB, so nothing is packed by default
+  const dflt = m.decodeWeights();
+  assert.equal(dflt.packed, null, 'weights under packMinBytes stay unpacked');
+  dflt.dispose();
+  const all = m.decodeWeights({ packMinBytes: 0 });
+  const L = m.config.numLayers;
+  assert.equal(all.packed!.length, 7 * L + 1);
+  assert.ok(all.packed!.every((p) => p !== null), 'every linear and lm_head packed');
+  assert.equal(all.packedRows, 32);
+  const budget = m.decodeWeights({ packMinBytes: 0, maxPackBytes: m.lmHeadWeight.numel * 4 });
+  assert.deepEqual(budget.packed!.map((p) => p !== null), [...Array(7 * L).fill(false), true], 'lm_head first within maxPackBytes');
+  all.dispose();
+  budget.dispose();
+  assert.throws(() => tinyModel({}, 'float64').decodeWeights({ pack: true }), /float32 weights on the CPU/);
+
+  // same greedy tokens as the unpacked weights, log-probs within float32 rounding
+  const opts = { n: 3, maxNewTokens: 12, greedy: true, maxBatchRows: 5, stopTokenIds: [3, 5, 7, 11] };
+  const packed = withDecodeOptions(m, { packMinBytes: 0 }, () => generate(m, PROMPTS, opts));
+  const plain = withDecodeOptions(m, { pack: false }, () => generate(m, PROMPTS, opts));
+  let maxDiff = 0;
+  packed.forEach((s, i) => {
+    assert.deepEqual(s.tokenIds, plain[i]!.tokenIds, `sample ${i}: same tokens`);
+    s.logprobs.forEach((lp, j) => (maxDiff = Math.max(maxDiff, Math.abs(lp - plain[i]!.logprobs[j]!))));
+  });
+  console.log(`packed vs unpacked decode weights (float32): ${packed.reduce((x, s) => x + s.tokenIds.length, 0)} greedy tokens equal, max |Δ log-prob| = ${maxDiff.toExponential(2)} (tol 1e-4)`);
+  assert.ok(maxDiff <= 1e-4, `max |Δ log-prob| ${maxDiff}`);
+
+  // the packed copies are what the step reads (for steps within packedRows): zero the layers' live
+  // linear weights and biases after packing (embeddings, norms and the tied lm_head stay), and
+  // only steps that fall back to the live weights change
+  const step = (d: ReturnType<CausalLM['decodeWeights']>, dispose = false) => {
+    const cache = new KVCache(m.config, 3, 4, m.dtype, 'prealloc', 'cpu');
+    const [tok, lp] = m.decodeStep(torch.tensor(BigInt64Array.from([1n, 2n, 3n])), torch.tensor(BigInt64Array.from([0n, 0n, 0n])), 0, cache, { temperature: 1, topP: 1, topK: 0, greedy: true, weights: d });
+    const r = { tok: tok.toFlatArray(), lp: lp.toFlatArray() };
+    torch.dispose([tok, lp, cache]);
+    if (dispose) d.dispose();
+    return r;
+  };
+  const before = step(m.decodeWeights({ pack: false }), true);
+  const wide = m.decodeWeights({ packMinBytes: 0, transpose: false }), narrow = m.decodeWeights({ packMinBytes: 0, transpose: false, packedRows: 2 });
+  noGrad(() => m.model.layers.items.forEach((l) => l.nativeWeights().forEach((w, i) => w && i !== 0 && i !== 9 && i < 16 && w.zero_())));
+  const zeroed = step(m.decodeWeights({ pack: false }), true);
+  assert.ok(zeroed.lp.some((v, i) => Math.abs(v - before.lp[i]!) > 1e-3), 'zeroing the layers changes the step');
+  const viaPacked = step(wide), viaLive = step(narrow);
+  assert.deepEqual(viaPacked.tok, before.tok, '3 rows ≤ packedRows 32: the packed (pre-zeroing) weights');
+  viaPacked.lp.forEach((v, i) => assert.ok(Math.abs(v - before.lp[i]!) <= 1e-5, `row ${i}: ${v} vs ${before.lp[i]}`));
+  assert.deepEqual(viaLive.lp, zeroed.lp, '3 rows > packedRows 2: the live (zeroed) weights');
+  wide.dispose();
+  narrow.dispose();
+  assert.throws(() => step(wide), /released/, 'a disposed packed copy is refused, not read');
   m.dispose();
 });
