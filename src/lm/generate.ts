@@ -297,7 +297,7 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
   const Lmax = Math.max(...prompts.map((p) => p.length));
   const i64 = (xs: number[]) => torch.tensor(BigInt64Array.from(xs, BigInt));
   noGrad(() => {
-    // transposed copies for few-row products and one intra-op thread for small CPU models
+    // transposed or packed copies for few-row products and one intra-op thread for small CPU models
     const weights = model.decodeWeights();
     const callerThreads = torch.getNumThreads();
     let cache: KVCache | null = null;
@@ -350,7 +350,7 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
               const mask = lens.some((l) => l !== Lu) ? torch.tensor(Uint8Array.from(uniq.flatMap((_, u) => Array.from({ length: Lu }, (_, c) => (c < lens[u]! ? 1 : 0)))), { dtype: 'bool' }).view(uniq.length, Lu) : null;
               const hidden = model.forward(ids, { attentionMask: mask, cache: tmp, maxPosition: Lu - 1 }); // (U, Lu, D)
               const lastH = hidden.view(uniq.length * Lu, -1).indexSelect(0, i64(lens.map((l, u) => u * Lu + l - 1)).to(dev)); // (U, D)
-              const logits = model.logits(lastH).indexSelect(0, i64(src).to(dev)); // (k, V)
+              const logits = model.logits(lastH, { weights }).indexSelect(0, i64(src).to(dev)); // (k, V)
               kv.admitRows(rows.length, tmp, i64(src), Lu);
               const groups = states ? { rngStates: take.map((x, j) => (states[next - take.length + j] = keep(torch.rngStateForSeed(sampleSeed(o.seeds![x.promptIndex]!, x.sampleIndex))))) } : {};
               return torch.sampleNext(logits, { ...o.sampling, ...groups }).map((x) => keep(x)) as [Tensor, Tensor];

@@ -10,7 +10,7 @@
  * response needs no re-indexing.
  *
  * The decoder runs once over the sequence (tokens 0 … T−2); lm_head and the log-softmax run only
- * over the scored window. Without gradients they run over blocks of rows × slices of the
+ * over the scored positions: the window's columns whose token is scored (padding removed). Without gradients they run over blocks of rows × slices of the
  * vocabulary (≤ 2²⁴ logits at once, each slice of lm_head's weight read once per block, the
  * logsumexp merged across slices), so the (B, T, V) logits and log-softmax of a full pass are
  * never held — V is 151,936 for Qwen2.5. With gradients on, the logits of the R scored positions
@@ -85,35 +85,51 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
       const mask = opts.attentionMask.narrow(1, 0, T - 1);
       hidden = model.forward(ids, { positionIds: positionIdsFromMask(mask), maxPosition: T - 2, attentionMask: mask });
     } else hidden = model.forward(ids);
-    const h = hidden.narrow(1, start - 1, R); // (B, R, D): predicts columns start … T−1
     const dev = model.device;
     const onDev = (t: Tensor): Tensor => (t.device === hidden.device ? t : t.to(dev));
-    const targets = onDev(inputIds.narrow(1, start, R)); // (B, R)
+    const D = hidden.size(2);
+    let h = hidden.narrow(1, start - 1, R).reshape(B * R, D); // (B·R, D): predicts columns start … T−1
+    let targets = onDev(inputIds.narrow(1, start, R)).reshape(B * R); // (B·R)
     for (const tau of opts.alsoTemperatures ?? []) if (!(tau > 0)) throw new RangeError(`logprobs: alsoTemperatures must be > 0, got ${tau}`);
+    // Padding removed (as verl's remove-padding): lm_head and the log-softmax run on the N scored
+    // positions of the window only, gathered into (N, D), and the results go back to their places;
+    // the others are 0 in the output anyway (see align). Right-padded responses of mixed lengths
+    // leave a quarter to a half of the window unscored.
+    const scored = R > 0 ? scoredPositions(opts, start, R, onDev) : null; // (B·R) bool or null: all scored
+    let idx: Tensor | null = null;
+    if (scored) {
+      const n = scored.sum().item();
+      if (n < B * R) {
+        idx = scored.nonzero().view(-1); // (N)
+        h = h.indexSelect(0, idx);
+        targets = targets.indexSelect(0, idx);
+      }
+    }
+    const N = h.size(0);
+    const unpack = (x: Tensor): Tensor => (idx ? torch.zeros([B * R], { dtype: x.dtype, device: dev }).indexPut([idx], x) : x).view(B, R);
     let lp: Tensor, ent: Tensor | null = null; // (B, R)
     const extra: Tensor[] = [];
-    if (R === 0) {
-      lp = torch.zeros([B, 0], { dtype: hidden.dtype === 'float64' ? 'float64' : 'float32', device: dev });
+    if (N === 0) {
+      lp = torch.zeros([B, R], { dtype: hidden.dtype === 'float64' ? 'float64' : 'float32', device: dev });
       ent = opts.withEntropy ? lp : null;
+      for (const _ of opts.alsoTemperatures ?? []) extra.push(lp);
     } else if (torch.isGradEnabled() && opts.chunkElements === undefined) {
       // Autograd keeps the logits for the backward pass however they are split, and each piece
       // would add a (V, D) weight-gradient GEMM of its own: one piece.
-      const logits = upcast(model.logits(h)); // (B, R, V), float32 for a bf16 model
+      const logits = upcast(model.logits(h)); // (N, V), float32 for a bf16 model
       const z = temperature !== 1 ? logits.div(temperature) : logits;
-      lp = torch.tokenLogprobs(z, targets);
-      if (opts.withEntropy) ent = torch.entropyFromLogits(z);
-      for (const tau of opts.alsoTemperatures ?? []) extra.push(torch.tokenLogprobs(tau !== 1 ? logits.div(tau) : logits, targets));
+      lp = unpack(torch.tokenLogprobs(z, targets));
+      if (opts.withEntropy) ent = unpack(torch.entropyFromLogits(z));
+      for (const tau of opts.alsoTemperatures ?? []) extra.push(unpack(torch.tokenLogprobs(tau !== 1 ? logits.div(tau) : logits, targets)));
     } else {
       const budget = opts.chunkElements ?? (dev === 'cpu' ? 2 ** 24 : 2 ** 30);
-      const out = chunkedHead(model, h.reshape(B * R, -1), targets.reshape(B * R), temperature, opts.withEntropy ?? false, budget);
-      lp = out.lp.view(B, R);
-      if (out.ent) ent = out.ent.view(B, R);
-      for (const tau of opts.alsoTemperatures ?? [])
-        extra.push(chunkedHead(model, h.reshape(B * R, -1), targets.reshape(B * R), tau, false, budget).lp.view(B, R));
+      const out = chunkedHead(model, h, targets, temperature, opts.withEntropy ?? false, budget);
+      lp = unpack(out.lp);
+      if (out.ent) ent = unpack(out.ent);
+      for (const tau of opts.alsoTemperatures ?? []) extra.push(unpack(chunkedHead(model, h, targets, tau, false, budget).lp));
     }
-    if (R === 0) for (const _ of opts.alsoTemperatures ?? []) extra.push(lp);
-    const align = (scored: Tensor): Tensor => {
-      let out = scored; // (B, R)
+    const align = (win: Tensor): Tensor => {
+      let out = win; // (B, R)
       if (start > 0) out = torch.cat([torch.zeros([B, start], { dtype: out.dtype, device: dev }), out], 1); // (B, T)
       if (opts.responseMask) return out.mul(onDev(opts.responseMask).to(out.dtype));
       if (opts.attentionMask) {
@@ -131,6 +147,20 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
     if (opts.alsoTemperatures) result.logprobsAt = extra.map((t) => back(align(t)));
     return result;
   });
+}
+
+/**
+ * The positions of the scored window (columns start … start+R−1) whose log-prob is kept, flattened
+ * (B·R) bool: responseMask ≠ 0 there; else, with an attention mask, token t and its predecessor
+ * both real; null when there is no mask (all scored).
+ */
+function scoredPositions(opts: LogprobsOptions, start: number, R: number, onDev: (t: Tensor) => Tensor): Tensor | null {
+  if (opts.responseMask) return onDev(opts.responseMask.narrow(1, start, R).ne(0)).reshape(-1);
+  if (opts.attentionMask) {
+    const real = onDev(opts.attentionMask).ne(0);
+    return real.narrow(1, start, R).logicalAnd(real.narrow(1, start - 1, R)).reshape(-1);
+  }
+  return null;
 }
 
 /**

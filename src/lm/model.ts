@@ -400,8 +400,16 @@ export class CausalLM extends Module {
     }
   }
 
-  /** Logits (…, V) of hidden states (…, D): hidden · lmHeadWeightᵀ. */
-  logits(hidden: Tensor): Tensor {
+  /**
+   * Logits (…, V) of hidden states (…, D): hidden · lmHeadWeightᵀ. weights (decodeWeights'):
+   * a (rows, D) input of at most its `packedRows` rows uses its packed lm_head (no grad).
+   */
+  logits(hidden: Tensor, o: { weights?: DecodeWeights } = {}): Tensor {
+    const packedHead = o.weights?.packed?.at(-1);
+    if (packedHead && hidden.ndim === 2 && hidden.size(0) <= o.weights!.packedRows && hidden.dtype === 'float32' && !torch.isGradEnabled()) {
+      if (o.weights!.model !== this) throw new Error('logits: these decode weights belong to another model');
+      return wrap(N.packedLinear(hidden.handle, packedHead));
+    }
     return torch.linear(hidden, this.lmHeadWeight);
   }
 

@@ -78,6 +78,50 @@ test('logprobs are differentiable and the gradient matches the unchunked loss', 
   m.dispose();
 });
 
+test('padding removed from the scored positions: values and gradients = the full (B, T, V) log-softmax, masked', () => {
+  // right-padded responses of lengths 5, 2, 7 and left-padded prompts: lm_head runs on the scored
+  // positions only; the reference scores every position and masks afterwards
+  const m = tinyModel({}, 'float64');
+  const b = packSequences(PROMPTS, RESPONSES, 0);
+  const T = b.inputIds.size(1);
+  const full = (mask: Tensor): Tensor => {
+    const z = m.logits(m.forward(b.inputIds, { positionIds: positionIdsFromMask(b.attentionMask), attentionMask: b.attentionMask })); // (B, T, V)
+    const lp = z.narrow(1, 0, T - 1).logSoftmax(-1).gather(2, b.inputIds.narrow(1, 1, T - 1).unsqueeze(2)).squeeze(2); // (B, T−1)
+    return torch.cat([torch.zeros([lp.size(0), 1], { dtype: lp.dtype }), lp], 1).mul(mask.to('float64'));
+  };
+  const real = b.attentionMask.to('float64');
+  const both = real.mul(torch.cat([torch.zeros([real.size(0), 1], { dtype: 'float64' }), real.narrow(1, 0, T - 1)], 1)); // token and predecessor real
+  const cases: [string, { attentionMask: Tensor; responseMask?: Tensor }, Tensor][] = [
+    ['responseMask', { attentionMask: b.attentionMask, responseMask: b.responseMask }, b.responseMask],
+    ['attentionMask only', { attentionMask: b.attentionMask }, both],
+  ];
+  const scoredCount = b.responseMask.sum().item(), window = b.inputIds.size(0) * (T - b.responseStart);
+  assert.ok(scoredCount < window, `the window holds padding (${scoredCount} of ${window} scored)`);
+  for (const [name, opts, mask] of cases) {
+    const w = torch.randn(b.inputIds.shape, { dtype: 'float64' }); // a weighted sum: every position's gradient counts differently
+    const grads = (f: () => Tensor): [number[][], Map<string, Tensor>] => {
+      m.zeroGrad();
+      const v = tidy(() => {
+        const lp = f();
+        lp.mul(w).sum().backward();
+        return lp.toArray() as number[][];
+      });
+      return [v, new Map(m.namedParameters().map(([n, p]) => [n, p.grad!.clone()]))];
+    };
+    const [va, ga] = grads(() => logprobs(m, b.inputIds, opts).logprobs);
+    const [vb, gb] = grads(() => full(mask));
+    let dv = 0, dg = 0;
+    va.forEach((r, i) => r.forEach((x, t) => (dv = Math.max(dv, Math.abs(x - vb[i]![t]!)))));
+    for (const [n, g] of ga) dg = Math.max(dg, tidy(() => g.sub(gb.get(n)!).abs().max().item()));
+    console.log(`${name}: padding-free logprobs vs full masked log-softmax: max |Δ value| ${dv.toExponential(2)}, max |Δ grad| ${dg.toExponential(2)} (tol 1e-10)`);
+    assert.ok(dv <= 1e-10 && dg <= 1e-10, `${name}: values ${dv}, gradients ${dg}`);
+    torch.dispose([w, [...ga.values()], [...gb.values()]]);
+  }
+  torch.dispose([b, real, both]);
+  m.zeroGrad();
+  m.dispose();
+});
+
 test('logprobs leave no live tensors behind (forward and backward)', () => {
   const m = tinyModel({}, 'float32');
   const b = packSequences(PROMPTS, RESPONSES, 0);
