@@ -9,7 +9,9 @@
  *           'stop' : 1/64 of the vocabulary are stop ids, samples end at different steps and
  *                    leave the batch; the PyTorch loop ends each sample after the same number of
  *                    tokens as prime-ts drew (as if its stop token came then): the same work
- *           both with generate's default loop (continuous batching, one native call per step)
+ *           both with generate's default loop (continuous batching, one native call per step;
+ *           the decode weights made afresh in every call, as in an RL step, and for stops also
+ *           reused across calls, as in evaluation)
  *           and with the left-padded loop that preceded it (`decodeLoop: 'padded'`, fused
  *           layers; "before" rows, same seed, same tokens)
  *
@@ -141,17 +143,32 @@ for (const shape of SHAPES) {
     torch.tidy(() => logprobs(model, batch.inputIds, opts).logprobs.sum().backward());
     model.zeroGrad();
   });
-  const sampleRun = (stop: number[], extra: Partial<Parameters<typeof generate>[2]> = {}) =>
-    timed(shape.reps, () => generate(model, gPrompts, { n: sa.n, maxNewTokens: sa.maxNew, temperature: 1, stopTokenIds: stop, seed: 7, ...extra }));
+  // Each timed call makes the decode weights afresh (transposed / packed copies, `cachedDecodeWeights`),
+  // as in an RL step, whose update changes the weights between rollouts; the "reused" row keeps them
+  // (repeated calls on unchanged weights: evaluation, several micro-batches of one rollout).
+  const sampleRun = (stop: number[], extra: Partial<Parameters<typeof generate>[2]> = {}, reuse = false) =>
+    timed(shape.reps, () => {
+      if (!reuse) model.releaseDecodeWeights();
+      return generate(model, gPrompts, { n: sa.n, maxNewTokens: sa.maxNew, temperature: 1, stopTokenIds: stop, seed: 7, ...extra });
+    });
   const genTokens = (s: ReturnType<typeof generate>) => s.reduce((a, x) => a + x.tokenIds.length, 0);
   const [tLen, outLen] = sampleRun([]);
   const [tStop, outStop] = sampleRun(stopIds);
+  const [tStopReuse, outStopReuse] = sampleRun(stopIds, {}, true);
+  if (genTokens(outStopReuse) !== genTokens(outStop)) throw new Error(`reused decode weights drew ${genTokens(outStopReuse)} tokens, fresh ones ${genTokens(outStop)}: not the same work`);
+  const made = timed(shape.reps, () => {
+    model.releaseDecodeWeights();
+    return model.cachedDecodeWeights();
+  });
+  const dw = made[1];
+  const decodeWeightsNote = `decode weights made in ${(1000 * made[0].wall).toFixed(0)} ms (${dw.transposed ? 'transposed copies, ' : ''}${(dw.packedBytes / 2 ** 20).toFixed(0)} MiB packed for XNNPACK, ${dw.packedRows ? `≤ ${dw.packedRows} rows` : 'none'})`;
+  model.releaseDecodeWeights();
   // the left-padded loop that preceded continuous batching (fused layers, cache rows index-selected), same run
   const [tLenPad, outLenPad] = sampleRun([], { decodeLoop: 'padded' });
   const [tStopPad, outStopPad] = sampleRun(stopIds, { decodeLoop: 'padded' });
   const ts = {
     score: rate(scoreTokens, tScore), train: rate(scoreTokens, tTrain),
-    len: rate(genTokens(outLen), tLen), stop: rate(genTokens(outStop), tStop),
+    len: rate(genTokens(outLen), tLen), stop: rate(genTokens(outStop), tStop), stopReuse: rate(genTokens(outStopReuse), tStopReuse),
     lenPad: rate(genTokens(outLenPad), tLenPad), stopPad: rate(genTokens(outStopPad), tStopPad),
   };
   const abl: [string, { wall: number; cpu: number }][] = [];
@@ -189,7 +206,7 @@ for (const shape of SHAPES) {
     };
   }
   const line = (work: string, k: keyof typeof ts) => {
-    const a = ts[k], b = py?.[k === 'lenPad' ? 'len' : k === 'stopPad' ? 'stop' : k];
+    const a = ts[k], b = py?.[k === 'lenPad' ? 'len' : k === 'stopPad' || k === 'stopReuse' ? 'stop' : k];
     rows.push([shape.key, work, fmt(a.wall), b ? fmt(b.wall) : '—', b ? `${(a.wall / b.wall).toFixed(2)}×` : '—', fmt(a.cpu), b ? fmt(b.cpu) : '—', b ? `${(a.cpu / b.cpu).toFixed(2)}×` : '—']);
     console.log(`  ${work.padEnd(36)} wall: ${fmt(a.wall).padStart(7)} vs ${b ? fmt(b.wall).padStart(7) : '—'} ${b ? (a.wall / b.wall).toFixed(2) + '×' : ''}   cpu: ${fmt(a.cpu).padStart(7)} vs ${b ? fmt(b.cpu).padStart(7) : '—'} ${b ? (a.cpu / b.cpu).toFixed(2) + '×' : ''}`);
   };
@@ -204,6 +221,8 @@ for (const shape of SHAPES) {
   line('score fwd+bwd tok/s', 'train');
   line(`sample len tok/s (${sa.P}×${sa.n}, ${sa.maxNew} new)`, 'len');
   line(`sample stop tok/s (${genTokens(outStop)} tok)`, 'stop');
+  line('sample stop, decode weights reused', 'stopReuse');
+  console.log(`  (${decodeWeightsNote}; the sample rows above include it in every call)`);
   line('sample len, left-padded loop (before)', 'lenPad');
   line(`sample stop, left-padded loop (${genTokens(outStopPad)} tok)`, 'stopPad');
   for (const [name, v] of abl) console.log(`  ${name.padEnd(36)} wall: ${fmt(v.wall).padStart(7)}   cpu: ${fmt(v.cpu).padStart(7)}  (prime-ts)`);

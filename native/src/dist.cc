@@ -7,6 +7,7 @@
 // them out (TCPStore -> PrefixStore("default_pg") -> PrefixStore("0"), then the store-based
 // barrier), so one job may mix prime-ts ranks and PyTorch ranks.
 #include "common.h"
+#include <torch/csrc/autograd/variable.h>
 #include <c10/core/GradMode.h>
 #include <algorithm>
 #include <chrono>
@@ -362,6 +363,7 @@ static Napi::Value allReduce(const Napi::CallbackInfo& info) {
   Await(StartAllReduce(s, buf, op, timeout), s, "allReduce", timeout);
   FinishAvg(s, buf, op);
   if (!direct) t.copy_(buf);
+  else torch::autograd::impl::bump_version(t);  // written in place by the backend, not through ATen
   return info.Env().Undefined();
 }
 
@@ -413,7 +415,10 @@ static Napi::Value allReduceBucketed(const Napi::CallbackInfo& info) {
     Await(f.work, s, "allReduceBucketed", timeout);
     FinishAvg(s, f.buf, op);
     const Bucket& b = plan[f.bucket];
-    if (b.members.size() == 1 && f.buf.data_ptr() == ts[b.members[0]].data_ptr()) return;  // reduced in place
+    if (b.members.size() == 1 && f.buf.data_ptr() == ts[b.members[0]].data_ptr()) {  // reduced in place
+      torch::autograd::impl::bump_version(ts[b.members[0]]);
+      return;
+    }
     int64_t off = 0;
     for (size_t i : b.members) {
       at::Tensor& t = ts[i];
@@ -467,6 +472,7 @@ static Napi::Value broadcast(const Napi::CallbackInfo& info) {
   o.timeout = timeout;
   Await(s.pg->broadcast(v, o), s, "broadcast", timeout);
   if (!buf.is_same(t)) t.copy_(buf);
+  else torch::autograd::impl::bump_version(t);  // written in place by the backend, not through ATen
   return info.Env().Undefined();
 }
 

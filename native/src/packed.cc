@@ -56,23 +56,31 @@ std::shared_ptr<PackedLinear> PackLinear(const at::Tensor& w, const c10::optiona
   TORCH_CHECK(!bias || (bias->dim() == 1 && bias->size(0) == w.size(0) && bias->scalar_type() == at::kFloat && bias->device().is_cpu()),
               "packLinear: expected a float32 CPU bias of ", w.size(0), " values, got ", bias ? bias->sizes() : at::IntArrayRef{});
   c10::NoGradGuard ng;
-  auto op = *Op("prepacked::linear_clamp_prepack");
+  static const c10::OperatorHandle op = *Op("prepacked::linear_clamp_prepack");
   auto pk = std::make_shared<PackedLinear>();
   pk->out = w.size(0);
   pk->in = w.size(1);
   at::Tensor wc = w.detach().contiguous();  // XNNPACK refuses weights that require grad
+  at::Tensor bc = bias ? bias->detach().contiguous() : at::Tensor();
   parts = std::min(parts, pk->out);
+  pk->contexts.resize(parts);
   for (int64_t p = 0; p < parts; p++) {
-    int64_t s = pk->out * p / parts, e = pk->out * (p + 1) / parts;
-    // linear_clamp_prepack(Tensor W, Tensor? B=None, Scalar? output_min=None, Scalar? output_max=None)
-    c10::IValue b = bias ? c10::IValue(bias->detach().contiguous().narrow(0, s, e - s)) : c10::IValue();
-    torch::jit::Stack stack{c10::IValue(wc.narrow(0, s, e - s)), b, c10::IValue(), c10::IValue()};
-    op.callBoxed(&stack);
-    TORCH_CHECK(stack.size() == 1, "packLinear: linear_clamp_prepack returned ", stack.size(), " values");
-    pk->contexts.push_back(std::move(stack[0]));
-    pk->starts.push_back(s);
-    pk->sizes.push_back(e - s);
+    pk->starts.push_back(pk->out * p / parts);
+    pk->sizes.push_back(pk->out * (p + 1) / parts - pk->starts.back());
   }
+  // the pieces are packed in parallel too, each on its own thread (151,936 × 896 in 8 pieces,
+  // 2 threads: ≈2× faster than one after another)
+  at::parallel_for(0, parts, 1, [&](int64_t b, int64_t e) {
+    NoPool guard;
+    for (int64_t p = b; p < e; p++) {
+      // linear_clamp_prepack(Tensor W, Tensor? B=None, Scalar? output_min=None, Scalar? output_max=None)
+      c10::IValue bp = bc.defined() ? c10::IValue(bc.narrow(0, pk->starts[p], pk->sizes[p])) : c10::IValue();
+      torch::jit::Stack stack{c10::IValue(wc.narrow(0, pk->starts[p], pk->sizes[p])), bp, c10::IValue(), c10::IValue()};
+      op.callBoxed(&stack);
+      TORCH_CHECK(stack.size() == 1, "packLinear: linear_clamp_prepack returned ", stack.size(), " values");
+      pk->contexts[p] = std::move(stack[0]);
+    }
+  });
   return pk;
 }
 
@@ -81,7 +89,7 @@ at::Tensor RunPacked(const at::Tensor& x, const PackedLinear& pk) {
   TORCH_CHECK(x.dim() == 2 && x.size(1) == pk.in && x.scalar_type() == at::kFloat && x.device().is_cpu(),
               "packedLinear: expected a (rows, ", pk.in, ") float32 CPU input, got ", x.sizes(), " ", x.scalar_type(), " on ", x.device());
   c10::NoGradGuard ng;
-  auto op = *Op("prepacked::linear_clamp_run");
+  static const c10::OperatorHandle op = *Op("prepacked::linear_clamp_run");  // exists: pk was packed
   at::Tensor xc = x.contiguous();
   auto n = static_cast<int64_t>(pk.contexts.size());
   at::Tensor out = n == 1 ? at::Tensor() : at::empty({x.size(0), pk.out}, x.options());

@@ -504,6 +504,15 @@ static Napi::Value to(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------- autograd
+// versionStamp(tensors) -> one string of each tensor's version counter (bumped by every in-place
+// write through ATen, and by prime-ts's in-place collectives) and storage address: equal stamps
+// mean the same storage, unwritten since. CausalLM's cached decode weights are keyed by it.
+static Napi::Value versionStamp(const Napi::CallbackInfo& info) {
+  std::string out;
+  for (const auto& t : Tensors(info, 0))
+    out += std::to_string(t._version()) + "@" + std::to_string(reinterpret_cast<uintptr_t>(t.data_ptr())) + ",";
+  return Napi::String::New(info.Env(), out);
+}
 static Napi::Value setRequiresGrad(const Napi::CallbackInfo& info) {
   T(info, 0).set_requires_grad(B(info, 1, true));
   return info.Env().Undefined();
@@ -607,6 +616,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export<randint>(env, exports, "randint");
   Export<randperm>(env, exports, "randperm");
   Export<to>(env, exports, "to");
+  Export<versionStamp>(env, exports, "versionStamp");
   Export<setRequiresGrad>(env, exports, "setRequiresGrad");
   Export<backward>(env, exports, "backward");
   Export<grad>(env, exports, "grad");

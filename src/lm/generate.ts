@@ -298,7 +298,7 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
   const i64 = (xs: number[]) => torch.tensor(BigInt64Array.from(xs, BigInt));
   noGrad(() => {
     // transposed or packed copies for few-row products and one intra-op thread for small CPU models
-    const weights = model.decodeWeights();
+    const weights = model.cachedDecodeWeights(); // owned by the model: reused while its weights are unchanged
     const callerThreads = torch.getNumThreads();
     let cache: KVCache | null = null;
     // one generator per sample (made when it enters the batch)
@@ -389,7 +389,6 @@ function decodeContinuous(model: CausalLM, prompts: number[][], samples: Sample[
     } finally {
       if (weights.threads !== null) torch.setNumThreads(callerThreads);
       cache?.dispose();
-      weights.dispose();
       states?.forEach((x) => x?.dispose());
     }
   });

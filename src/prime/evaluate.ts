@@ -109,6 +109,7 @@ export async function evaluateModel(model: CausalLM, tokenizer: Tokenizer, rows:
       maj += best.score;
     }
   }
+  model.releaseDecodeWeights(); // the decoding copies served every chunk; free them now
   const n = Math.max(1, rows.length);
   return { prompts: rows.length, avgAtK: sum / n, majAtK: maj / n, passAtK: pass / n, meanLength: len / n, ...(o.keepSamples ? { samples: kept } : {}), ...(o.failures ? { failures } : {}) };
 }

@@ -319,7 +319,7 @@ export class PrimeTrainer {
   /** Samples the probe set from the starting policy (seeded per prompt) and grades it. */
   async #sampleProbe(rows: PromptRow[]): Promise<PrmProbeSet> {
     const seeds = rows.map((_, i) => probeSeed(this.cfg.trainer.seed, i));
-    const groups = await rolloutGroups(this, rows, { seeds });
+    const groups = await this.rollout(rows, { seeds });
     return {
       prompts: groups.flatMap((g) => g.sample.responses.map(() => g.sample.promptIds)),
       responses: groups.flatMap((g) => g.sample.responses.map((r) => r.ids)),
@@ -356,8 +356,12 @@ export class PrimeTrainer {
   }
 
   /** Samples K responses for each row and grades them (see trainer/rollout.ts). */
-  rollout(rows: PromptRow[], opts: { greedy?: boolean; n?: number; seeds?: number[] } = {}): Promise<Group<RolloutGroup>[]> {
-    return rolloutGroups(this, rows, opts);
+  async rollout(rows: PromptRow[], opts: { greedy?: boolean; n?: number; seeds?: number[] } = {}): Promise<Group<RolloutGroup>[]> {
+    try {
+      return await rolloutGroups(this, rows, opts);
+    } finally {
+      this.policy.releaseDecodeWeights();
+    }
   }
 
   /**

@@ -144,14 +144,14 @@ test('continuous batching: option errors, and no live tensors left behind', () =
   m.dispose();
 });
 
-/** Runs fn with `generate`'s decodeWeights() on model m forced to make (or not make) transposed copies. */
+/** Runs fn with `generate`'s decode weights on model m made with options o (transposed or packed copies forced on or off). */
 function withDecodeOptions<R>(m: CausalLM, o: Parameters<CausalLM['decodeWeights']>[0], fn: () => R): R {
-  const orig = m.decodeWeights.bind(m);
-  m.decodeWeights = () => orig(o);
+  const orig = m.cachedDecodeWeights.bind(m);
+  m.cachedDecodeWeights = () => orig(o);
   try {
     return fn();
   } finally {
-    m.decodeWeights = orig;
+    m.cachedDecodeWeights = orig;
   }
 }
 
@@ -231,6 +231,41 @@ test('sampleNext over a large vocabulary (the two-level draw, and the flat one w
     assert.ok(maxLp <= 1e-5, `log-prob off by ${maxLp}`);
     torch.dispose([logits, tok, lp, ...states]);
   }
+});
+
+test('cachedDecodeWeights: reused while the weights are unchanged, remade after an in-place update (generate follows it)', () => {
+  const m = tinyModel({}, 'float64');
+  let made = 0;
+  const orig = m.decodeWeights.bind(m);
+  m.decodeWeights = (o) => (made++, orig(o));
+  const opts = { n: 2, maxNewTokens: 8, greedy: true };
+  const a = generate(m, PROMPTS, opts), b = generate(m, PROMPTS, opts);
+  assert.equal(made, 1, 'two generate calls on unchanged weights: one set of decode weights');
+  assert.deepEqual(b.map((s) => s.tokenIds), a.map((s) => s.tokenIds));
+  const first = m.cachedDecodeWeights();
+  assert.equal(m.cachedDecodeWeights(), first, 'the same object while nothing changed');
+  // an in-place update (as an optimizer step makes): the next call makes new copies from the new weights
+  noGrad(() => m.model.layers.items[0]!.mlp.down_proj.weight.mul_(3));
+  const c = generate(m, PROMPTS, opts);
+  assert.equal(made, 2, 'remade after the in-place update');
+  m.releaseDecodeWeights();
+  const fresh = withDecodeOptions(m, { transpose: false }, () => generate(m, PROMPTS, opts)); // straight from the live weights
+  assert.deepEqual(c.map((s) => s.tokenIds), fresh.map((s) => s.tokenIds), 'generate after the update = from the live weights');
+  assert.notDeepEqual(c.map((s) => s.tokenIds), a.map((s) => s.tokenIds), 'the update changed the greedy tokens');
+  // other options or another thread count: other copies; release frees them
+  const t0 = torch.getNumThreads();
+  const other = m.cachedDecodeWeights({ transpose: false });
+  assert.notEqual(other, m.cachedDecodeWeights());
+  torch.setNumThreads(t0 === 1 ? 2 : 1);
+  const threaded = m.cachedDecodeWeights();
+  torch.setNumThreads(t0);
+  assert.notEqual(threaded, m.cachedDecodeWeights(), 'a thread-count change remakes them');
+  const live = torch.memory().tensors;
+  m.releaseDecodeWeights();
+  assert.ok(torch.memory().tensors < live || !m.cachedDecodeWeights().transposed, 'release frees the transposed copies');
+  m.releaseDecodeWeights();
+  m.decodeWeights = orig;
+  m.dispose();
 });
 
 test('generate decodes a small CPU model on one intra-op thread and restores the caller\'s count, also when it throws', () => {

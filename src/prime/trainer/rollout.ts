@@ -148,6 +148,7 @@ export async function collectBatch(t: PrimeTrainer, m: Metrics): Promise<Group<R
   });
   const batch = t.buffer.take(Math.min(B, fewest))!;
   if (c.rollout.buffer === 'prompts') requeueSurplus(t);
+  t.policy.releaseDecodeWeights(); // the update changes the weights: free the decoding copies now
   return batch;
 }
 
