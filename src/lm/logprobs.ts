@@ -111,6 +111,8 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
     const extra: Tensor[] = [];
     if (N === 0) {
       lp = torch.zeros([B, R], { dtype: hidden.dtype === 'float64' ? 'float64' : 'float32', device: dev });
+      // nothing scored: zeros, still joined to the graph under grad, so a loss over them backprops (to zero gradients)
+      if (torch.isGradEnabled() && hidden.requiresGrad) lp = lp.add(hidden.sum().mul(0));
       ent = opts.withEntropy ? lp : null;
       for (const _ of opts.alsoTemperatures ?? []) extra.push(lp);
     } else if (torch.isGradEnabled() && opts.chunkElements === undefined) {

@@ -231,6 +231,7 @@ export class CausalLM extends Module {
 
   /** Casts the parameters (and the RoPE table) to another compute dtype, or moves them to another device. */
   override to(dtypeOrDevice: DType | Device): this {
+    this.releaseDecodeWeights(); // new tensors replace the weights (a reused address must not match a stale copy)
     const isDevice = dtypeOrDevice === 'cpu' || dtypeOrDevice.startsWith('cuda');
     if (isDevice) this.#device = resolveDevice(dtypeOrDevice, 'CausalLM.to');
     else this.#dtype = checkDtype(dtypeOrDevice as DType);
@@ -238,6 +239,12 @@ export class CausalLM extends Module {
     this.#rope.dispose();
     this.#rope = new RopeTable(this.config, this.#dtype, this.#device);
     return this;
+  }
+
+  /** Module.setTensor, freeing the decode weights first: they were made from the tensor it replaces. */
+  override setTensor(dotted: string, t: Tensor): void {
+    this.releaseDecodeWeights();
+    super.setTensor(dotted, t);
   }
 
   /** The (V, D) output projection: lm_head.weight, or the embedding table when tied. */
@@ -383,7 +390,7 @@ export class CausalLM extends Module {
         const lmHeadFirst = [slots.length - 1, ...Array.from({ length: slots.length - 1 }, (_, j) => j)];
         for (const j of lmHeadFirst) {
           const [w, b] = slots[j]!;
-          if (bytes(w) < min || used + bytes(w) > max) continue;
+          if (bytes(w) < min || used + bytes(w) + (b ? bytes(b) : 0) > max) continue;
           const p = torch.packLinear(w, b);
           packs.push(p);
           packed[j] = p.handle;

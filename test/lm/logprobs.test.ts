@@ -122,6 +122,23 @@ test('padding removed from the scored positions: values and gradients = the full
   m.dispose();
 });
 
+test('a batch with nothing scored: zeros, and backward still runs (zero gradients)', () => {
+  const m = tinyModel({}, 'float32');
+  const b = packSequences(PROMPTS, RESPONSES, 0);
+  const none = torch.zerosLike(b.responseMask);
+  m.zeroGrad();
+  tidy(() => {
+    const lp = logprobs(m, b.inputIds, { attentionMask: b.attentionMask, responseMask: none }).logprobs;
+    assert.equal(lp.abs().sum().item(), 0);
+    lp.sum().backward();
+  });
+  const g = m.namedParameters().map(([, p]) => (p.grad ? tidy(() => p.grad!.abs().max().item()) : 0));
+  assert.ok(g.every((x) => x === 0), 'zero gradients');
+  m.zeroGrad();
+  torch.dispose([b, none]);
+  m.dispose();
+});
+
 test('logprobs leave no live tensors behind (forward and backward)', () => {
   const m = tinyModel({}, 'float32');
   const b = packSequences(PROMPTS, RESPONSES, 0);
