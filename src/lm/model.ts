@@ -388,13 +388,20 @@ export class CausalLM extends Module {
         const min = o.packMinBytes ?? 8 * 2 ** 20, max = o.maxPackBytes ?? 4 * 2 ** 30;
         let used = 0;
         const lmHeadFirst = [slots.length - 1, ...Array.from({ length: slots.length - 1 }, (_, j) => j)];
-        for (const j of lmHeadFirst) {
-          const [w, b] = slots[j]!;
-          if (bytes(w) < min || used + bytes(w) + (b ? bytes(b) : 0) > max) continue;
-          const p = torch.packLinear(w, b);
-          packs.push(p);
-          packed[j] = p.handle;
-          used += p.bytes;
+        try {
+          for (const j of lmHeadFirst) {
+            const [w, b] = slots[j]!;
+            if (bytes(w) < min || used + bytes(w) + (b ? bytes(b) : 0) > max) continue;
+            const p = torch.packLinear(w, b);
+            packs.push(p);
+            packed[j] = p.handle;
+            used += p.bytes;
+          }
+        } catch (e) {
+          // the ops are registered but XNNPACK cannot pack here (it refuses to start on some CPUs):
+          // decode on the weights as they are, unless packing was asked for
+          if (o.pack) throw e;
+          for (const p of packs.splice(0)) p.dispose();
         }
         if (!packs.length) packed = null;
       }
