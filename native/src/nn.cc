@@ -608,7 +608,7 @@ static at::Tensor BlockedLmHead(const at::Tensor& h, const at::Tensor& w) {
 // keys/values are written at column cols[r] and it attends to columns 0 … cols[r]. span = max(cols) + 1.
 // Then the final norm, lm_head on these B positions only, and the draw of sampleNext.
 // transposed: the seven linear weights of every layer and lmHeadW come as (in,out) contiguous
-// copies (CausalLM.decodeWeights, made once per generate call): see LmLinear.
+// copies (CausalLM.decodeWeights, kept by the model while its weights are unchanged): see LmLinear.
 // packed (null, or 7·L + 1 packLinear handles or nulls: each layer's q, k, v, o, gate, up, down,
 // then lm_head), packedRows: steps of at most packedRows rows apply those weights packed for
 // XNNPACK (packed.cc; float32), larger steps and null entries the weights as above.

@@ -330,8 +330,9 @@ export class CausalLM extends Module {
 
   /**
    * The weights `decodeStep` reads, and the intra-op threads to decode with, prepared once for a
-   * run of decoding steps (`generate` makes one per call and disposes it after; make a new one
-   * after the weights change: the copies do not follow them). Measured on this project's 2-core
+   * run of decoding steps (`generate` takes the model's `cachedDecodeWeights()`, made again after
+   * the weights change; one made here is the caller's to dispose, and its copies do not follow
+   * later changes to the weights). Measured on this project's 2-core
    * machine with libtorch 1.13 (README, "Decoding at few rows"):
    * - `transposed`: on the CPU, for float32/float64 weights, in builds without MKL (Debian's
    *   libtorch, whose BLAS here is OpenBLAS), when the linear weights and lm_head take at most
@@ -350,7 +351,8 @@ export class CausalLM extends Module {
    *   151,936 × 896 lm_head, 2 threads, 4 rows 50–53 → 15 ms, 16 rows 56–59 → 46–51 ms;
    *   4864 × 896, 4 rows 1.0–1.1 → 0.38–0.40 ms. Below 8 MiB the packed call's fixed cost (≈80 µs
    *   with 2 threads) outweighs it. `pack: true | false` overrides the choice (true throws
-   *   where the op is missing or the weights are not float32 on the CPU).
+   *   where the op is missing or the weights are not float32 on the CPU; by default a failure to
+   *   pack falls back to the weights as they are).
    * - `threads`: 1 when the weights take at most 8 MiB on the CPU and more than one intra-op
    *   thread is set: such steps' ops are too small to split, and OpenMP's fork and join on each
    *   op past ATen's grain size cost more than a second core saves (2 threads, 32 rows: D 64
