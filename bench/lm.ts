@@ -161,7 +161,7 @@ for (const shape of SHAPES) {
     return model.cachedDecodeWeights();
   });
   const dw = made[1];
-  const decodeWeightsNote = `decode weights made in ${(1000 * made[0].wall).toFixed(0)} ms (${dw.transposed ? 'transposed copies, ' : ''}${(dw.packedBytes / 2 ** 20).toFixed(0)} MiB packed for XNNPACK, ${dw.packedRows ? `≤ ${dw.packedRows} rows` : 'none'})`;
+  const decodeWeightsNote = `decode weights made in ${(1000 * made[0].wall).toFixed(0)} ms (${dw.transposed ? 'transposed copies, ' : ''}${((dw.packed ?? []).reduce((x, p) => x + (p?.bytes ?? 0), 0) / 2 ** 20).toFixed(0)} MiB packed for XNNPACK, ${dw.packedRows ? `≤ ${dw.packedRows} rows` : 'none'})`;
   model.releaseDecodeWeights();
   // the left-padded loop that preceded continuous batching (fused layers, cache rows index-selected), same run
   const [tLenPad, outLenPad] = sampleRun([], { decodeLoop: 'padded' });

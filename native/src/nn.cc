@@ -332,6 +332,15 @@ struct DecodeLinears {
   const PackedLinear* packed[7] = {};
   int64_t packedRows = 0;
 };
+// x2 (R,in) one token per row · w: the packed copy while R ≤ packedRows (float32), else the
+// transposed copy (x·w) or the weight as it is (x·wᵀ); `fallback` replaces the last (lm_head's blocks).
+template <class F>
+static at::Tensor FewRowProduct(const at::Tensor& x2, const at::Tensor& w, const c10::optional<at::Tensor>& b, bool transposed,
+                                const PackedLinear* pk, int64_t packedRows, F fallback) {
+  if (pk && x2.size(0) <= packedRows && x2.scalar_type() == at::kFloat) return RunPacked(x2, *pk);
+  if (transposed) return b ? at::addmm(*b, x2, w) : at::mm(x2, w);
+  return fallback();
+}
 static at::Tensor LmLinear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b, const DecodeLinears& d = {}, int slot = -1) {
   // one token per row (decoding): the 2-D product (addmm / mm) directly; a (B,1,D) input goes
   // through matmul's folding on every call (a (12,1,64)·(176,64)ᵀ product measured 2.5× slower
@@ -339,9 +348,7 @@ static at::Tensor LmLinear(const at::Tensor& x, const at::Tensor& w, const c10::
   if (x.dim() == 3 && x.size(1) == 1) {
     at::Tensor x2 = x.reshape({x.size(0), x.size(2)});
     const PackedLinear* pk = slot >= 0 ? d.packed[slot] : nullptr;
-    if (pk && x2.size(0) <= d.packedRows && x2.scalar_type() == at::kFloat) return RunPacked(x2, *pk).unsqueeze(1);
-    at::Tensor y = !d.transposed ? at::linear(x2, w, b) : b ? at::addmm(*b, x2, w) : at::mm(x2, w);
-    return y.unsqueeze(1);
+    return FewRowProduct(x2, w, b, d.transposed, pk, d.packedRows, [&] { return at::linear(x2, w, b); }).unsqueeze(1);
   }
   TORCH_CHECK(!d.transposed, "LmLinear: transposed weights serve one-token decoding only");
   return at::linear(x, w, b);
@@ -653,11 +660,9 @@ static Napi::Value decodeStep(const Napi::CallbackInfo& info) {
   }
   at::Tensor h = LmRmsNorm(x.view({Bn, -1}), T(info, 5), eps);
   at::Tensor lmW = T(info, 6);
-  const PackedLinear* packedHead = packed.empty() ? nullptr : packed.back().get();
-  at::Tensor logits = packedHead && Bn <= packedRows && h.scalar_type() == at::kFloat ? RunPacked(h, *packedHead)
-                    : wT ? at::mm(h, lmW)
-                    : dev.is_cpu() && lmW.numel() * lmW.element_size() >= (int64_t(64) << 20) ? BlockedLmHead(h, lmW)
-                    : at::linear(h, lmW);  // (Bn,V)
+  at::Tensor logits = FewRowProduct(h, lmW, c10::nullopt, wT, packed.empty() ? nullptr : packed.back().get(), packedRows, [&] {
+    return dev.is_cpu() && lmW.numel() * lmW.element_size() >= (int64_t(64) << 20) ? BlockedLmHead(h, lmW) : at::linear(h, lmW);
+  });  // (Bn,V)
   c10::optional<at::Tensor> u;
   if (info.Length() > 18 && !IsNull(info, 18)) {
     auto states = Tensors(info, 18);

@@ -107,13 +107,13 @@ at::Tensor RunPacked(const at::Tensor& x, const PackedLinear& pk) {
 }
 
 // ---------------------------------------------------------------- JS bindings
+std::shared_ptr<PackedLinear> PackedValue(Napi::Env env, Napi::Value v) {
+  if (!v.IsExternal()) throw Napi::TypeError::New(env, "expected a packed linear (packLinear)");
+  return *v.As<Napi::External<std::shared_ptr<PackedLinear>>>().Data();
+}
+
 namespace {
 void Free(Napi::BasicEnv, std::shared_ptr<PackedLinear>* p) { delete p; }
-
-std::shared_ptr<PackedLinear>& Handle(const Napi::CallbackInfo& info, size_t i) {
-  if (!info[i].IsExternal()) throw Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a packed linear (packLinear)");
-  return *info[i].As<Napi::External<std::shared_ptr<PackedLinear>>>().Data();
-}
 
 // packLinearAvailable() -> whether this libtorch has XNNPACK's prepacked linear
 Napi::Value packLinearAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), PackedLinearAvailable()); }
@@ -123,23 +123,16 @@ Napi::Value packLinear(const Napi::CallbackInfo& info) {
   return Napi::External<std::shared_ptr<PackedLinear>>::New(info.Env(), new std::shared_ptr<PackedLinear>(std::move(pk)), Free);
 }
 // packedLinear(x (rows,in) float32, handle) -> x · wᵀ + b (rows,out)
-Napi::Value packedLinear(const Napi::CallbackInfo& info) { return Wrap(info.Env(), RunPacked(T(info, 0), *Handle(info, 1))); }
+Napi::Value packedLinear(const Napi::CallbackInfo& info) { return Wrap(info.Env(), RunPacked(T(info, 0), *PackedValue(info.Env(), info[1]))); }
 // releasePacked(handle): frees the packed copy now (the GC would, later); using it after is an error.
 Napi::Value releasePacked(const Napi::CallbackInfo& info) {
-  auto& pk = Handle(info, 0);
-  if (pk) {
-    pk->contexts.clear();
-    pk->starts.clear();
-    pk->sizes.clear();
-  }
+  auto pk = PackedValue(info.Env(), info[0]);
+  pk->contexts.clear();
+  pk->starts.clear();
+  pk->sizes.clear();
   return info.Env().Undefined();
 }
 }  // namespace
-
-std::shared_ptr<PackedLinear> PackedValue(Napi::Env env, Napi::Value v) {
-  if (!v.IsExternal()) throw Napi::TypeError::New(env, "expected a packed linear (packLinear)");
-  return *v.As<Napi::External<std::shared_ptr<PackedLinear>>>().Data();
-}
 
 void InitPacked(Napi::Env env, Napi::Object exports) {
   Export<packLinearAvailable>(env, exports, "packLinearAvailable");

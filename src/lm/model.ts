@@ -323,7 +323,7 @@ export class CausalLM extends Module {
       tokens.handle, cols.handle, maxCol + 1, this.model.embed_tokens.weight.handle, weights, this.model.norm.weight.handle, dw ? dw.lmHead : this.lmHeadWeight.handle,
       cos.handle, sin.handle, cache.keys.map((k) => k!.handle), cache.values.map((v) => v!.handle), c.numHeads, c.numKvHeads, c.rmsNormEps,
       o.temperature, o.topP, o.topK, o.greedy, o.rngStates ? o.rngStates.map((t) => t.handle) : null, dw ? dw.transposed : false,
-      dw ? dw.packed : null, dw ? dw.packedRows : 0,
+      dw?.packed ? dw.packed.map((p) => (p ? p.handle : null)) : null, dw ? dw.packedRows : 0,
     );
     return [wrap(a), wrap(b)];
   }
@@ -381,7 +381,7 @@ export class CausalLM extends Module {
     try {
       const packable = cpu && this.#dtype === 'float32' && torch.packedLinearAvailable();
       if (o.pack && !packable) throw new Error(`decodeWeights: pack: true needs float32 weights on the CPU and a libtorch with XNNPACK's prepacked linear (this model: ${this.#dtype} on ${this.#device}; available: ${torch.packedLinearAvailable()})`);
-      let packed: (unknown | null)[] | null = null;
+      let packed: (torch.PackedLinear | null)[] | null = null;
       if (o.pack ?? packable) {
         // slot order as decodeStep reads it: each layer's q, k, v, o, gate, up, down, then lm_head
         const slots: [Tensor, Tensor | null][] = per.flatMap((w) => linear.map((i) => [w[i]!, w[i + 1] ?? null] as [Tensor, Tensor | null]));
@@ -396,7 +396,7 @@ export class CausalLM extends Module {
             if (bytes(w) < min || used + bytes(w) + (b ? bytes(b) : 0) > max) continue;
             const p = torch.packLinear(w, b);
             packs.push(p);
-            packed[j] = p.handle;
+            packed[j] = p;
             used += p.bytes;
           }
         } catch (e) {
@@ -410,7 +410,7 @@ export class CausalLM extends Module {
       const layers = per.flatMap((w) => w.map((t, i) => (t ? (transposed && linear.includes(i) ? tr(t) : t).handle : null)));
       const lmHead = (transposed ? tr(this.lmHeadWeight) : this.lmHeadWeight).handle;
       const packedRows = packed ? (o.packedRows ?? 32) : 0;
-      return { model: this, layers, lmHead, transposed, packed, packedRows, packedBytes: packs.reduce((a, p) => a + p.bytes, 0), threads, dispose: free };
+      return { model: this, layers, lmHead, transposed, packed, packedRows, threads, dispose: free };
     } catch (e) {
       free();
       throw e;
@@ -452,7 +452,7 @@ export class CausalLM extends Module {
     const packedHead = o.weights?.packed?.at(-1);
     if (packedHead && hidden.ndim === 2 && hidden.size(0) <= o.weights!.packedRows && hidden.dtype === 'float32' && !torch.isGradEnabled()) {
       if (o.weights!.model !== this) throw new Error('logits: these decode weights belong to another model');
-      return wrap(N.packedLinear(hidden.handle, packedHead));
+      return packedHead.forward(hidden);
     }
     return torch.linear(hidden, this.lmHeadWeight);
   }
@@ -472,12 +472,10 @@ export interface DecodeWeights {
   readonly lmHead: unknown;
   /** Whether the linear weights and lm_head are (in, out) copies. */
   readonly transposed: boolean;
-  /** 7·L + 1 packed-weight handles or nulls (each layer's q, k, v, o, gate, up, down, then lm_head), or null: none packed. */
-  readonly packed: (unknown | null)[] | null;
+  /** 7·L + 1 packed weights or nulls (each layer's q, k, v, o, gate, up, down, then lm_head), or null: none packed. */
+  readonly packed: (torch.PackedLinear | null)[] | null;
   /** Decoding steps of at most this many rows use the packed weights (0: none). */
   readonly packedRows: number;
-  /** Bytes of the packed copies. */
-  readonly packedBytes: number;
   /** Intra-op threads to decode with (1 for small CPU models), or null for the caller's. */
   readonly threads: number | null;
   /** Frees the transposed and packed copies (a no-op otherwise). */
