@@ -97,13 +97,11 @@ export function logprobs(model: CausalLM, inputIds: Tensor, opts: LogprobsOption
     // leave a quarter to a half of the window unscored.
     const scored = R > 0 ? scoredPositions(opts, start, R, onDev) : null; // (B·R) bool or null: all scored
     let idx: Tensor | null = null;
-    if (scored) {
-      const n = scored.sum().item();
-      if (n < B * R) {
-        idx = scored.nonzero().view(-1); // (N)
-        h = h.indexSelect(0, idx);
-        targets = targets.indexSelect(0, idx);
-      }
+    const at = scored ? scored.nonzero().view(-1) : null; // (N) positions scored
+    if (at && at.numel < B * R) {
+      idx = at;
+      h = h.indexSelect(0, idx);
+      targets = targets.indexSelect(0, idx);
     }
     const N = h.size(0);
     const unpack = (x: Tensor): Tensor => (idx ? torch.zeros([B * R], { dtype: x.dtype, device: dev }).indexPut([idx], x) : x).view(B, R);
